@@ -1,0 +1,97 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+// The folder tree shows the layers; imports flow one way:
+// Shims (C) -> Wrappers (safe Swift over each C library) -> Daemon (services) -> onerec (executable).
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "onerec",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "onerec", targets: ["onerec"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    ],
+    targets: [
+        // MARK: C shims
+        .systemLibrary(
+            name: "CLMDB", path: "Sources/Shims/CLMDB", pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"])]),
+        .systemLibrary(
+            name: "CRdKafka", path: "Sources/Shims/CRdKafka", pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]),
+        // Headers only: OpenBLAS is loaded with dlopen after the kernel is chosen (see BLAS/Loader.swift).
+        .systemLibrary(
+            name: "COpenBLAS", path: "Sources/Shims/COpenBLAS",
+            providers: [.apt(["libopenblas-dev"])]),
+
+        // MARK: Safe wrappers
+        .target(name: "LMDB", dependencies: ["CLMDB"], path: "Sources/Wrappers/LMDB", swiftSettings: strict),
+        .target(
+            name: "Kafka",
+            dependencies: [
+                "CRdKafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Wrappers/Kafka", swiftSettings: strict),
+        .target(name: "BLAS", dependencies: ["COpenBLAS"], path: "Sources/Wrappers/BLAS", swiftSettings: strict),
+
+        // MARK: Daemon (services)
+        .target(
+            name: "OneRecDaemon",
+            dependencies: [
+                "LMDB", "Kafka", "BLAS",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Sources/Daemon", swiftSettings: strict),
+
+        // MARK: Executable
+        .executableTarget(
+            name: "onerec",
+            dependencies: [
+                "OneRecDaemon", "BLAS", "Kafka", "LMDB",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/onerec", swiftSettings: strict),
+
+        // MARK: Tests (one target per module)
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB", "CLMDB", "lmdb-test-helper"], swiftSettings: strict),
+        .executableTarget(
+            name: "lmdb-test-helper", dependencies: ["LMDB"], path: "Tests/Helpers/LMDBTestHelper", swiftSettings: strict),
+        .testTarget(
+            name: "KafkaTests",
+            dependencies: [
+                "Kafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
+        .testTarget(name: "BLASTests", dependencies: ["BLAS"], swiftSettings: strict),
+        .testTarget(
+            name: "DaemonTests",
+            dependencies: [
+                "OneRecDaemon",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Configuration", package: "swift-configuration"),
+            ],
+            swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,164 @@
+import CLMDB
+import Glibc
+
+/// An LMDB environment: one directory holding a memory-mapped B+tree file and its lock file.
+///
+/// Transactions are synchronous closures: `write` commits when its closure returns and aborts when it
+/// throws; `read` sees one consistent snapshot. Never `await` inside either: an LMDB write transaction
+/// belongs to one thread. When a write fills the map, the map is grown and the closure runs again.
+public final class Environment: @unchecked Sendable {
+    // @unchecked: `env` is used under LMDB's own rules (MDB_NOTLS readers, one writer at a time via
+    // `writeLock`), and `mapLock` excludes every transaction of this process while the map is resized.
+
+    public struct Options: Sendable {
+        /// Initial map size in bytes (grown on MDB_MAP_FULL). Default 1 GiB; the file is sparse.
+        public var mapSize: Int = 1 << 30
+        /// The map never grows past this (bytes). Default 1 TiB.
+        public var maxMapSize: Int = 1 << 40
+        /// Named databases the environment can hold. Default 32.
+        public var maxDatabases: Int = 32
+        /// Concurrent read transactions. Default 126 (LMDB's default).
+        public var maxReaders: Int = 126
+        /// Extra flags; `.noTLS` is always added.
+        public var flags: EnvironmentFlags = []
+        /// File mode for new files. Default 0o640.
+        public var fileMode: mode_t = 0o640
+
+        public init() {}
+    }
+
+    let env: OpaquePointer
+    public let path: String
+    private let options: Options
+    private let mapLock = RWLock()
+    private let writerLock = RWLock()
+
+    /// Opens (creating if needed) the environment in directory `path`.
+    public init(path: String, options: Options = Options()) throws {
+        self.path = path
+        self.options = options
+        try Self.prepareDirectory(path, readOnly: options.flags.contains(.readOnly))
+
+        var handle: OpaquePointer?
+        try check(mdb_env_create(&handle), "mdb_env_create")
+        guard let handle else { preconditionFailure("mdb_env_create returned no handle") }
+        do {
+            try check(mdb_env_set_maxdbs(handle, MDB_dbi(options.maxDatabases)), "mdb_env_set_maxdbs")
+            try check(mdb_env_set_maxreaders(handle, UInt32(options.maxReaders)), "mdb_env_set_maxreaders")
+            try check(mdb_env_set_mapsize(handle, options.mapSize), "mdb_env_set_mapsize")
+            let flags = options.flags.union(.noTLS).rawValue
+            try check(mdb_env_open(handle, path, flags, options.fileMode), "open LMDB store at \(path)")
+        } catch {
+            mdb_env_close(handle)
+            throw error
+        }
+        env = handle
+    }
+
+    deinit { mdb_env_close(env) }
+
+    /// A directory that exists and that we may write to; a clear error otherwise.
+    private static func prepareDirectory(_ path: String, readOnly: Bool) throws(LMDBError) {
+        var st = stat()
+        if stat(path, &st) == 0 {
+            guard (st.st_mode & S_IFMT) == S_IFDIR else {
+                throw LMDBError(code: ENOTDIR, operation: "open LMDB store at \(path)")
+            }
+        } else if errno == ENOENT {
+            if mkdir(path, 0o750) != 0 { throw LMDBError(code: errno, operation: "create store directory \(path)") }
+        } else {
+            throw LMDBError(code: errno, operation: "stat store directory \(path)")
+        }
+        if !readOnly && access(path, W_OK) != 0 {
+            throw LMDBError(code: errno, operation: "open LMDB store at \(path)")
+        }
+    }
+
+    /// Opens (or with `.create`, creates) a named database; `nil` names the unnamed main database.
+    public func openDatabase(_ name: String?, flags: DatabaseFlags = [.create]) throws -> Database {
+        try write { txn in
+            var dbi = MDB_dbi()
+            try check(mdb_dbi_open(txn.txn, name, flags.rawValue, &dbi), "mdb_dbi_open(\(name ?? "main"))")
+            return Database(dbi: dbi, name: name)
+        }
+    }
+
+    /// Runs `body` in a read-only transaction that sees one consistent snapshot.
+    public func read<T>(_ body: (Transaction) throws -> T) throws -> T {
+        try retryingResize {
+            try mapLock.shared {
+                let txn = try Transaction.begin(env: env, readOnly: true)
+                defer { txn.abort() }
+                return try body(txn)
+            }
+        }
+    }
+
+    /// Runs `body` in a write transaction: commits on return, aborts on throw. If the map is full the
+    /// transaction is aborted, the map doubled (up to `maxMapSize`) and `body` runs again from scratch,
+    /// so `body` must not have effects outside the transaction.
+    public func write<T>(_ body: (WriteTransaction) throws -> T) throws -> T {
+        while true {
+            do {
+                return try retryingResize {
+                    try writerLock.exclusive {
+                        try mapLock.shared {
+                            let txn = try WriteTransaction.begin(env: env, readOnly: false)
+                            do {
+                                let result = try body(txn)
+                                try txn.commit()
+                                return result
+                            } catch {
+                                txn.abort()
+                                throw error
+                            }
+                        }
+                    }
+                }
+            } catch let error as LMDBError where error.code == MDB_MAP_FULL {
+                try grow(from: error)
+            }
+        }
+    }
+
+    /// Runs `body` again after adopting a map that another process grew (MDB_MAP_RESIZED).
+    private func retryingResize<T>(_ body: () throws -> T) throws -> T {
+        while true {
+            do {
+                return try body()
+            } catch let error as LMDBError where error.code == MDB_MAP_RESIZED {
+                try mapLock.exclusive { () throws(LMDBError) in
+                    try check(mdb_env_set_mapsize(env, 0), "adopt resized LMDB map of \(path)")
+                }
+            }
+        }
+    }
+
+    /// The current map size in bytes.
+    public var mapSize: Int {
+        var info = MDB_envinfo()
+        let rc = mdb_env_info(env, &info)
+        precondition(rc == MDB_SUCCESS, "mdb_env_info: \(rc)")
+        return info.me_mapsize
+    }
+
+    /// Flushes buffers to disk (only needed with `.noSync` or `.mapAsync`).
+    public func sync(force: Bool = true) throws {
+        try check(mdb_env_sync(env, force ? 1 : 0), "mdb_env_sync(\(path))")
+    }
+
+    private func grow(from error: LMDBError) throws {
+        try mapLock.exclusive {
+            let current = mapSize
+            guard current < options.maxMapSize else { throw error }
+            let next = min(current * 2, options.maxMapSize)
+            try check(mdb_env_set_mapsize(env, next), "grow LMDB map of \(path) to \(next) bytes")
+        }
+    }
+}
+
+/// A handle to a named database; valid for the life of its environment.
+public struct Database: Sendable, Hashable {
+    let dbi: MDB_dbi
+    public let name: String?
+}
