@@ -1,0 +1,218 @@
+import CRdKafka
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// A consumer-group member that polls on its own thread and yields message batches.
+///
+/// Offsets are never stored automatically: call `storeOffsets(_:)` once a batch is durably processed,
+/// so a crash re-delivers what was not. Where the application keeps its own offsets (for example in the
+/// same LMDB transaction as the data), `onAssign` returns them and the consumer starts there.
+public final class KafkaConsumer: Service, Sendable {
+    public struct Config: Sendable {
+        public var kafka: KafkaConfig
+        /// `group.id`.
+        public var groupID: String
+        public var topics: [String]
+        /// `group.instance.id` for static membership: a restarted member takes its partitions back at once
+        /// instead of waiting out the session. Default: "<hostname>-<groupID>". nil turns it off.
+        public var groupInstanceID: String?
+        /// Most messages in one batch. Default 1000.
+        public var maxBatchMessages: Int = 1000
+        /// How long the first poll of a batch waits for a message. Default 100 ms.
+        public var pollTimeout: Duration = .milliseconds(100)
+        /// Batches waiting for the reader before the poll thread blocks. Default 2.
+        public var bufferedBatches: Int = 2
+        /// Where a partition with no committed offset starts: "earliest" or "latest". Default "earliest".
+        public var autoOffsetReset: String = "earliest"
+
+        public init(kafka: KafkaConfig, groupID: String, topics: [String]) {
+            self.kafka = kafka
+            self.groupID = groupID
+            self.topics = topics
+            let host = ProcessInfo.processInfo.hostName
+            groupInstanceID = "\(host)-\(groupID)"
+        }
+    }
+
+    /// Called on the poll thread when partitions are assigned; returns offsets to start from for any of
+    /// them (others resume from the group's committed offsets).
+    public typealias AssignHandler = @Sendable ([TopicPartition]) throws -> [TopicPartition: Int64]
+
+    private let client: KafkaClient
+    private let config: Config
+    private let channel: BatchChannel
+    private let context: ConsumerContext
+    private let stopRequested = Atomic<Bool>(false)
+
+    public init(config: Config, logger: Logger, onAssign: @escaping AssignHandler = { _ in [:] }) throws {
+        precondition(!config.topics.isEmpty, "a consumer needs at least one topic")
+        precondition(config.maxBatchMessages >= 1, "maxBatchMessages must be at least 1")
+        var defaults = [
+            "group.id": config.groupID,
+            "enable.auto.offset.store": "false",
+            "enable.auto.commit": "true",
+            "auto.offset.reset": config.autoOffsetReset,
+            "enable.partition.eof": "false",
+        ]
+        if let instance = config.groupInstanceID { defaults["group.instance.id"] = instance }
+        let context = ConsumerContext(logger: logger, brokers: config.kafka.brokers, onAssign: onAssign)
+        client = try KafkaClient(type: RD_KAFKA_CONSUMER, config: config.kafka, defaults: defaults, context: context) { conf in
+            rd_kafka_conf_set_rebalance_cb(conf) { rk, err, partitions, opaque in
+                guard let rk, let partitions, let opaque else { return }
+                Unmanaged<ConsumerContext>.fromOpaque(opaque).takeUnretainedValue().rebalance(rk, err, partitions)
+            }
+        }
+        try check(rd_kafka_poll_set_consumer(client.handle), "redirect the main queue to the consumer")
+        self.config = config
+        self.context = context
+        channel = BatchChannel(capacity: config.bufferedBatches)
+    }
+
+    /// The batches, in poll order. One reader at a time; ends when the service stops.
+    public var batches: Batches { Batches(channel: channel) }
+
+    /// Partitions currently assigned to this member.
+    public var assignment: Set<TopicPartition> { context.assignment }
+
+    /// Brokers and topics; throws if no broker answers within `timeout`.
+    public func metadata(timeout: Duration = .seconds(10)) throws -> ClusterMetadata {
+        try client.metadata(timeout: timeout)
+    }
+
+    /// Subscribes and polls on a dedicated thread until graceful shutdown or cancellation; then leaves
+    /// the group cleanly (revoking partitions) and ends `batches`.
+    public func run() async throws {
+        let result = await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { (done: CheckedContinuation<Result<Void, KafkaError>, Never>) in
+                    let thread = Thread { [self] in
+                        let result = pollLoop()
+                        channel.finish(result)
+                        done.resume(returning: result)
+                    }
+                    thread.name = "kafka-poll"
+                    thread.start()
+                }
+            } onCancel: {
+                stop()
+            }
+        } onGracefulShutdown: {
+            self.stop()
+        }
+        try result.get()
+    }
+
+    /// Asks the poll thread to leave the group and finish.
+    public func stop() {
+        stopRequested.store(true, ordering: .relaxed)
+    }
+
+    /// Records that `batch` is processed: the group resumes after it (committed within
+    /// `auto.commit.interval.ms`, or at once by `commit()`). Partitions no longer assigned are skipped;
+    /// their new owner re-reads from the last committed offset.
+    public func storeOffsets(_ batch: ConsumerBatch) throws {
+        try storeOffsets(batch.nextOffsets)
+    }
+
+    /// Records resume offsets for partitions (the next offset to read, per partition).
+    public func storeOffsets(_ offsets: [TopicPartition: Int64]) throws {
+        guard !offsets.isEmpty else { return }
+        let list = PartitionList(offsets)
+        defer { list.destroy() }
+        let err = rd_kafka_offsets_store(client.handle, list.pointer)
+        if err == RD_KAFKA_RESP_ERR_NO_ERROR { return }
+        // Per-partition errors: "not assigned" (__STATE) means the partition moved away during a rebalance.
+        for (partition, code) in list.errors() where code != RD_KAFKA_RESP_ERR__STATE {
+            throw KafkaError(code, "store offset for \(partition)")
+        }
+    }
+
+    /// Commits the stored offsets now and waits for the broker's answer.
+    public func commit() throws {
+        let err = rd_kafka_commit(client.handle, nil, 0)
+        if err == RD_KAFKA_RESP_ERR__NO_OFFSET { return }
+        try check(err, "commit offsets of group \(config.groupID)")
+    }
+
+    /// The offsets the group has committed for `partitions` (nil where none).
+    public func committed(_ partitions: [TopicPartition], timeout: Duration = .seconds(10)) throws -> [TopicPartition: Int64?] {
+        let list = PartitionList(Dictionary(uniqueKeysWithValues: partitions.map { ($0, Int64(RD_KAFKA_OFFSET_INVALID)) }))
+        defer { list.destroy() }
+        try check(rd_kafka_committed(client.handle, list.pointer, timeout.milliseconds), "read committed offsets")
+        return list.offsets().mapValues { $0 >= 0 ? $0 : nil }
+    }
+
+    // MARK: Poll thread
+
+    private func pollLoop() -> Result<Void, KafkaError> {
+        let topics = PartitionList(Dictionary(uniqueKeysWithValues: config.topics.map {
+            (TopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA), Int64(RD_KAFKA_OFFSET_INVALID))
+        }))
+        let subscribed = rd_kafka_subscribe(client.handle, topics.pointer)
+        topics.destroy()
+        var result: Result<Void, KafkaError> = .success(())
+        if subscribed != RD_KAFKA_RESP_ERR_NO_ERROR {
+            result = .failure(KafkaError(subscribed, "subscribe to \(config.topics)"))
+        } else {
+            context.logger.info("kafka consumer subscribed", metadata: ["topics": "\(config.topics)", "group": "\(config.groupID)"])
+            while !stopRequested.load(ordering: .relaxed) {
+                do {
+                    let batch = try pollBatch()
+                    if batch.messages.isEmpty { continue }
+                    if !channel.send(batch, stopped: { stopRequested.load(ordering: .relaxed) }) { break }
+                } catch {
+                    result = .failure(error)
+                    break
+                }
+            }
+        }
+        let closed = rd_kafka_consumer_close(client.handle)
+        if closed != RD_KAFKA_RESP_ERR_NO_ERROR {
+            context.logger.warning("kafka consumer close", metadata: ["error": "\(KafkaError(closed, "close consumer"))"])
+        }
+        context.logger.info("kafka consumer stopped", metadata: ["group": "\(config.groupID)"])
+        return result
+    }
+
+    /// Up to `maxBatchMessages`: the first poll waits `pollTimeout`, the rest take only what is ready.
+    private func pollBatch() throws(KafkaError) -> ConsumerBatch {
+        var messages: [ConsumerMessage] = []
+        var timeout = config.pollTimeout.milliseconds
+        while messages.count < config.maxBatchMessages, let raw = rd_kafka_consumer_poll(client.handle, timeout) {
+            timeout = 0
+            defer { rd_kafka_message_destroy(raw) }
+            let m = raw.pointee
+            if m.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                let error = KafkaError(m.err, "consume")
+                if m.err == RD_KAFKA_RESP_ERR__FATAL { throw error }
+                context.clientError(error)
+                continue
+            }
+            var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+            let timestamp = rd_kafka_message_timestamp(raw, &type)
+            messages.append(ConsumerMessage(
+                topic: String(cString: rd_kafka_topic_name(m.rkt)),
+                partition: m.partition,
+                offset: m.offset,
+                key: m.key.map { Array(UnsafeRawBufferPointer(start: $0, count: m.key_len)) },
+                value: m.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: m.len)) } ?? [],
+                timestamp: type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp))
+        }
+        return ConsumerBatch(messages: messages)
+    }
+
+    /// The batches of a consumer, as an async sequence.
+    public struct Batches: AsyncSequence, Sendable {
+        public typealias Element = ConsumerBatch
+        let channel: BatchChannel
+
+        public struct AsyncIterator: AsyncIteratorProtocol {
+            let channel: BatchChannel
+            public mutating func next() async throws -> ConsumerBatch? { try await channel.next() }
+        }
+
+        public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(channel: channel) }
+    }
+}

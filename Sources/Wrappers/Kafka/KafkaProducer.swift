@@ -1,0 +1,88 @@
+import CRdKafka
+import Logging
+import Synchronization
+
+/// Sends messages; `flush` waits until the broker has acknowledged every one or reports the first that
+/// failed. Used by tools, tests and the dead-letter topic.
+public final class KafkaProducer: Sendable {
+    private let client: KafkaClient
+    private let context: ProducerContext
+
+    /// `acks=all` and a 5 ms linger by default; anything in `config.properties` overrides.
+    public init(config: KafkaConfig, logger: Logger) throws {
+        let context = ProducerContext(logger: logger, brokers: config.brokers)
+        client = try KafkaClient(
+            type: RD_KAFKA_PRODUCER, config: config, defaults: ["acks": "all", "linger.ms": "5"], context: context
+        ) { conf in
+            rd_kafka_conf_set_dr_msg_cb(conf) { _, message, opaque in
+                guard let message, let context = ClientContext.from(opaque) as? ProducerContext else { return }
+                context.delivered(message.pointee)
+            }
+        }
+        self.context = context
+    }
+
+    /// Queues one message (copied). Waits while librdkafka's local queue is full. A partition of nil
+    /// lets the partitioner hash the key.
+    public func send(topic: String, key: [UInt8]?, value: [UInt8], partition: Int32? = nil) throws {
+        while true {
+            let rc = value.withUnsafeBytes { v in
+                withOptionalBytes(key) { k in
+                    rd_kafka_produce_shim(client.handle, topic, partition ?? RD_KAFKA_PARTITION_UA,
+                                          v.baseAddress, v.count, k?.baseAddress, k?.count ?? 0)
+                }
+            }
+            if rc == RD_KAFKA_RESP_ERR__QUEUE_FULL {
+                rd_kafka_poll(client.handle, 100)
+                continue
+            }
+            try check(rc, "produce to \(topic)")
+            rd_kafka_poll(client.handle, 0)
+            return
+        }
+    }
+
+    /// Waits until every queued message is delivered (or `timeout` passes) and throws the first
+    /// delivery failure since the last flush.
+    public func flush(timeout: Duration = .seconds(30)) throws {
+        try check(rd_kafka_flush(client.handle, timeout.milliseconds), "flush producer within \(timeout)")
+        if let failure = context.takeFailure() { throw failure }
+    }
+
+    /// Messages acknowledged by the broker so far.
+    public var deliveredCount: Int { context.deliveredCount }
+}
+
+/// The producer's callback state: delivery counts and the first failure.
+final class ProducerContext: ClientContext, @unchecked Sendable {
+    // @unchecked: mutable state is behind a Mutex.
+    private struct Deliveries {
+        var delivered = 0
+        var failure: KafkaError?
+    }
+    private let deliveries = Mutex(Deliveries())
+
+    var deliveredCount: Int { deliveries.withLock { $0.delivered } }
+
+    func delivered(_ message: rd_kafka_message_t) {
+        deliveries.withLock { d in
+            if message.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                d.delivered += 1
+            } else if d.failure == nil {
+                d.failure = KafkaError(message.err, "deliver message to \(String(cString: rd_kafka_topic_name(message.rkt)))")
+            }
+        }
+    }
+
+    func takeFailure() -> KafkaError? {
+        deliveries.withLock { d in
+            defer { d.failure = nil }
+            return d.failure
+        }
+    }
+}
+
+private func withOptionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
+    guard let bytes else { return body(nil) }
+    return bytes.withUnsafeBytes { body($0) }
+}

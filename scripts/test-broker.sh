@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The Kafka-protocol broker the tests use: noida-db 0.2.3 from PyPI, in a venv inside the checkout.
+#   scripts/test-broker.sh start    install if needed, start on 127.0.0.1:$ONEREC_TEST_KAFKA_PORT (19092)
+#   scripts/test-broker.sh stop     stop it (its data stays in .broker/ until the next start)
+#   scripts/test-broker.sh address  print host:port
+# Known defects of this broker, worked around by the tests and the daemon:
+#   - a consumer killed with SIGKILL wedges its group unless the group uses static membership
+#     (group.instance.id), which onerec's consumer turns on by default;
+#   - two consumers joining a new group at the same moment can stall until max.poll.interval.ms:
+#     tests start a group's members one after another;
+#   - it saves to disk asynchronously: data written just before it stops may be lost. Each start
+#     begins from an empty data directory so tests never depend on what a previous run left.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+venv="$root/.venv-broker"
+data="$root/.broker"
+port="${ONEREC_TEST_KAFKA_PORT:-19092}"
+noida="$venv/bin/noida-db"
+
+quiet() { grep -v "GLIBC_2.39" || true; }  # the wheel's binary warns about a symbol version it does not need
+
+case "${1:-}" in
+start)
+    if [ ! -x "$noida" ]; then
+        /usr/bin/python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check noida-db==0.2.3
+    fi
+    "$noida" down --data-dir "$data" >/dev/null 2>&1 || true
+    rm -rf "$data"
+    mkdir -p "$data"
+    "$noida" up --only kafka --host 127.0.0.1 --kafka-port "$port" --data-dir "$data" 2>&1 | quiet >/dev/null
+    for _ in $(seq 1 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "test broker listening on 127.0.0.1:$port"
+            exit 0
+        fi
+        sleep 0.1
+    done
+    echo "test broker did not start; its log: $data/noida.log" >&2
+    exit 1
+    ;;
+stop)
+    [ -x "$noida" ] && "$noida" down --data-dir "$data" 2>&1 | quiet >/dev/null
+    exit 0
+    ;;
+address)
+    echo "127.0.0.1:$port"
+    ;;
+*)
+    echo "usage: $0 start|stop|address" >&2
+    exit 2
+    ;;
+esac
