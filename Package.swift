@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
@@ -56,6 +57,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -73,7 +75,8 @@ let package = Package(
             path: "Sources/onerec", swiftSettings: strict),
 
         // MARK: Tests (one target per module)
-        .testTarget(name: "LMDBTests", dependencies: ["LMDB", "CLMDB", "lmdb-test-helper"], swiftSettings: strict),
+        .target(name: "TestSupport", path: "Tests/Support", swiftSettings: strict),
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB", "CLMDB", "TestSupport", "lmdb-test-helper"], swiftSettings: strict),
         .executableTarget(
             name: "lmdb-test-helper", dependencies: ["LMDB"], path: "Tests/Helpers/LMDBTestHelper", swiftSettings: strict),
         .testTarget(
@@ -90,10 +93,12 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "OneRecDaemon",
+                "OneRecDaemon", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
             ],
             swiftSettings: strict),
+        // The real `onerec` binary, driven as an operator would: real processes, signals, HTTP, broker.
+        .testTarget(name: "EndToEndTests", dependencies: ["onerec", "TestSupport"], swiftSettings: strict),
     ]
 )

@@ -16,6 +16,15 @@ import Testing
         let chosen = CoreSelection.automatic(environment: ["OPENBLAS_CORETYPE": "Zen"], cpuFlags: ["avx2", "fma"])
         #expect(chosen == CoreSelection(coreType: "Zen", source: .environment))
         #expect(CoreSelection.automatic(environment: ["OPENBLAS_CORETYPE": ""], cpuFlags: ["avx2", "fma"]).source == .cpuFlags)
+        // onerec's own variable wins over OpenBLAS's.
+        let flags: Set = ["avx2", "fma"]
+        #expect(CoreSelection.automatic(environment: ["ONEREC_BLAS_CORE": "cpu", "OPENBLAS_CORETYPE": "Zen"], cpuFlags: flags)
+            == CoreSelection(coreType: "Haswell", source: .cpuFlags))
+        #expect(CoreSelection.automatic(environment: ["ONEREC_BLAS_CORE": "library", "OPENBLAS_CORETYPE": "Zen"], cpuFlags: flags)
+            == CoreSelection(coreType: nil, source: .library))
+        #expect(CoreSelection.automatic(environment: ["ONEREC_BLAS_CORE": "Sandybridge"], cpuFlags: flags)
+            == CoreSelection(coreType: "Sandybridge", source: .environment))
+        #expect(CoreSelection.automatic(environment: ["ONEREC_BLAS_CORE": "auto"], cpuFlags: flags).source == .cpuFlags)
     }
 
     @Test func flagsAreReadFromCpuinfo() throws {

@@ -8,7 +8,7 @@ import Glibc
 /// chooses from the CPU's feature flags itself and sets the variable before it loads the library.
 public struct CoreSelection: Sendable, Equatable, CustomStringConvertible {
     public enum Source: String, Sendable {
-        /// `OPENBLAS_CORETYPE` was already set by the operator: respected as given.
+        /// Set in the environment (`ONEREC_BLAS_CORE`, else `OPENBLAS_CORETYPE`): respected as given.
         case environment
         /// Chosen by onerec from the CPU flags in /proc/cpuinfo.
         case cpuFlags = "cpu-flags"
@@ -27,8 +27,18 @@ public struct CoreSelection: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { "\(coreType ?? "library-detected") (\(source.rawValue))" }
 
-    /// The operator's `OPENBLAS_CORETYPE` if set, else the best kernel set the CPU supports.
+    /// The operator's word if there is one, else the best kernel set the CPU supports:
+    /// 1. `ONEREC_BLAS_CORE`: `cpu` (choose from the CPU flags, ignoring `OPENBLAS_CORETYPE`), `library`
+    ///    (the library's own detection), or a kernel name such as `Haswell`;
+    /// 2. `OPENBLAS_CORETYPE`, the variable every OpenBLAS program honours;
+    /// 3. the CPU flags.
     public static func automatic(environment: [String: String], cpuFlags: Set<String>) -> CoreSelection {
+        switch environment["ONEREC_BLAS_CORE"] {
+        case "cpu": return fromCPU(cpuFlags)
+        case "library": return CoreSelection(coreType: nil, source: .library)
+        case let name? where !name.isEmpty && name != "auto": return CoreSelection(coreType: name, source: .environment)
+        default: break
+        }
         if let given = environment["OPENBLAS_CORETYPE"], !given.isEmpty {
             return CoreSelection(coreType: given, source: .environment)
         }

@@ -53,3 +53,6 @@ struct ConfBuilder {
 func errorText(_ buffer: [CChar]) -> String {
     String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
+
+/// The linked librdkafka's version, e.g. "2.0.2".
+public var librdkafkaVersion: String { String(cString: rd_kafka_version_str()) }

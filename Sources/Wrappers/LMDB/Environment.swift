@@ -162,3 +162,6 @@ public struct Database: Sendable, Hashable {
     let dbi: MDB_dbi
     public let name: String?
 }
+
+/// The linked LMDB's version string, e.g. "LMDB 0.9.24: (July 24, 2019)".
+public var lmdbVersion: String { String(cString: mdb_version(nil, nil, nil)) }

@@ -1,0 +1,103 @@
+import Configuration
+import Foundation
+import SystemPackage
+
+/// The daemon's settings. Every key, its type and default, in one place; each is read from (first hit
+/// wins) the environment (`ONEREC_` + the key in upper case with `_` for `.`, e.g. `ONEREC_HTTP_PORT`),
+/// then the JSON file (`conf/onerec.json` or `--config`), then these defaults.
+///
+/// | key | type | default | meaning |
+/// |---|---|---|---|
+/// | `http.host` | string | `127.0.0.1` | address the HTTP API binds to (loopback unless opened up on purpose) |
+/// | `http.port` | int | `8080` | HTTP port |
+/// | `store.path` | string | `$STATE_DIRECTORY` or `./onerec-data` | directory of the LMDB store |
+/// | `store.mapSizeMegabytes` | int | `1024` | initial LMDB map size; grown when full |
+/// | `kafka.brokers` | string | empty | bootstrap brokers `host:port[,host:port]`; empty: no Kafka |
+/// | `kafka.groupId` | string | `onerec` | consumer group |
+/// | `kafka.interactionsTopic` | string | `onerec.interactions` | topic of interaction events |
+/// | `kafka.itemsTopic` | string | `onerec.items` | topic of item events |
+/// | `kafka.connectTimeoutSeconds` | int | `10` | how long startup waits for a broker to answer |
+/// | `blas.threads` | int | cores - 1 (at least 1) | threads for BLAS calls (the rest serve and ingest) |
+/// | `log.level` | string | `info` | trace, debug, info, notice, warning, error, critical |
+public struct DaemonSettings: Sendable, Equatable {
+    public var httpHost: String
+    public var httpPort: Int
+    public var storePath: String
+    public var storeMapSizeMiB: Int
+    public var kafkaBrokers: [String]
+    public var kafkaGroupID: String
+    public var interactionsTopic: String
+    public var itemsTopic: String
+    public var kafkaConnectTimeout: Duration
+    public var blasThreads: Int
+    public var logLevel: String
+
+    /// Reads every key from `config`, falling back to the defaults in the table above.
+    public init(config: ConfigReader, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        httpHost = config.string(forKey: "http.host", default: "127.0.0.1")
+        httpPort = config.int(forKey: "http.port", default: 8080)
+        storePath = config.string(forKey: "store.path", default: environment["STATE_DIRECTORY"] ?? "./onerec-data")
+        storeMapSizeMiB = config.int(forKey: "store.mapSizeMegabytes", default: 1024)
+        kafkaBrokers = config.string(forKey: "kafka.brokers", default: "")
+            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        kafkaGroupID = config.string(forKey: "kafka.groupId", default: "onerec")
+        interactionsTopic = config.string(forKey: "kafka.interactionsTopic", default: "onerec.interactions")
+        itemsTopic = config.string(forKey: "kafka.itemsTopic", default: "onerec.items")
+        kafkaConnectTimeout = .seconds(config.int(forKey: "kafka.connectTimeoutSeconds", default: 10))
+        blasThreads = config.int(forKey: "blas.threads", default: max(1, ProcessInfo.processInfo.activeProcessorCount - 1))
+        logLevel = config.string(forKey: "log.level", default: "info")
+    }
+
+    /// Checks ranges; the message names the key and what is allowed.
+    public func validate() throws(StartupError) {
+        func fail(_ key: String, _ what: String) -> StartupError {
+            StartupError("invalid setting \(key): \(what)", fix: "correct it in the config file or the ONEREC_ environment")
+        }
+        guard (1...65535).contains(httpPort) else { throw fail("http.port", "\(httpPort) is not a port (1-65535)") }
+        guard storeMapSizeMiB >= 1 else { throw fail("store.mapSizeMegabytes", "must be at least 1") }
+        guard blasThreads >= 1 else { throw fail("blas.threads", "must be at least 1") }
+        guard kafkaConnectTimeout > .zero else { throw fail("kafka.connectTimeoutSeconds", "must be positive") }
+        guard !storePath.isEmpty else { throw fail("store.path", "must not be empty") }
+        let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+        guard levels.contains(logLevel) else { throw fail("log.level", "\(logLevel) is not one of \(levels.joined(separator: ", "))") }
+    }
+
+    /// The settings as log metadata (no secrets are among them).
+    public var summary: [String: String] {
+        [
+            "http": "\(httpHost):\(httpPort)", "store.path": storePath, "store.mapSizeMegabytes": "\(storeMapSizeMiB)",
+            "kafka.brokers": kafkaBrokers.isEmpty ? "(none)" : kafkaBrokers.joined(separator: ","),
+            "kafka.groupId": kafkaGroupID, "kafka.topics": "\(interactionsTopic),\(itemsTopic)",
+            "blas.threads": "\(blasThreads)", "log.level": logLevel,
+        ]
+    }
+}
+
+/// The configuration sources in precedence order: `ONEREC_*` environment variables, the JSON file
+/// (if it exists; a file that exists but does not parse is an error), nothing else (defaults live in
+/// `DaemonSettings`).
+public func loadConfiguration(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> ConfigReader {
+    let env = KeyMappingProvider(upstream: EnvironmentVariablesProvider(environmentVariables: environment)) { key in
+        key.prepending(["onerec"])
+    }
+    guard let file else { return ConfigReader(providers: [env]) }
+    do {
+        let json = try await FileProvider<JSONSnapshot>(filePath: FilePath(file), allowMissing: true)
+        return ConfigReader(providers: [env, json])
+    } catch {
+        throw StartupError("cannot read config file \(file): \(error)", fix: "fix the JSON or point --config at another file")
+    }
+}
+
+/// Why the daemon could not start, and what the operator can do: printed as one line.
+public struct StartupError: Error, CustomStringConvertible {
+    public let problem: String
+    public let fix: String
+
+    public init(_ problem: String, fix: String) {
+        self.problem = problem
+        self.fix = fix
+    }
+
+    public var description: String { "\(problem) (\(fix))" }
+}

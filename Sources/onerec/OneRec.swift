@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct OneRec: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "onerec",
+        abstract: "A generative recommender daemon in the manner of Kuaishou's OneRec.",
+        subcommands: [Serve.self, Version.self, Bench.self])
+}

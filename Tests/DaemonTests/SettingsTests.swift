@@ -1,0 +1,69 @@
+import Configuration
+import Foundation
+import OneRecDaemon
+import Testing
+
+@Suite struct SettingsTests {
+    @Test func defaultsApplyWhenNothingIsSet() async throws {
+        let settings = DaemonSettings(config: try await loadConfiguration(file: nil, environment: [:]), environment: [:])
+        #expect(settings.httpHost == "127.0.0.1")
+        #expect(settings.httpPort == 8080)
+        #expect(settings.storePath == "./onerec-data")
+        #expect(settings.kafkaBrokers.isEmpty)
+        #expect(settings.interactionsTopic == "onerec.interactions")
+        try settings.validate()
+    }
+
+    @Test func environmentOverridesTheFileWhichOverridesDefaults() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("onerec-\(UUID()).json").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try #"{"http": {"port": 9000, "host": "0.0.0.0"}, "kafka": {"brokers": "a:1, b:2"}, "store": {"path": "/srv/x"}}"#
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let environment = ["ONEREC_HTTP_PORT": "9100", "STATE_DIRECTORY": "/var/lib/onerec"]
+        let settings = DaemonSettings(config: try await loadConfiguration(file: file, environment: environment), environment: environment)
+        #expect(settings.httpPort == 9100)
+        #expect(settings.httpHost == "0.0.0.0")
+        #expect(settings.kafkaBrokers == ["a:1", "b:2"])
+        #expect(settings.storePath == "/srv/x")
+    }
+
+    @Test func camelCaseKeysHaveUnderscoredEnvironmentNames() async throws {
+        let environment = ["ONEREC_STORE_MAP_SIZE_MEGABYTES": "64", "ONEREC_KAFKA_GROUP_ID": "g", "ONEREC_KAFKA_CONNECT_TIMEOUT_SECONDS": "3"]
+        let settings = DaemonSettings(config: try await loadConfiguration(file: nil, environment: environment), environment: environment)
+        #expect(settings.storeMapSizeMiB == 64)
+        #expect(settings.kafkaGroupID == "g")
+        #expect(settings.kafkaConnectTimeout == .seconds(3))
+    }
+
+    @Test func systemdStateDirectoryIsTheDefaultStore() async throws {
+        let environment = ["STATE_DIRECTORY": "/var/lib/onerec"]
+        let settings = DaemonSettings(config: try await loadConfiguration(file: nil, environment: environment), environment: environment)
+        #expect(settings.storePath == "/var/lib/onerec")
+    }
+
+    @Test func theShippedConfigFileParsesAndValidates() async throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../conf/onerec.json").standardized.path
+        #expect(FileManager.default.fileExists(atPath: file))
+        let settings = DaemonSettings(config: try await loadConfiguration(file: file, environment: [:]), environment: [:])
+        try settings.validate()
+        #expect(settings.httpHost == "127.0.0.1")
+    }
+
+    @Test func outOfRangeValuesNameTheKey() async throws {
+        let environment = ["ONEREC_HTTP_PORT": "70000"]
+        let settings = DaemonSettings(config: try await loadConfiguration(file: nil, environment: environment), environment: environment)
+        let error = #expect(throws: StartupError.self) { try settings.validate() }
+        #expect(error?.description.contains("http.port") == true)
+        var bad = settings
+        bad.httpPort = 8080
+        bad.logLevel = "loud"
+        #expect(throws: StartupError.self) { try bad.validate() }
+    }
+
+    @Test func aBrokenConfigFileIsAClearError() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("onerec-\(UUID()).json").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try "{ not json".write(toFile: file, atomically: true, encoding: .utf8)
+        await #expect(throws: StartupError.self) { _ = try await loadConfiguration(file: file, environment: [:]) }
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import Glibc
+import TestSupport
+import Testing
+
+@Suite struct ServeTests {
+    @Test func servesHealthzAndStopsCleanlyOnSIGTERM() throws {
+        let daemon = try OneRecProcess()
+        #expect(daemon.waitUntilHealthy(), "no /healthz; stderr: \(daemon.process.isRunning ? "" : daemon.stderr)")
+        let health = daemon.get("/healthz")
+        #expect(health?.0 == 200)
+        #expect(health?.1.contains(#""status":"ok""#) == true)
+        #expect(daemon.get("/readyz")?.0 == 200)
+        #expect(daemon.get("/metrics")?.1.contains("hb_requests") == true)
+        let stopped = daemon.stop(SIGTERM)
+        #expect(stopped?.status == 0)
+        #expect((stopped?.seconds ?? 99) < 5)
+        #expect(daemon.stderr.contains("onerec stopped"))
+    }
+
+    @Test func tellsSystemdWhenReadyAndWhenStopping() throws {
+        let systemd = FakeSystemd()
+        let daemon = try OneRecProcess(environment: ["NOTIFY_SOCKET": systemd.path, "WATCHDOG_USEC": "400000"])
+        #expect(daemon.waitUntilHealthy())
+        var states: [String] = []
+        for _ in 0..<20 {
+            let state = systemd.receive(timeout: 1)
+            if !state.isEmpty { states.append(state) }
+            if states.contains(where: { $0.hasPrefix("READY=1") }) && states.filter({ $0 == "WATCHDOG=1" }).count >= 2 { break }
+        }
+        #expect(states.contains { $0.hasPrefix("READY=1") }, "\(states)")
+        #expect(states.filter { $0 == "WATCHDOG=1" }.count >= 2, "\(states)")
+        #expect(daemon.stop(SIGTERM)?.status == 0)
+        var last = ""
+        while case let state = systemd.receive(timeout: 1), !state.isEmpty { last = state }
+        #expect(last == "STOPPING=1")
+    }
+
+    @Test func reachesARealBrokerWhenOneIsConfigured() throws {
+        guard let broker = ProcessInfo.processInfo.environment["ONEREC_TEST_KAFKA"] else {
+            Issue.record("ONEREC_TEST_KAFKA is not set: run the tests with scripts/test.sh")
+            return
+        }
+        let daemon = try OneRecProcess(environment: ["ONEREC_KAFKA_BROKERS": broker])
+        #expect(daemon.waitUntilHealthy())
+        #expect(daemon.stop(SIGTERM)?.status == 0)
+        #expect(daemon.stderr.contains("kafka reachable"))
+    }
+
+    @Test func versionPrintsTheBLASCore() throws {
+        let result = try runToCompletion(builtExecutable("onerec"), ["version"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("blas: OpenBLAS core "))
+        #expect(result.stdout.contains("librdkafka 2."))
+    }
+}

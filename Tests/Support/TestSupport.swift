@@ -1,0 +1,61 @@
+import Foundation
+
+/// A fresh directory under the system temp folder, removed by `cleanup()`.
+public struct TempDirectory: Sendable {
+    public let path: String
+
+    public init() {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("onerec-test-\(UUID().uuidString)")
+        try! FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
+        path = base.path
+    }
+
+    public func cleanup() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// The path of an executable built next to the test bundle.
+public func builtExecutable(_ name: String) -> String {
+    let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    var dir = bundle.deletingLastPathComponent()
+    while !FileManager.default.fileExists(atPath: dir.appendingPathComponent(name).path) && dir.path != "/" {
+        dir = dir.deletingLastPathComponent()
+    }
+    return dir.appendingPathComponent(name).path
+}
+
+/// Runs an executable to completion; returns its exit status, stdout and stderr.
+public func runToCompletion(_ path: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Drain stderr on another thread so a chatty child never blocks on a full pipe.
+    let errText = PipeReader(err)
+    let outText = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return (process.terminationStatus, outText, errText.wait())
+}
+
+/// Reads a pipe to its end on a background thread.
+public final class PipeReader: @unchecked Sendable {
+    // @unchecked: `data` is written once by the reader thread before `done` is signalled, read after.
+    private var data = Data()
+    private let done = DispatchSemaphore(value: 0)
+
+    public init(_ pipe: Pipe) {
+        Thread {
+            self.data = pipe.fileHandleForReading.readDataToEndOfFile()
+            self.done.signal()
+        }.start()
+    }
+
+    public func wait() -> String {
+        done.wait()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
