@@ -36,25 +36,10 @@ import Testing
     @Test func aReadOnlyDirectoryIsAClearError() throws {
         let dir = TempDirectory()
         defer { dir.cleanup() }
-        let store = dir.path + "/ro"
-        try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o555])
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dir.path)
-        // root ignores permissions, so the open runs as an unprivileged user in a child process.
-        let helper = builtExecutable("lmdb-test-helper")
-        let process = Process()
-        if geteuid() == 0 {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", helper, "open", store]
-        } else {
-            process.executableURL = URL(fileURLWithPath: helper)
-            process.arguments = ["open", store]
-        }
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        process.waitUntilExit()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.terminationStatus == 1)
+        let store = try dir.readOnlySubdirectory()
+        let command = unprivileged(builtExecutable("lmdb-test-helper"), ["open", store])
+        let (status, text, _) = try runToCompletion(command.path, command.arguments)
+        #expect(status == 1)
         #expect(text.contains("Permission denied"), "\(text)")
         #expect(text.contains("write access"), "\(text)")
     }

@@ -59,3 +59,20 @@ public final class PipeReader: @unchecked Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 }
+
+extension TempDirectory {
+    /// A new directory inside this one that only root could write to (mode 0555).
+    public func readOnlySubdirectory() throws -> String {
+        let path = self.path + "/read-only"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o555])
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: self.path)
+        return path
+    }
+}
+
+/// The command line that runs `executable` as an unprivileged user: as root ignores file permissions,
+/// root runs it through setpriv as nobody.
+public func unprivileged(_ executable: String, _ arguments: [String]) -> (path: String, arguments: [String]) {
+    guard geteuid() == 0 else { return (executable, arguments) }
+    return ("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", executable] + arguments)
+}

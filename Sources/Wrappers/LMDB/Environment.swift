@@ -97,6 +97,7 @@ public final class Environment: @unchecked Sendable {
     /// Runs `body` in a write transaction: commits on return, aborts on throw. If the map is full the
     /// transaction is aborted, the map doubled (up to `maxMapSize`) and `body` runs again from scratch,
     /// so `body` must not have effects outside the transaction.
+    @discardableResult
     public func write<T>(_ body: (WriteTransaction) throws -> T) throws -> T {
         while true {
             do {
