@@ -2,7 +2,8 @@
 import PackageDescription
 
 // The folder tree shows the layers; imports flow one way:
-// Shims (C) -> Wrappers (safe Swift over each C library) -> Daemon (services) -> onerec (executable).
+// Shims (C) -> Wrappers (safe Swift over each C library) -> Engine (kernels, tensors) -> Daemon (services)
+// -> onerec (executable).
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
@@ -49,6 +50,12 @@ let package = Package(
             path: "Sources/Wrappers/Kafka", swiftSettings: strict),
         .target(name: "BLAS", dependencies: ["COpenBLAS"], path: "Sources/Wrappers/BLAS", swiftSettings: strict),
 
+        // MARK: Engine (kernels, tensors, autograd, optimiser, checkpoints)
+        .target(
+            name: "CKernels", path: "Sources/Kernels/CKernels",
+            cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]),
+        .target(name: "Engine", dependencies: ["CKernels", "BLAS"], path: "Sources/Engine", swiftSettings: strict),
+
         // MARK: Daemon (services)
         .target(
             name: "OneRecDaemon",
@@ -90,6 +97,7 @@ let package = Package(
             ],
             swiftSettings: strict),
         .testTarget(name: "BLASTests", dependencies: ["BLAS"], swiftSettings: strict),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "BLAS"], swiftSettings: strict),
         .testTarget(
             name: "DaemonTests",
             dependencies: [
