@@ -1,0 +1,147 @@
+import BLAS
+import CKernels
+import Glibc
+
+/// Which keys a query may attend to.
+public struct AttentionMask: Sendable {
+    /// Query i sees keys j <= i + (Tk - Tq): decoder self-attention, also when the keys include a cache.
+    public var causal: Bool
+    /// (B, Tk): 1 for a real key, 0 for padding. nil: every key is real.
+    public var keyValid: [UInt8]?
+
+    public init(causal: Bool = false, keyValid: [UInt8]? = nil) {
+        self.causal = causal
+        self.keyValid = keyValid
+    }
+
+    func allows(batch b: Int, query i: Int, key j: Int, tq: Int, tk: Int) -> Bool {
+        if causal && j > i + (tk - tq) { return false }
+        if let keyValid, keyValid[b * tk + j] == 0 { return false }
+        return true
+    }
+}
+
+/// The shapes of one multi-head attention call: q (B, Tq, H*D), k and v (B, Tk, H*D).
+struct AttentionShape {
+    let batch: Int, tq: Int, tk: Int, heads: Int, headDim: Int
+    var width: Int { heads * headDim }
+    var scale: Float { 1 / Float(headDim).squareRoot() }
+    func q(_ b: Int, _ h: Int) -> Int { b * tq * width + h * headDim }
+    func kv(_ b: Int, _ h: Int) -> Int { b * tk * width + h * headDim }
+}
+
+extension Graph {
+    /// Multi-head scaled dot-product attention, fused: q (B, Tq, H*D), k and v (B, Tk, H*D) -> (B, Tq, H*D).
+    /// `bias` (H, Tq, Tk), if given, is added to the scores (T5's relative position bias). Only one head's
+    /// (Tq, Tk) scores exist at a time; backward recomputes them from the saved row log-sum-exps.
+    public func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int, mask: AttentionMask = AttentionMask(),
+                          bias: Tensor? = nil) -> Tensor {
+        precondition(q.shape.count == 3 && k.shape.count == 3 && v.shape == k.shape, "attention: q \(q.shape) k \(k.shape) v \(v.shape)")
+        precondition(q.shape[0] == k.shape[0] && q.shape[2] == k.shape[2] && q.shape[2] % heads == 0, "attention: q \(q.shape) k \(k.shape), \(heads) heads")
+        let s = AttentionShape(batch: q.shape[0], tq: q.shape[1], tk: k.shape[1], heads: heads, headDim: q.shape[2] / heads)
+        if let bias { precondition(bias.shape == [heads, s.tq, s.tk], "attention: bias \(bias.shape), expected \([heads, s.tq, s.tk])") }
+        precondition(mask.keyValid == nil || mask.keyValid!.count == s.batch * s.tk, "attention: keyValid needs B*Tk entries")
+        let out = bias.map { output(q.shape, q, k, v, $0) } ?? output(q.shape, q, k, v)
+        let lse = Storage(count: s.batch * heads * s.tq)
+        attentionForward(out: out.data, lse: lse.data, q: q.data, k: k.data, v: v.data, bias: bias?.data, shape: s, mask: mask)
+        record("attention", out) {
+            attentionBackward(
+                dq: q.requiresGrad ? q.gradBuffer() : nil, dk: k.requiresGrad ? k.gradBuffer() : nil,
+                dv: v.requiresGrad ? v.gradBuffer() : nil, dbias: bias.flatMap { $0.requiresGrad ? $0.gradBuffer() : nil },
+                dout: out.grad!, out: out.data, lse: lse.data, q: q.data, k: k.data, v: v.data, bias: bias?.data,
+                shape: s, mask: mask)
+        }
+        return out
+    }
+}
+
+/// S (Tq, Tk) = scale * Q_bh K_bh^T + bias_h, with masked entries set to -inf.
+private func scores(_ scores: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+                    bias: UnsafePointer<Float>?, b: Int, h: Int, shape s: AttentionShape, mask: AttentionMask) {
+    blas.sgemm(transposeB: true, m: s.tq, n: s.tk, k: s.headDim, alpha: s.scale, a: q + s.q(b, h), lda: s.width,
+               b: k + s.kv(b, h), ldb: s.width, c: scores, ldc: s.tk)
+    if let bias { ok_accumulate(scores, bias + h * s.tq * s.tk, s.tq * s.tk) }
+    if mask.causal || mask.keyValid != nil {
+        for i in 0..<s.tq {
+            for j in 0..<s.tk where !mask.allows(batch: b, query: i, key: j, tq: s.tq, tk: s.tk) { scores[i * s.tk + j] = -.infinity }
+        }
+    }
+}
+
+/// The forward pass over raw buffers (also used by the tape-free decoder). lse (B, H, Tq) receives each
+/// row's log-sum-exp (-inf for a row with no visible key, whose output is zero).
+func attentionForward(out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>?, q: UnsafePointer<Float>,
+                      k: UnsafePointer<Float>, v: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                      shape s: AttentionShape, mask: AttentionMask) {
+    let p = Storage(count: s.tq * s.tk)
+    for b in 0..<s.batch {
+        for h in 0..<s.heads {
+            scores(p.data, q: q, k: k, bias: bias, b: b, h: h, shape: s, mask: mask)
+            for i in 0..<s.tq {
+                let row = p.data + i * s.tk
+                var mx = -Float.infinity
+                for j in 0..<s.tk { mx = max(mx, row[j]) }
+                if mx == -.infinity {
+                    row.update(repeating: 0, count: s.tk)
+                    lse?[(b * s.heads + h) * s.tq + i] = -.infinity
+                    continue
+                }
+                var sum: Float = 0
+                for j in 0..<s.tk {
+                    row[j] = row[j] == -.infinity ? 0 : expf(row[j] - mx)
+                    sum += row[j]
+                }
+                let inv = 1 / sum
+                for j in 0..<s.tk { row[j] *= inv }
+                lse?[(b * s.heads + h) * s.tq + i] = mx + logf(sum)
+            }
+            blas.sgemm(m: s.tq, n: s.headDim, k: s.tk, a: p.data, lda: s.tk, b: v + s.kv(b, h), ldb: s.width,
+                       c: out + s.q(b, h), ldc: s.width)
+        }
+    }
+}
+
+/// Backward: recomputes P from the scores and lse, then
+/// dV += P^T dO; dP = dO V^T; dS = P (dP - rowsum(dO O)); dQ += scale dS K; dK += scale dS^T Q; dBias += dS.
+private func attentionBackward(
+    dq: UnsafeMutablePointer<Float>?, dk: UnsafeMutablePointer<Float>?, dv: UnsafeMutablePointer<Float>?,
+    dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, out: UnsafePointer<Float>, lse: UnsafePointer<Float>,
+    q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+    shape s: AttentionShape, mask: AttentionMask
+) {
+    let p = Storage(count: s.tq * s.tk)
+    let dp = Storage(count: s.tq * s.tk)
+    for b in 0..<s.batch {
+        for h in 0..<s.heads {
+            scores(p.data, q: q, k: k, bias: bias, b: b, h: h, shape: s, mask: mask)
+            for i in 0..<s.tq {
+                let l = lse[(b * s.heads + h) * s.tq + i]
+                let row = p.data + i * s.tk
+                for j in 0..<s.tk { row[j] = (l == -.infinity || row[j] == -.infinity) ? 0 : expf(row[j] - l) }
+            }
+            let (qo, kvo) = (s.q(b, h), s.kv(b, h))
+            if let dv {
+                blas.sgemm(transposeA: true, m: s.tk, n: s.headDim, k: s.tq, a: p.data, lda: s.tk, b: dout + qo, ldb: s.width,
+                           beta: 1, c: dv + kvo, ldc: s.width)
+            }
+            blas.sgemm(transposeB: true, m: s.tq, n: s.tk, k: s.headDim, a: dout + qo, lda: s.width, b: v + kvo, ldb: s.width,
+                       c: dp.data, ldc: s.tk)
+            for i in 0..<s.tq {
+                var d: Float = 0
+                for c in 0..<s.headDim { d += dout[qo + i * s.width + c] * out[qo + i * s.width + c] }
+                let pr = p.data + i * s.tk
+                let dr = dp.data + i * s.tk
+                for j in 0..<s.tk { dr[j] = pr[j] * (dr[j] - d) }  // dS, in place
+            }
+            if let dbias { ok_accumulate(dbias + h * s.tq * s.tk, dp.data, s.tq * s.tk) }
+            if let dq {
+                blas.sgemm(m: s.tq, n: s.headDim, k: s.tk, alpha: s.scale, a: dp.data, lda: s.tk, b: k + kvo, ldb: s.width,
+                           beta: 1, c: dq + qo, ldc: s.width)
+            }
+            if let dk {
+                blas.sgemm(transposeA: true, m: s.tk, n: s.headDim, k: s.tq, alpha: s.scale, a: dp.data, lda: s.tk,
+                           b: q + qo, ldb: s.width, beta: 1, c: dk + kvo, ldc: s.width)
+            }
+        }
+    }
+}

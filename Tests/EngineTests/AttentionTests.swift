@@ -1,0 +1,55 @@
+import Engine
+import Testing
+
+@Suite struct AttentionTests {
+    @Test func selfAttentionGradients() {
+        checkGradients([randomTensor([2, 4, 6], seed: 1), randomTensor([2, 4, 6], seed: 2), randomTensor([2, 4, 6], seed: 3)]) { g, t in
+            g.attention(q: t[0], k: t[1], v: t[2], heads: 2)
+        }
+    }
+
+    @Test func causalCrossAndPaddedGradients() {
+        checkGradients([randomTensor([2, 4, 6], seed: 4), randomTensor([2, 4, 6], seed: 5), randomTensor([2, 4, 6], seed: 6)]) { g, t in
+            g.attention(q: t[0], k: t[1], v: t[2], heads: 3, mask: AttentionMask(causal: true))
+        }
+        // Cross-attention: 3 queries over 5 keys, the second sequence padded after 2 keys.
+        let valid: [UInt8] = [1, 1, 1, 1, 1, 1, 1, 0, 0, 0]
+        checkGradients([randomTensor([2, 3, 4], seed: 7), randomTensor([2, 5, 4], seed: 8), randomTensor([2, 5, 4], seed: 9)]) { g, t in
+            g.attention(q: t[0], k: t[1], v: t[2], heads: 2, mask: AttentionMask(keyValid: valid))
+        }
+    }
+
+    @Test func relativePositionBiasGradients() {
+        let ids = relativePositionBuckets(queries: 4, keys: 4, bidirectional: true, buckets: 8, maxDistance: 16)
+        checkGradients([randomTensor([1, 4, 4], seed: 10), randomTensor([1, 4, 4], seed: 11), randomTensor([1, 4, 4], seed: 12),
+                        randomTensor([8, 2], seed: 13)]) { g, t in
+            let bias = g.relativePositionBias(t[3], buckets: ids, queries: 4, keys: 4)
+            return g.attention(q: t[0], k: t[1], v: t[2], heads: 2, mask: AttentionMask(causal: true), bias: bias)
+        }
+    }
+
+    @Test func paddedKeysGetNoWeightAndMatchAShorterSequence() {
+        let g = Graph(training: false)
+        let q = randomTensor([1, 2, 4], seed: 14)
+        let k = randomTensor([1, 3, 4], seed: 15)
+        let v = randomTensor([1, 3, 4], seed: 16)
+        let padded = g.attention(q: q, k: k, v: v, heads: 1, mask: AttentionMask(keyValid: [1, 1, 0])).values
+        let shorter = g.attention(q: q, k: g.slice(k, axis: 1, 0..<2), v: g.slice(v, axis: 1, 0..<2), heads: 1).values
+        for (a, b) in zip(padded, shorter) { #expect(abs(a - b) < 1e-6) }
+    }
+
+    @Test func bucketsFollowT5() {
+        // Bidirectional, 32 buckets, max distance 128, as in T5's _relative_position_bucket.
+        let row = relativePositionBuckets(queries: 1, keys: 200, queryOffset: 100, bidirectional: true)
+        #expect(row[100] == 0)           // same position
+        #expect(row[101] == 17)          // one to the right: second half of the buckets
+        #expect(row[99] == 1)            // one to the left
+        // 100 to the left: 8 + floor(log(100/8) / log(128/8) * 8) = 8 + 7 = 15.
+        #expect(row[0] == 15)
+        // 99 to the right: 16 + 8 + floor(log(99/8) / log(16) * 8) = 31.
+        #expect(row[199] == 31)
+        #expect(row[100 - 7] == 7 && row[100 - 8] == 8)  // exact up to 7, logarithmic from 8
+        let decoder = relativePositionBuckets(queries: 3, keys: 3, bidirectional: false)
+        #expect(decoder == [0, 0, 0, 1, 0, 0, 2, 1, 0])
+    }
+}
