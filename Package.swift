@@ -2,7 +2,7 @@
 import PackageDescription
 
 // The folder tree shows the layers; imports flow one way:
-// Shims (C) -> Wrappers (safe Swift over each C library) -> Engine (kernels, tensors) -> Daemon (services)
+// Shims (C) -> Wrappers (safe Swift over each C library) -> Engine (kernels, tensors) -> Models -> Daemon (services)
 // -> onerec (executable).
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
@@ -56,6 +56,9 @@ let package = Package(
             cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]),
         .target(name: "Engine", dependencies: ["CKernels", "BLAS"], path: "Sources/Engine", swiftSettings: strict),
 
+        // MARK: Models
+        .target(name: "Models", dependencies: ["Engine"], path: "Sources/Models", swiftSettings: strict),
+
         // MARK: Daemon (services)
         .target(
             name: "OneRecDaemon",
@@ -98,6 +101,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "BLASTests", dependencies: ["BLAS"], swiftSettings: strict),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "BLAS"], swiftSettings: strict),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine"], swiftSettings: strict),
         .testTarget(
             name: "DaemonTests",
             dependencies: [
