@@ -1,0 +1,95 @@
+import Engine
+
+/// Tape-free decoding state for R rows (the beams of B requests, R = B * beamsPerRequest): the encoder's
+/// cross-attention keys and values, computed once per request, and a self-attention key/value cache per
+/// row that grows by one position per step and follows the beams when they are reordered.
+public final class DecoderState {
+    let requests: Int, beamsPerRequest: Int, capacity: Int
+    let memoryLength: Int
+    let memoryValid: [UInt8]
+    /// Per layer: (B, Te, D) each.
+    let crossK: [Tensor], crossV: [Tensor]
+    /// Per layer: (R, capacity, D) each.
+    var selfK: [Tensor], selfV: [Tensor]
+    /// Positions decoded so far.
+    public private(set) var length = 0
+    var rows: Int { requests * beamsPerRequest }
+
+    init(model: Seq2Seq, memory: Tensor, memoryValid: [UInt8], beamsPerRequest: Int, capacity: Int) {
+        let g = Graph(training: false)
+        let (b, te, d) = (memory.shape[0], memory.shape[1], model.config.width)
+        (requests, self.beamsPerRequest, self.capacity, memoryLength, self.memoryValid) = (b, beamsPerRequest, capacity, te, memoryValid)
+        var ks: [Tensor] = [], vs: [Tensor] = []
+        for layer in model.decoder {
+            let kv = g.linear(memory, layer.cross.kv)
+            ks.append(g.slice(kv, axis: 2, 0..<d))
+            vs.append(g.slice(kv, axis: 2, d..<2 * d))
+        }
+        (crossK, crossV) = (ks, vs)
+        let r = b * beamsPerRequest
+        selfK = model.decoder.map { _ in Tensor(shape: [r, capacity, d]) }
+        selfV = model.decoder.map { _ in Tensor(shape: [r, capacity, d]) }
+    }
+
+    /// Row r continues from row parents[r] (beam search's reordering): caches are gathered accordingly.
+    public func reorder(_ parents: [Int]) {
+        precondition(parents.count == rows, "reorder: \(parents.count) parents for \(rows) rows")
+        guard parents != Array(0..<rows) else { return }
+        let d = selfK[0].lastDimension
+        let stride = capacity * d
+        for cache in selfK + selfV {
+            let copy = Tensor(shape: cache.shape)
+            copy.data.update(from: cache.data, count: cache.count)
+            for (r, parent) in parents.enumerated() {
+                precondition(parent / beamsPerRequest == r / beamsPerRequest, "a beam cannot move to another request")
+                (cache.data + r * stride).update(from: copy.data + parent * stride, count: length * d)
+            }
+        }
+    }
+
+    func advance() { length += 1 }
+}
+
+extension Seq2Seq {
+    /// Encodes B requests and prepares decoding of `beams` rows each, for at most `capacity` steps.
+    public func startDecoding(tokens: [Int32], valid: [UInt8], batch: Int, length: Int, beams: Int, capacity: Int) -> DecoderState {
+        let g = Graph(training: false)
+        let memory = encode(g, tokens: tokens, valid: valid, batch: batch, length: length)
+        return DecoderState(model: self, memory: memory, memoryValid: valid, beamsPerRequest: beams, capacity: capacity)
+    }
+
+    /// Feeds one token per row (R tokens) and returns the next-token logits (R, V); the rows' keys and
+    /// values join the cache.
+    public func decodeStep(_ state: DecoderState, tokens: [Int32]) -> Tensor {
+        precondition(tokens.count == state.rows, "decodeStep: \(tokens.count) tokens for \(state.rows) rows")
+        precondition(state.length < state.capacity, "decodeStep: the cache holds \(state.capacity) positions")
+        let g = Graph(training: false)
+        let (r, d, t) = (state.rows, config.width, state.length)
+        var x = g.embedding(embedding, tokens, shape: [r, 1])
+        let buckets = relativePositionBuckets(queries: 1, keys: t + 1, queryOffset: t, bidirectional: false,
+                                              buckets: config.positionBuckets, maxDistance: config.maxDistance)
+        let bias = g.relativePositionBias(decoderBias, buckets: buckets, queries: 1, keys: t + 1)
+        for (i, layer) in decoder.enumerated() {
+            // Self-attention: this position's q, k, v; k and v appended to the cache; attend over t + 1 keys.
+            let qkv = g.linear(g.rmsNorm(x, weight: layer.norm1), layer.selfAttention.qkv)  // (R, 1, 3D)
+            for row in 0..<r {
+                (state.selfK[i].data + (row * state.capacity + t) * d).update(from: qkv.data + row * 3 * d + d, count: d)
+                (state.selfV[i].data + (row * state.capacity + t) * d).update(from: qkv.data + row * 3 * d + 2 * d, count: d)
+            }
+            let q = g.slice(qkv, axis: 2, 0..<d)
+            let attended = Tensor(shape: [r, 1, d])
+            attentionForward(out: attended.data, lse: nil, q: q.data, k: state.selfK[i].data, v: state.selfV[i].data, bias: bias.data,
+                             shape: AttentionShape(batch: r, tq: 1, tk: t + 1, heads: config.heads, headDim: d / config.heads, kvStride: state.capacity),
+                             mask: AttentionMask())
+            x = g.add(x, g.linear(attended, layer.selfAttention.out))
+            // Cross-attention: the beams of a request are its queries over the request's memory.
+            let cq = g.reshape(g.linear(g.rmsNorm(x, weight: layer.norm2), layer.cross.q), [state.requests, state.beamsPerRequest, d])
+            let crossed = g.attention(q: cq, k: state.crossK[i], v: state.crossV[i], heads: config.heads,
+                                      mask: AttentionMask(keyValid: state.memoryValid))
+            x = g.add(x, g.reshape(g.linear(crossed, layer.cross.out), [r, 1, d]))
+            x = g.add(x, layer.moe(g, g.rmsNorm(x, weight: layer.norm3)).0)
+        }
+        state.advance()
+        return g.reshape(g.linear(g.rmsNorm(x, weight: decoderNorm), head), [r, config.vocabulary])
+    }
+}
