@@ -78,7 +78,7 @@ let package = Package(
         .executableTarget(
             name: "onerec",
             dependencies: [
-                "OneRecDaemon", "BLAS", "Kafka", "LMDB",
+                "OneRecDaemon", "BLAS", "Kafka", "LMDB", "Engine", "Models",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

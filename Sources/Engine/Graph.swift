@@ -26,9 +26,10 @@ public final class Graph {
     /// Whether an op on `inputs` must record a rule.
     func needsGrad(_ inputs: Tensor...) -> Bool { training && inputs.contains { $0.requiresGrad } }
 
-    /// A fresh output for an op: it requires a gradient iff one of its inputs does (in training).
+    /// A fresh output for an op, not zeroed (the op writes every element): it requires a gradient iff
+    /// one of its inputs does (in training).
     func output(_ shape: [Int], _ inputs: Tensor...) -> Tensor {
-        Tensor(shape: shape, requiresGrad: training && inputs.contains { $0.requiresGrad })
+        Tensor(uninitializedShape: shape, requiresGrad: training && inputs.contains { $0.requiresGrad })
     }
 
     /// Records `op`; `backward` reads `output.grad` and accumulates into the inputs' gradients.

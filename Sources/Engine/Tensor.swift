@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A dense Float32 tensor: contiguous, row-major, with a shape. Its gradient (same shape) is allocated,
 /// zeroed, the first time a backward rule accumulates into it.
 ///
@@ -29,6 +31,14 @@ public final class Tensor: @unchecked Sendable {
         self.init(shape: shape, requiresGrad: requiresGrad, name: name)
         precondition(values.count == count, "\(values.count) values for shape \(shape)")
         values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
+    }
+
+    /// An op's output: every element is written by the op, so the buffer is not zeroed first.
+    init(uninitializedShape shape: [Int], requiresGrad: Bool) {
+        self.shape = shape
+        count = shape.reduce(1, *)
+        storage = Storage(count: count, zeroed: false)
+        self.requiresGrad = requiresGrad
     }
 
     /// A tensor of `shape` over `storage` (a view).
@@ -79,18 +89,56 @@ public final class Tensor: @unchecked Sendable {
     }
 }
 
-/// A zero-initialised, 64-byte-aligned float buffer.
+/// A 64-byte-aligned float buffer, zeroed unless asked not to be, recycled through `BufferPool`.
 final class Storage: @unchecked Sendable {
     // @unchecked: see Tensor.
     let data: UnsafeMutablePointer<Float>
     let count: Int
 
-    init(count: Int) {
+    init(count: Int, zeroed: Bool = true) {
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
-        raw.initializeMemory(as: Float.self, repeating: 0, count: max(count, 1))
-        data = raw.assumingMemoryBound(to: Float.self)
+        data = BufferPool.shared.take(count)
+        if zeroed { data.update(repeating: 0, count: max(count, 1)) }
     }
 
-    deinit { UnsafeMutableRawPointer(data).deallocate() }
+    deinit { BufferPool.shared.give(data, count) }
+}
+
+/// Freed buffers kept by exact size for the next op that wants that size: a training step allocates the
+/// same shapes as the step before, so after the first step almost nothing reaches malloc (and the
+/// kernel's page-fault path) again. Holds at most `limit` bytes; beyond that buffers are freed.
+final class BufferPool: @unchecked Sendable {
+    // @unchecked: all state is behind the Mutex; addresses are kept as integers.
+    static let shared = BufferPool(limit: 2 << 30)
+
+    private struct State {
+        var free: [Int: [UInt]] = [:]
+        var bytes = 0
+    }
+    private let state = Mutex(State())
+    private let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    func take(_ count: Int) -> UnsafeMutablePointer<Float> {
+        let n = max(count, 1)
+        let reused: UInt? = state.withLock { s in
+            guard let address = s.free[n]?.popLast() else { return nil }
+            s.bytes -= n * 4
+            return address
+        }
+        if let reused, let pointer = UnsafeMutablePointer<Float>(bitPattern: reused) { return pointer }
+        return UnsafeMutableRawPointer.allocate(byteCount: n * 4, alignment: 64).bindMemory(to: Float.self, capacity: n)
+    }
+
+    func give(_ pointer: UnsafeMutablePointer<Float>, _ count: Int) {
+        let n = max(count, 1)
+        let kept = state.withLock { s -> Bool in
+            guard s.bytes + n * 4 <= limit else { return false }
+            s.free[n, default: []].append(UInt(bitPattern: pointer))
+            s.bytes += n * 4
+            return true
+        }
+        if !kept { UnsafeMutableRawPointer(pointer).deallocate() }
+    }
 }

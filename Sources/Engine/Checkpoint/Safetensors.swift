@@ -41,8 +41,8 @@ public enum Safetensors {
         guard fd >= 0 else { throw CheckpointError("cannot create \(temporary): \(String(cString: strerror(errno)))") }
         do {
             defer { close(fd) }
-            var length = UInt64(json.count).littleEndian
-            try writeAll(fd, UnsafeRawBufferPointer(start: &length, count: 8), temporary)
+            let length = UInt64(json.count).littleEndian
+            try withUnsafeBytes(of: length) { try writeAll(fd, $0, temporary) }
             try json.withUnsafeBytes { try writeAll(fd, $0, temporary) }
             for (_, t) in named { try writeAll(fd, UnsafeRawBufferPointer(start: t.data, count: t.count * 4), temporary) }
             guard fsync(fd) == 0 else { throw CheckpointError("fsync \(temporary): \(String(cString: strerror(errno)))") }

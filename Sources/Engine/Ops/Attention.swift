@@ -1,6 +1,4 @@
-import BLAS
 import CKernels
-import Glibc
 
 /// Which keys a query may attend to.
 public struct AttentionMask: Sendable {
@@ -65,8 +63,8 @@ extension Graph {
 /// S (Tq, Tk) = scale * Q_bh K_bh^T + bias_h, with masked entries set to -inf.
 private func scores(_ scores: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
                     bias: UnsafePointer<Float>?, b: Int, h: Int, shape s: AttentionShape, mask: AttentionMask) {
-    blas.sgemm(transposeB: true, m: s.tq, n: s.tk, k: s.headDim, alpha: s.scale, a: q + s.q(b, h), lda: s.width,
-               b: k + s.kv(b, h), ldb: s.width, c: scores, ldc: s.tk)
+    gemm(transposeB: true, m: s.tq, n: s.tk, k: s.headDim, alpha: s.scale, a: q + s.q(b, h), lda: s.width,
+         b: k + s.kv(b, h), ldb: s.width, c: scores, ldc: s.tk, split: false)
     if let bias { ok_accumulate(scores, bias + h * s.tq * s.tk, s.tq * s.tk) }
     if mask.causal || mask.keyValid != nil {
         for i in 0..<s.tq {
@@ -80,31 +78,13 @@ private func scores(_ scores: UnsafeMutablePointer<Float>, q: UnsafePointer<Floa
 public func attentionForward(out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>?, q: UnsafePointer<Float>,
                       k: UnsafePointer<Float>, v: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                       shape s: AttentionShape, mask: AttentionMask) {
-    let p = Storage(count: s.tq * s.tk)
-    for b in 0..<s.batch {
-        for h in 0..<s.heads {
-            scores(p.data, q: q, k: k, bias: bias, b: b, h: h, shape: s, mask: mask)
-            for i in 0..<s.tq {
-                let row = p.data + i * s.tk
-                var mx = -Float.infinity
-                for j in 0..<s.tk { mx = max(mx, row[j]) }
-                if mx == -.infinity {
-                    row.update(repeating: 0, count: s.tk)
-                    lse?[(b * s.heads + h) * s.tq + i] = -.infinity
-                    continue
-                }
-                var sum: Float = 0
-                for j in 0..<s.tk {
-                    row[j] = row[j] == -.infinity ? 0 : expf(row[j] - mx)
-                    sum += row[j]
-                }
-                let inv = 1 / sum
-                for j in 0..<s.tk { row[j] *= inv }
-                lse?[(b * s.heads + h) * s.tq + i] = mx + logf(sum)
-            }
-            blas.sgemm(m: s.tq, n: s.headDim, k: s.tk, a: p.data, lda: s.tk, b: v + s.kv(b, h), ldb: s.width,
-                       c: out + s.q(b, h), ldc: s.width)
-        }
+    Compute.parallelFor(s.batch * s.heads) { bh in
+        let (b, h) = (bh / s.heads, bh % s.heads)
+        let p = Storage(count: s.tq * s.tk, zeroed: false)
+        scores(p.data, q: q, k: k, bias: bias, b: b, h: h, shape: s, mask: mask)
+        ok_attention_softmax(p.data, lse.map { $0 + bh * s.tq }, s.tq, s.tk)
+        gemm(m: s.tq, n: s.headDim, k: s.tk, a: p.data, lda: s.tk, b: v + s.kv(b, h), ldb: s.width,
+             c: out + s.q(b, h), ldc: s.width, split: false)
     }
 }
 
@@ -116,38 +96,31 @@ private func attentionBackward(
     q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
     shape s: AttentionShape, mask: AttentionMask
 ) {
-    let p = Storage(count: s.tq * s.tk)
-    let dp = Storage(count: s.tq * s.tk)
-    for b in 0..<s.batch {
-        for h in 0..<s.heads {
+    // Heads of one batch entry write disjoint columns of dq, dk, dv; dbias is shared by the batch, so
+    // workers split the heads and walk the batch in order.
+    Compute.parallelFor(s.heads) { h in
+        let p = Storage(count: s.tq * s.tk, zeroed: false)
+        let dp = Storage(count: s.tq * s.tk, zeroed: false)
+        for b in 0..<s.batch {
+            let bh = b * s.heads + h
             scores(p.data, q: q, k: k, bias: bias, b: b, h: h, shape: s, mask: mask)
-            for i in 0..<s.tq {
-                let l = lse[(b * s.heads + h) * s.tq + i]
-                let row = p.data + i * s.tk
-                for j in 0..<s.tk { row[j] = (l == -.infinity || row[j] == -.infinity) ? 0 : expf(row[j] - l) }
-            }
+            ok_attention_probs(p.data, lse + bh * s.tq, s.tq, s.tk)
             let (qo, kvo) = (s.q(b, h), s.kv(b, h))
             if let dv {
-                blas.sgemm(transposeA: true, m: s.tk, n: s.headDim, k: s.tq, a: p.data, lda: s.tk, b: dout + qo, ldb: s.width,
-                           beta: 1, c: dv + kvo, ldc: s.width)
+                gemm(transposeA: true, m: s.tk, n: s.headDim, k: s.tq, a: p.data, lda: s.tk, b: dout + qo, ldb: s.width,
+                     beta: 1, c: dv + kvo, ldc: s.width, split: false)
             }
-            blas.sgemm(transposeB: true, m: s.tq, n: s.tk, k: s.headDim, a: dout + qo, lda: s.width, b: v + kvo, ldb: s.width,
-                       c: dp.data, ldc: s.tk)
-            for i in 0..<s.tq {
-                var d: Float = 0
-                for c in 0..<s.headDim { d += dout[qo + i * s.width + c] * out[qo + i * s.width + c] }
-                let pr = p.data + i * s.tk
-                let dr = dp.data + i * s.tk
-                for j in 0..<s.tk { dr[j] = pr[j] * (dr[j] - d) }  // dS, in place
-            }
+            gemm(transposeB: true, m: s.tq, n: s.tk, k: s.headDim, a: dout + qo, lda: s.width, b: v + kvo, ldb: s.width,
+                 c: dp.data, ldc: s.tk, split: false)
+            ok_attention_dscores(dp.data, p.data, dout + qo, out + qo, s.tq, s.tk, s.headDim, s.width)
             if let dbias { ok_accumulate(dbias + h * s.tq * s.tk, dp.data, s.tq * s.tk) }
             if let dq {
-                blas.sgemm(m: s.tq, n: s.headDim, k: s.tk, alpha: s.scale, a: dp.data, lda: s.tk, b: k + kvo, ldb: s.width,
-                           beta: 1, c: dq + qo, ldc: s.width)
+                gemm(m: s.tq, n: s.headDim, k: s.tk, alpha: s.scale, a: dp.data, lda: s.tk, b: k + kvo, ldb: s.width,
+                     beta: 1, c: dq + qo, ldc: s.width, split: false)
             }
             if let dk {
-                blas.sgemm(transposeA: true, m: s.tk, n: s.headDim, k: s.tq, alpha: s.scale, a: dp.data, lda: s.tk,
-                           b: q + qo, ldb: s.width, beta: 1, c: dk + kvo, ldc: s.width)
+                gemm(transposeA: true, m: s.tk, n: s.headDim, k: s.tq, alpha: s.scale, a: dp.data, lda: s.tk,
+                     b: q + qo, ldb: s.width, beta: 1, c: dk + kvo, ldc: s.width, split: false)
             }
         }
     }

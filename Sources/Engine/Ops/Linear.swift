@@ -1,4 +1,3 @@
-import BLAS
 import CKernels
 
 extension Graph {
@@ -11,8 +10,8 @@ extension Graph {
         linearForward(y.data, x.data, w.data, b?.data, m: m, k: k, n: n)
         record("linear", y) {
             let dy = y.grad!
-            if x.requiresGrad { blas.sgemm(m: m, n: k, k: n, a: dy, b: w.data, beta: 1, c: x.gradBuffer()) }
-            if w.requiresGrad { blas.sgemm(transposeA: true, m: n, n: k, k: m, a: dy, b: x.data, beta: 1, c: w.gradBuffer()) }
+            if x.requiresGrad { gemm(m: m, n: k, k: n, a: dy, b: w.data, beta: 1, c: x.gradBuffer()) }
+            if w.requiresGrad { gemm(transposeA: true, m: n, n: k, k: m, a: dy, b: x.data, beta: 1, c: w.gradBuffer()) }
             if let b, b.requiresGrad { ok_sum_rows_accumulate(b.gradBuffer(), dy, m, n) }
         }
         return y
@@ -33,7 +32,7 @@ extension Graph {
         let c = output(Array(a.shape.dropLast(2)) + [m, n], a, b)
         let (sa, sb, sc) = (m * k, sharedB ? 0 : k * n, m * n)
         for i in 0..<batch {
-            blas.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+            gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
                        a: a.data + i * sa, b: b.data + i * sb, c: c.data + i * sc)
         }
         record("matmul", c) {
@@ -43,17 +42,17 @@ extension Graph {
                 if a.requiresGrad {
                     // dA = dC @ op(B)^T, laid out as A is.
                     if transposeA {
-                        blas.sgemm(transposeA: transposeB, transposeB: true, m: k, n: m, k: n, a: b.data + i * sb, b: dci, beta: 1, c: a.gradBuffer() + i * sa)
+                        gemm(transposeA: transposeB, transposeB: true, m: k, n: m, k: n, a: b.data + i * sb, b: dci, beta: 1, c: a.gradBuffer() + i * sa)
                     } else {
-                        blas.sgemm(transposeB: !transposeB, m: m, n: k, k: n, a: dci, b: b.data + i * sb, beta: 1, c: a.gradBuffer() + i * sa)
+                        gemm(transposeB: !transposeB, m: m, n: k, k: n, a: dci, b: b.data + i * sb, beta: 1, c: a.gradBuffer() + i * sa)
                     }
                 }
                 if b.requiresGrad {
                     // dB = op(A)^T @ dC, laid out as B is.
                     if transposeB {
-                        blas.sgemm(transposeA: true, transposeB: transposeA, m: n, n: k, k: m, a: dci, b: a.data + i * sa, beta: 1, c: b.gradBuffer() + i * sb)
+                        gemm(transposeA: true, transposeB: transposeA, m: n, n: k, k: m, a: dci, b: a.data + i * sa, beta: 1, c: b.gradBuffer() + i * sb)
                     } else {
-                        blas.sgemm(transposeA: !transposeA, m: k, n: n, k: m, a: a.data + i * sa, b: dci, beta: 1, c: b.gradBuffer() + i * sb)
+                        gemm(transposeA: !transposeA, m: k, n: n, k: m, a: a.data + i * sa, b: dci, beta: 1, c: b.gradBuffer() + i * sb)
                     }
                 }
             }
@@ -68,5 +67,5 @@ func linearForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, 
     if let b {
         for r in 0..<m { (y + r * n).update(from: b, count: n) }
     }
-    blas.sgemm(transposeB: true, m: m, n: n, k: k, a: x, b: w, beta: b == nil ? 0 : 1, c: y)
+    gemm(transposeB: true, m: m, n: n, k: k, a: x, b: w, beta: b == nil ? 0 : 1, c: y)
 }

@@ -1,4 +1,3 @@
-import BLAS
 import CKernels
 import Glibc
 
@@ -69,12 +68,13 @@ extension Graph {
         let rows = offsets.last!
         let xs = Storage(count: rows * c), a = Storage(count: rows * f), h = Storage(count: rows * f), ys = Storage(count: rows * c)
         let out = output(x.shape, x, logits, w1, w2)
+        out.fill(0)  // experts accumulate into it
         for j in 0..<e where !assignments[j].isEmpty {
             let (o, m) = (offsets[j], assignments[j].count)
             for (r, (t, _)) in assignments[j].enumerated() { (xs.data + (o + r) * c).update(from: x.data + t * c, count: c) }
-            blas.sgemm(transposeB: true, m: m, n: f, k: c, a: xs.data + o * c, b: w1.data + j * f * c, c: a.data + o * f)
+            gemm(transposeB: true, m: m, n: f, k: c, a: xs.data + o * c, b: w1.data + j * f * c, c: a.data + o * f)
             ok_gelu_forward(h.data + o * f, a.data + o * f, m * f)
-            blas.sgemm(transposeB: true, m: m, n: c, k: f, a: h.data + o * f, b: w2.data + j * c * f, c: ys.data + o * c)
+            gemm(transposeB: true, m: m, n: c, k: f, a: h.data + o * f, b: w2.data + j * c * f, c: ys.data + o * c)
             for (r, (t, s)) in assignments[j].enumerated() {
                 ok_accumulate_scaled(out.data + t * c, ys.data + (o + r) * c, gates[t * k + s], c)
             }
@@ -99,16 +99,16 @@ extension Graph {
                 }
                 // dW2 += dY^T H; dH = dY W2; dA = gelu'(A) dH; dW1 += dA^T X; dX = dA W1.
                 if w2.requiresGrad {
-                    blas.sgemm(transposeA: true, m: c, n: f, k: m, a: dy.data + o * c, b: h.data + o * f, beta: 1, c: w2.gradBuffer() + j * c * f)
+                    gemm(transposeA: true, m: c, n: f, k: m, a: dy.data + o * c, b: h.data + o * f, beta: 1, c: w2.gradBuffer() + j * c * f)
                 }
-                blas.sgemm(m: m, n: f, k: c, a: dy.data + o * c, b: w2.data + j * c * f, c: dh.data + o * f)
+                gemm(m: m, n: f, k: c, a: dy.data + o * c, b: w2.data + j * c * f, c: dh.data + o * f)
                 (da.data + o * f).update(repeating: 0, count: m * f)
                 ok_gelu_backward(da.data + o * f, a.data + o * f, dh.data + o * f, m * f)
                 if w1.requiresGrad {
-                    blas.sgemm(transposeA: true, m: f, n: c, k: m, a: da.data + o * f, b: xs.data + o * c, beta: 1, c: w1.gradBuffer() + j * f * c)
+                    gemm(transposeA: true, m: f, n: c, k: m, a: da.data + o * f, b: xs.data + o * c, beta: 1, c: w1.gradBuffer() + j * f * c)
                 }
                 if x.requiresGrad {
-                    blas.sgemm(m: m, n: c, k: f, a: da.data + o * f, b: w1.data + j * f * c, c: dxs.data + o * c)
+                    gemm(m: m, n: c, k: f, a: da.data + o * f, b: w1.data + j * f * c, c: dxs.data + o * c)
                     let dx = x.gradBuffer()
                     for (r, (t, _)) in assignments[j].enumerated() { ok_accumulate(dx + t * c, dxs.data + (o + r) * c, c) }
                 }

@@ -66,4 +66,13 @@ void ok_adamw_step(float *p, const float *g, float *m, float *v, size_t n, float
                    float eps, float wd, float b1c, float b2c, float grad_scale);
 double ok_sum_squares(const float *a, size_t n);
 
+// ---- attention.c: one head's scores (rows = Tq, tk keys), -inf marking masked keys ----------------
+// Softmax of each row in place; lse[r] = the row's log-sum-exp, or -inf (and a zero row) if no key is visible.
+void ok_attention_softmax(float *p, float *lse, size_t rows, size_t tk);
+// p = exp(s - lse[r]) in place: the probabilities again, from saved log-sum-exps (0 where masked).
+void ok_attention_probs(float *p, const float *lse, size_t rows, size_t tk);
+// dS = P (dP - rowsum(dO O)) in place over dp; dout and out rows are `stride` floats apart, d wide.
+void ok_attention_dscores(float *dp, const float *p, const float *dout, const float *out, size_t rows, size_t tk,
+                          size_t d, size_t stride);
+
 #endif

@@ -1,0 +1,56 @@
+import BLAS
+import Dispatch
+import Foundation
+import Synchronization
+
+/// How the engine uses the cores: OpenBLAS runs single-threaded (its own workers spin between calls and
+/// compete with the engine's elementwise work), and the engine splits large matrix products and
+/// independent attention heads over `threads` workers itself.
+public enum Compute {
+    private static let configured = Atomic<Int>(0)
+
+    /// Worker count (default: every core). Set before training starts.
+    public static var threads: Int {
+        get {
+            let n = configured.load(ordering: .relaxed)
+            return n > 0 ? n : ProcessInfo.processInfo.activeProcessorCount
+        }
+        set {
+            precondition(newValue >= 1, "Compute.threads must be at least 1")
+            configured.store(newValue, ordering: .relaxed)
+        }
+    }
+
+    /// The process's OpenBLAS, set to one thread. The daemon and the commands load it first (a missing
+    /// library is reported there as an environment error); by the time the engine computes, it is there.
+    static let blas: OpenBLAS = {
+        do {
+            let library = try OpenBLAS.shared()
+            library.setThreads(1)
+            return library
+        } catch {
+            preconditionFailure("the engine needs OpenBLAS: \(error)")
+        }
+    }()
+
+    /// Runs body(0..<count) on up to `threads` workers; inline when there is one worker or one item.
+    static func parallelFor(_ count: Int, _ body: (Int) -> Void) {
+        let workers = min(threads, count)
+        if workers <= 1 {
+            for i in 0..<count { body(i) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            let work = UnsafeSendable(body)
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                for i in stride(from: w, to: count, by: workers) { work.value(i) }
+            }
+        }
+    }
+}
+
+/// Moves a non-Sendable closure into concurrentPerform, whose iterations touch disjoint data.
+struct UnsafeSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
