@@ -53,7 +53,8 @@ let package = Package(
         // MARK: Engine (kernels, tensors, autograd, optimiser, checkpoints)
         .target(
             name: "CKernels", path: "Sources/Kernels/CKernels",
-            cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]),
+            // Reassociation lets sums and maxima vectorise; infinities and NaN keep their meaning.
+            cSettings: [.unsafeFlags(["-O3", "-fno-math-errno", "-fassociative-math", "-fno-signed-zeros", "-fno-trapping-math"])]),
         .target(name: "Engine", dependencies: ["CKernels", "BLAS"], path: "Sources/Engine", swiftSettings: strict),
 
         // MARK: Models

@@ -33,9 +33,10 @@ public enum Compute {
         }
     }()
 
-    /// Runs body(0..<count) on up to `threads` workers; inline when there is one worker or one item.
-    static func parallelFor(_ count: Int, _ body: (Int) -> Void) {
-        let workers = min(threads, count)
+    /// Runs body(0..<count) on up to `threads` workers; inline when there is one worker or one item, or
+    /// when the caller says the work is too small to share.
+    static func parallelFor(_ count: Int, parallel: Bool = true, _ body: (Int) -> Void) {
+        let workers = parallel ? min(threads, count) : 1
         if workers <= 1 {
             for i in 0..<count { body(i) }
             return

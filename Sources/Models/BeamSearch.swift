@@ -1,5 +1,4 @@
 import Engine
-import Glibc
 
 /// One finished beam: its tokens (after the start token) and its summed log-probability.
 public struct Hypothesis: Sendable, Equatable {
@@ -9,26 +8,21 @@ public struct Hypothesis: Sendable, Equatable {
 
 extension Seq2Seq {
     /// Beam search for one request: `beam` rows decoded in lock-step with the KV cache for `steps` tokens
-    /// after `start`. Returns the beams, best first.
-    public func beamSearch(tokens: [Int32], valid: [UInt8], beam: Int, steps: Int, start: Int32) -> [Hypothesis] {
+    /// after `start`. Returns the beams, best first. `weights` must come from this model.
+    public func beamSearch(weights: DecodingWeights, tokens: [Int32], valid: [UInt8], beam: Int, steps: Int, start: Int32) -> [Hypothesis] {
         let state = startDecoding(tokens: tokens, valid: valid, batch: 1, length: tokens.count, beams: beam, capacity: steps)
         let v = config.vocabulary
         var sequences = [[Int32]](repeating: [], count: beam)
         var scores = [Float](repeating: 0, count: beam)
         var input = [Int32](repeating: start, count: beam)
         for step in 0..<steps {
-            let logits = decodeStep(state, tokens: input)
+            let logp = Graph(training: false).logSoftmax(decodeStep(state, weights: weights, tokens: input))
             // Candidates: every (row, token) by score + log softmax; at the first step the rows are
             // identical, so only row 0 proposes.
             var best = TopK(capacity: beam)
             for row in 0..<(step == 0 ? 1 : beam) {
-                let l = logits.data + row * v
-                var mx = -Float.infinity
-                for j in 0..<v { mx = max(mx, l[j]) }
-                var sum: Float = 0
-                for j in 0..<v { sum += expf(l[j] - mx) }
-                let base = scores[row] - mx - logf(sum)
-                for j in 0..<v { best.offer(base + l[j], row * v + j) }
+                let l = logp.data + row * v
+                for j in 0..<v { best.offer(scores[row] + l[j], row * v + j) }
             }
             let chosen = best.sortedDescending()
             let parents = chosen.map { $0.index / v }

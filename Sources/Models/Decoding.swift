@@ -59,8 +59,8 @@ extension Seq2Seq {
     }
 
     /// Feeds one token per row (R tokens) and returns the next-token logits (R, V); the rows' keys and
-    /// values join the cache.
-    public func decodeStep(_ state: DecoderState, tokens: [Int32]) -> Tensor {
+    /// values join the cache. `weights` must come from this model.
+    public func decodeStep(_ state: DecoderState, weights: DecodingWeights, tokens: [Int32]) -> Tensor {
         precondition(tokens.count == state.rows, "decodeStep: \(tokens.count) tokens for \(state.rows) rows")
         precondition(state.length < state.capacity, "decodeStep: the cache holds \(state.capacity) positions")
         let g = Graph(training: false)
@@ -70,26 +70,27 @@ extension Seq2Seq {
                                               buckets: config.positionBuckets, maxDistance: config.maxDistance)
         let bias = g.relativePositionBias(decoderBias, buckets: buckets, queries: 1, keys: t + 1)
         for (i, layer) in decoder.enumerated() {
+            let w = weights.layers[i]
             // Self-attention: this position's q, k, v; k and v appended to the cache; attend over t + 1 keys.
-            let qkv = g.linear(g.rmsNorm(x, weight: layer.norm1), layer.selfAttention.qkv)  // (R, 1, 3D)
+            let qkv = g.linear(g.rmsNorm(x, weight: layer.norm1), transposedWeight: w.qkv)  // (R, 1, 3D)
             for row in 0..<r {
                 (state.selfK[i].data + (row * state.capacity + t) * d).update(from: qkv.data + row * 3 * d + d, count: d)
                 (state.selfV[i].data + (row * state.capacity + t) * d).update(from: qkv.data + row * 3 * d + 2 * d, count: d)
             }
             let q = g.slice(qkv, axis: 2, 0..<d)
-            let attended = Tensor(shape: [r, 1, d])
-            attentionForward(out: attended.data, lse: nil, q: q.data, k: state.selfK[i].data, v: state.selfV[i].data, bias: bias.data,
-                             shape: AttentionShape(batch: r, tq: 1, tk: t + 1, heads: config.heads, headDim: d / config.heads, kvStride: state.capacity),
-                             mask: AttentionMask())
-            x = g.add(x, g.linear(attended, layer.selfAttention.out))
+            let attended = g.cachedAttention(q: q, k: state.selfK[i], v: state.selfV[i], length: t + 1, heads: config.heads, bias: bias)
+            x = g.add(x, g.linear(attended, transposedWeight: w.out))
             // Cross-attention: the beams of a request are its queries over the request's memory.
-            let cq = g.reshape(g.linear(g.rmsNorm(x, weight: layer.norm2), layer.cross.q), [state.requests, state.beamsPerRequest, d])
+            let cq = g.reshape(g.linear(g.rmsNorm(x, weight: layer.norm2), transposedWeight: w.crossQ), [state.requests, state.beamsPerRequest, d])
             let crossed = g.attention(q: cq, k: state.crossK[i], v: state.crossV[i], heads: config.heads,
                                       mask: AttentionMask(keyValid: state.memoryValid))
-            x = g.add(x, g.reshape(g.linear(crossed, layer.cross.out), [r, 1, d]))
-            x = g.add(x, layer.moe(g, g.rmsNorm(x, weight: layer.norm3)).0)
+            x = g.add(x, g.reshape(g.linear(crossed, transposedWeight: w.crossOut), [r, 1, d]))
+            let flat = g.reshape(g.rmsNorm(x, weight: layer.norm3), [r, d])
+            let experts = g.mixtureOfExperts(flat, logits: g.linear(flat, transposedWeight: w.router), w1: w.w1, w2: w.w2,
+                                             routing: layer.moe.routing, transposedExperts: true).out
+            x = g.add(x, g.reshape(experts, [r, 1, d]))
         }
         state.advance()
-        return g.reshape(g.linear(g.rmsNorm(x, weight: decoderNorm), head), [r, config.vocabulary])
+        return g.reshape(g.linear(g.rmsNorm(x, weight: decoderNorm), transposedWeight: weights.head), [r, config.vocabulary])
     }
 }

@@ -65,13 +65,13 @@ struct MoEFeedForward {
         self.routing = routing
     }
 
-    /// x (..., D) -> (..., D), and the layer's balance loss.
-    func callAsFunction(_ g: Graph, _ x: Tensor) -> (Tensor, Tensor) {
+    /// x (..., D) -> (..., D), and the layer's balance loss (in training graphs only).
+    func callAsFunction(_ g: Graph, _ x: Tensor) -> (Tensor, Tensor?) {
         let d = x.lastDimension
         let flat = g.reshape(x, [x.rows, d])
         let logits = g.linear(flat, router)
         let (y, table) = g.mixtureOfExperts(flat, logits: logits, w1: w1, w2: w2, routing: routing)
-        return (g.reshape(y, x.shape), g.balanceLoss(logits: logits, table: table))
+        return (g.reshape(y, x.shape), g.training ? g.balanceLoss(logits: logits, table: table) : nil)
     }
 }
 

@@ -103,7 +103,7 @@ public final class Seq2Seq {
             x = g.add(x, g.dropout(layer.cross(g, g.rmsNorm(x, weight: layer.norm2), memory: memory, mask: AttentionMask(keyValid: memoryValid)), config.dropout))
             let (y, aux) = layer.moe(g, g.rmsNorm(x, weight: layer.norm3))
             x = g.add(x, g.dropout(y, config.dropout))
-            balance = balance.map { g.add($0, aux) } ?? aux
+            if let aux { balance = balance.map { g.add($0, aux) } ?? aux }
         }
         return (g.linear(g.rmsNorm(x, weight: decoderNorm), head), balance)
     }

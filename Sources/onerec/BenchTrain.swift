@@ -38,17 +38,18 @@ struct BenchTrain: ParsableCommand {
             adam.update()
             adam.zeroGradients()
         }
-        for _ in 0..<2 { trainStep() }
+        if steps > 0 { for _ in 0..<2 { trainStep() } }
         let clock = ContinuousClock()
-        let trainTime = clock.measure { for _ in 0..<steps { trainStep() } }.seconds / Double(steps)
+        let trainTime = clock.measure { for _ in 0..<steps { trainStep() } }.seconds / Double(max(steps, 1))
         let tokensPerStep = Double(batch * (encoderLength + decoderLength))
         let flops = data.trainingFlops(config: config)
         let peak = sgemmPeak(blas, threads: threads)
 
+        let weights = model.decodingWeights()
         var beamTimes: [Double] = []
         for i in 0..<(requests + 1) {
             let t = clock.measure {
-                _ = model.beamSearch(tokens: data.encoderRow(i), valid: [UInt8](repeating: 1, count: encoderLength), beam: beam, steps: decoderLength, start: 1)
+                _ = model.beamSearch(weights: weights, tokens: data.encoderRow(i), valid: [UInt8](repeating: 1, count: encoderLength), beam: beam, steps: decoderLength, start: 1)
             }.seconds
             if i > 0 { beamTimes.append(t) }
         }

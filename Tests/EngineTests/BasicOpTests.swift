@@ -7,6 +7,14 @@ import Testing
             g.linear(t[0], t[1], t[2])
         }
         checkGradients([randomTensor([6, 5], seed: 1), randomTensor([4, 5], seed: 2)]) { g, t in g.linear(t[0], t[1]) }
+        // The decoding layout: the weight stored transposed, (in, out).
+        checkGradients([randomTensor([2, 3, 5], seed: 1), randomTensor([5, 4], seed: 2), randomTensor([4], seed: 3)]) { g, t in
+            g.linear(t[0], transposedWeight: t[1], t[2])
+        }
+        let g = Graph(training: false)
+        let x = randomTensor([3, 5], seed: 4), w = randomTensor([4, 5], seed: 5)
+        let plain = g.linear(x, w).values, transposed = g.linear(x, transposedWeight: g.transpose(w, 0, 1)).values
+        for (a, b) in zip(plain, transposed) { #expect(abs(a - b) < 1e-6) }
     }
 
     @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])

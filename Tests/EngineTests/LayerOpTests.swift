@@ -36,6 +36,12 @@ import Testing
         #expect(abs(p[0] - 0.5) < 1e-6 && p[2] < 1e-30)
     }
 
+    @Test func logSoftmaxIsTheLogOfSoftmax() {
+        let g = Graph(training: false)
+        let x = randomTensor([3, 7], seed: 19, scale: 5)
+        for (l, p) in zip(g.logSoftmax(x).values, g.softmax(x).values) { #expect(abs(exp(l) - p) < 1e-6) }
+    }
+
     @Test func dropoutIsSeededAndScaled() {
         let x = randomTensor([1000], seed: 12)
         checkGradients([randomTensor([30], seed: 13)]) { g, t in g.dropout(t[0], 0.3) }

@@ -10,9 +10,10 @@ import Testing
         let memory = model.encode(g, tokens: batch.encoderTokens, valid: batch.encoderValid, batch: 4, length: 6)
         let full = model.decode(g, memory: memory, memoryValid: batch.encoderValid, inputs: batch.decoderInputs, batch: 4, length: 4).logits
         let state = model.startDecoding(tokens: batch.encoderTokens, valid: batch.encoderValid, batch: 4, length: 6, beams: 1, capacity: 4)
+        let weights = model.decodingWeights()
         let v = model.config.vocabulary
         for t in 0..<4 {
-            let step = model.decodeStep(state, tokens: (0..<4).map { batch.decoderInputs[$0 * 4 + t] })
+            let step = model.decodeStep(state, weights: weights, tokens: (0..<4).map { batch.decoderInputs[$0 * 4 + t] })
             for b in 0..<4 {
                 for j in 0..<v {
                     let expected = full[(b * 4 + t) * v + j]
@@ -26,7 +27,7 @@ import Testing
         let model = Seq2Seq(config: Seq2SeqTests.tiny, seed: 1)
         _ = Seq2SeqTests.train(model, steps: 150, seed: 3)
         let batch = Seq2SeqTests.batch
-        let beams = model.beamSearch(tokens: Array(batch.encoderTokens[0..<6]), valid: Array(batch.encoderValid[0..<6]), beam: 4, steps: 4, start: 1)
+        let beams = model.beamSearch(weights: model.decodingWeights(), tokens: Array(batch.encoderTokens[0..<6]), valid: Array(batch.encoderValid[0..<6]), beam: 4, steps: 4, start: 1)
         #expect(beams.count == 4)
         #expect(beams[0].tokens == Array(batch.targets[0..<4]))
         #expect(zip(beams, beams.dropFirst()).allSatisfy { $0.logProbability >= $1.logProbability })

@@ -60,6 +60,28 @@ extension Graph {
     }
 }
 
+extension Graph {
+    /// Decoding attention, inference only: one query per row, q (R, 1, H*D), over the first `length`
+    /// positions of that row's cache k, v (R, capacity, H*D); bias (H, 1, length) or nil. Rows run in parallel.
+    public func cachedAttention(q: Tensor, k: Tensor, v: Tensor, length: Int, heads: Int, bias: Tensor?) -> Tensor {
+        precondition(!training, "cachedAttention has no backward rule: use it in inference graphs")
+        let (rows, width, capacity) = (q.shape[0], q.lastDimension, k.shape[1])
+        precondition(k.shape == [rows, capacity, width] && v.shape == k.shape && length <= capacity, "cachedAttention: q \(q.shape) k \(k.shape)")
+        let out = output([rows, 1, width], q)
+        let headDim = width / heads
+        // Rows in parallel only when there is enough work to pay for waking a worker.
+        let workers = rows * length * width >= 1 << 18 ? Compute.threads : 1
+        let chunk = (rows + workers - 1) / workers
+        Compute.parallelFor((rows + chunk - 1) / chunk) { w in
+            let r0 = w * chunk, n = min(chunk, rows - r0)
+            let scratch = Storage(count: length, zeroed: false)
+            ok_attention_decode(out.data + r0 * width, q.data + r0 * width, k.data + r0 * capacity * width, v.data + r0 * capacity * width,
+                                bias?.data, n, length, capacity, heads, headDim, 1 / Float(headDim).squareRoot(), scratch.data)
+        }
+        return out
+    }
+}
+
 /// S (Tq, Tk) = scale * Q_bh K_bh^T + bias_h, with masked entries set to -inf.
 private func scores(_ scores: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
                     bias: UnsafePointer<Float>?, b: Int, h: Int, shape s: AttentionShape, mask: AttentionMask) {
@@ -78,7 +100,8 @@ private func scores(_ scores: UnsafeMutablePointer<Float>, q: UnsafePointer<Floa
 public func attentionForward(out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>?, q: UnsafePointer<Float>,
                       k: UnsafePointer<Float>, v: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                       shape s: AttentionShape, mask: AttentionMask) {
-    Compute.parallelFor(s.batch * s.heads) { bh in
+    let parallel = s.batch * s.tq * s.tk * s.width >= 1 << 18
+    Compute.parallelFor(s.batch * s.heads, parallel: parallel) { bh in
         let (b, h) = (bh / s.heads, bh % s.heads)
         let p = Storage(count: s.tq * s.tk, zeroed: false)
         scores(p.data, q: q, k: k, bias: bias, b: b, h: h, shape: s, mask: mask)
@@ -98,7 +121,7 @@ private func attentionBackward(
 ) {
     // Heads of one batch entry write disjoint columns of dq, dk, dv; dbias is shared by the batch, so
     // workers split the heads and walk the batch in order.
-    Compute.parallelFor(s.heads) { h in
+    Compute.parallelFor(s.heads, parallel: s.batch * s.tq * s.tk * s.width >= 1 << 18) { h in
         let p = Storage(count: s.tq * s.tk, zeroed: false)
         let dp = Storage(count: s.tq * s.tk, zeroed: false)
         for b in 0..<s.batch {

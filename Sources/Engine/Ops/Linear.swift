@@ -17,6 +17,26 @@ extension Graph {
         return y
     }
 
+    /// y (..., N) = x (..., K) @ wT + b with the weight already transposed, wT (K, N): the layout that
+    /// multiplies fastest when x has few rows (decoding), kept by inference snapshots of a model.
+    public func linear(_ x: Tensor, transposedWeight wT: Tensor, _ b: Tensor? = nil) -> Tensor {
+        precondition(wT.shape.count == 2 && x.lastDimension == wT.shape[0], "linear: x \(x.shape) by wT \(wT.shape)")
+        let (m, k, n) = (x.rows, wT.shape[0], wT.shape[1])
+        let y = b.map { output(Array(x.shape.dropLast()) + [n], x, wT, $0) } ?? output(Array(x.shape.dropLast()) + [n], x, wT)
+        if let b {
+            precondition(b.shape == [n], "linear: bias \(b.shape) for \(n) outputs")
+            for r in 0..<m { (y.data + r * n).update(from: b.data, count: n) }
+        }
+        gemm(m: m, n: n, k: k, a: x.data, b: wT.data, beta: b == nil ? 0 : 1, c: y.data)
+        record("linearTransposed", y) {
+            let dy = y.grad!
+            if x.requiresGrad { gemm(transposeB: true, m: m, n: k, k: n, a: dy, b: wT.data, beta: 1, c: x.gradBuffer()) }
+            if wT.requiresGrad { gemm(transposeA: true, m: k, n: n, k: m, a: x.data, b: dy, beta: 1, c: wT.gradBuffer()) }
+            if let b, b.requiresGrad { ok_sum_rows_accumulate(b.gradBuffer(), dy, m, n) }
+        }
+        return y
+    }
+
     /// Batched c = op(a) @ op(b): a (..., M, K) (or (..., K, M) with transposeA), b (..., K, N) (or (..., N, K)
     /// with transposeB), or b 2-D and shared by every batch.
     public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {

@@ -33,10 +33,16 @@ extension Graph {
     /// A sparse mixture of GELU experts over x (N, C), routed by `logits` (N, E) (usually `linear(x, router)`).
     /// w1 (E, F, C) and w2 (E, C, F) are the experts' two matrices. Each token's output is the sum over its
     /// top-k experts of softmax(selected logits) * expert(x). Ties go to the lower expert index.
-    public func mixtureOfExperts(_ x: Tensor, logits: Tensor, w1: Tensor, w2: Tensor, routing: Routing) -> (out: Tensor, table: RoutingTable) {
+    /// With `transposedExperts` (inference only) w1 is (E, C, F) and w2 (E, F, C), each expert's matrices
+    /// transposed: faster when an expert sees few tokens (decoding).
+    public func mixtureOfExperts(_ x: Tensor, logits: Tensor, w1: Tensor, w2: Tensor, routing: Routing,
+                                 transposedExperts: Bool = false) -> (out: Tensor, table: RoutingTable) {
         let (n, c) = (x.rows, x.lastDimension)
-        let (e, f) = (w1.shape[0], w1.shape[1])
-        precondition(w1.shape == [e, f, c] && w2.shape == [e, c, f], "mixtureOfExperts: w1 \(w1.shape) w2 \(w2.shape) for width \(c)")
+        let e = w1.shape[0]
+        let f = transposedExperts ? w1.shape[2] : w1.shape[1]
+        precondition(transposedExperts ? (w1.shape == [e, c, f] && w2.shape == [e, f, c]) : (w1.shape == [e, f, c] && w2.shape == [e, c, f]),
+                     "mixtureOfExperts: w1 \(w1.shape) w2 \(w2.shape) for width \(c)")
+        precondition(!transposedExperts || !training, "mixtureOfExperts: transposed experts are for inference")
         precondition(logits.shape == [n, e], "mixtureOfExperts: logits \(logits.shape), expected \([n, e])")
         precondition(routing.topK >= 1 && routing.topK <= e, "mixtureOfExperts: top-\(routing.topK) of \(e) experts")
         let k = routing.topK
@@ -72,9 +78,9 @@ extension Graph {
         for j in 0..<e where !assignments[j].isEmpty {
             let (o, m) = (offsets[j], assignments[j].count)
             for (r, (t, _)) in assignments[j].enumerated() { (xs.data + (o + r) * c).update(from: x.data + t * c, count: c) }
-            gemm(transposeB: true, m: m, n: f, k: c, a: xs.data + o * c, b: w1.data + j * f * c, c: a.data + o * f)
+            gemm(transposeB: !transposedExperts, m: m, n: f, k: c, a: xs.data + o * c, b: w1.data + j * f * c, c: a.data + o * f)
             ok_gelu_forward(h.data + o * f, a.data + o * f, m * f)
-            gemm(transposeB: true, m: m, n: c, k: f, a: h.data + o * f, b: w2.data + j * c * f, c: ys.data + o * c)
+            gemm(transposeB: !transposedExperts, m: m, n: c, k: f, a: h.data + o * f, b: w2.data + j * c * f, c: ys.data + o * c)
             for (r, (t, s)) in assignments[j].enumerated() {
                 ok_accumulate_scaled(out.data + t * c, ys.data + (o + r) * c, gates[t * k + s], c)
             }

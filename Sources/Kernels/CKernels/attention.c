@@ -42,3 +42,37 @@ OK_CLONES void ok_attention_dscores(float *dp, const float *p, const float *dout
         for (size_t j = 0; j < tk; j++) dr[j] = pr[j] * (dr[j] - dot);
     }
 }
+
+OK_CLONES void ok_attention_decode(float *out, const float *q, const float *k, const float *v, const float *bias,
+                                   size_t rows, size_t t, size_t cap, size_t heads, size_t d, float scale, float *scratch) {
+    size_t width = heads * d;
+    for (size_t r = 0; r < rows; r++) {
+        const float *kr = k + r * cap * width;
+        const float *vr = v + r * cap * width;
+        for (size_t h = 0; h < heads; h++) {
+            const float *qh = q + r * width + h * d;
+            float mx = -INFINITY;
+            for (size_t j = 0; j < t; j++) {
+                const float *kj = kr + j * width + h * d;
+                float s = 0;
+                for (size_t c = 0; c < d; c++) s += qh[c] * kj[c];
+                s = s * scale + (bias ? bias[h * t + j] : 0.0f);
+                scratch[j] = s;
+                mx = s > mx ? s : mx;
+            }
+            float sum = 0;
+            for (size_t j = 0; j < t; j++) {
+                scratch[j] = ok_expf(scratch[j] - mx);
+                sum += scratch[j];
+            }
+            float inv = 1.0f / sum;
+            float *oh = out + r * width + h * d;
+            for (size_t c = 0; c < d; c++) oh[c] = 0;
+            for (size_t j = 0; j < t; j++) {
+                const float *vj = vr + j * width + h * d;
+                float p = scratch[j] * inv;
+                for (size_t c = 0; c < d; c++) oh[c] += p * vj[c];
+            }
+        }
+    }
+}

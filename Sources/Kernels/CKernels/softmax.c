@@ -29,3 +29,16 @@ OK_CLONES void ok_softmax_backward(float *dinp, const float *out, const float *d
         for (size_t i = 0; i < c; i++) dx[i] += p[i] * (d[i] - dot);
     }
 }
+
+// out = x - log sum exp(x), per row.
+OK_CLONES void ok_log_softmax_forward(float *out, const float *inp, size_t rows, size_t c) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *x = inp + r * c;
+        float mx = -INFINITY;
+        for (size_t i = 0; i < c; i++) mx = x[i] > mx ? x[i] : mx;
+        float sum = 0;
+        for (size_t i = 0; i < c; i++) sum += ok_expf(x[i] - mx);
+        float shift = mx + logf(sum);
+        for (size_t i = 0; i < c; i++) out[r * c + i] = x[i] - shift;
+    }
+}

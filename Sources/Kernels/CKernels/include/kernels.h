@@ -32,6 +32,7 @@ void ok_rmsnorm_backward(float *dinp, float *dweight, const float *dout, const f
 // ---- softmax.c: rows of length c ----------------------------------------------------------------
 void ok_softmax_forward(float *out, const float *inp, size_t rows, size_t c);
 void ok_softmax_backward(float *dinp, const float *out, const float *dout, size_t rows, size_t c);
+void ok_log_softmax_forward(float *out, const float *inp, size_t rows, size_t c);
 
 // ---- loss.c --------------------------------------------------------------------------------------
 // Cross-entropy over logits (rows, v) with targets (rows); a target < 0 is ignored. Row loss is
@@ -74,5 +75,9 @@ void ok_attention_probs(float *p, const float *lse, size_t rows, size_t tk);
 // dS = P (dP - rowsum(dO O)) in place over dp; dout and out rows are `stride` floats apart, d wide.
 void ok_attention_dscores(float *dp, const float *p, const float *dout, const float *out, size_t rows, size_t tk,
                           size_t d, size_t stride);
+// One query per row over that row's own cache (decoding): q (rows, H*d); k, v (rows, cap, H*d) with t
+// positions filled; bias (H, t) shared by the rows, or NULL; out (rows, H*d). scratch holds t floats.
+void ok_attention_decode(float *out, const float *q, const float *k, const float *v, const float *bias,
+                         size_t rows, size_t t, size_t cap, size_t heads, size_t d, float scale, float *scratch);
 
 #endif
