@@ -1,4 +1,5 @@
 import BLAS
+import Engine
 import Foundation
 import Hummingbird
 import Kafka
@@ -25,9 +26,9 @@ public enum Daemon {
         logger.info("store open", metadata: ["path": "\(store.environment.path)", "mapSize": "\(store.environment.mapSize)"])
 
         let blas = try OpenBLAS.shared()
-        blas.setThreads(settings.blasThreads)
-        logger.info("blas ready", metadata: [
-            "core": "\(blas.coreName)", "selection": "\(blas.selection)", "threads": "\(blas.threads)",
+        Compute.threads = settings.computeThreads
+        logger.info("compute ready", metadata: [
+            "blasCore": "\(blas.coreName)", "selection": "\(blas.selection)", "threads": "\(Compute.threads)",
         ])
 
         if !settings.kafkaBrokers.isEmpty {

@@ -17,7 +17,7 @@ import SystemPackage
 /// | `kafka.interactionsTopic` | string | `onerec.interactions` | topic of interaction events |
 /// | `kafka.itemsTopic` | string | `onerec.items` | topic of item events |
 /// | `kafka.connectTimeoutSeconds` | int | `10` | how long startup waits for a broker to answer |
-/// | `blas.threads` | int | cores - 1 (at least 1) | threads for BLAS calls (the rest serve and ingest) |
+/// | `compute.threads` | int | cores - 1 (at least 1) | workers for training and inference math (the rest serve and ingest) |
 /// | `log.level` | string | `info` | trace, debug, info, notice, warning, error, critical |
 public struct DaemonSettings: Sendable, Equatable {
     public var httpHost: String
@@ -29,7 +29,7 @@ public struct DaemonSettings: Sendable, Equatable {
     public var interactionsTopic: String
     public var itemsTopic: String
     public var kafkaConnectTimeout: Duration
-    public var blasThreads: Int
+    public var computeThreads: Int
     public var logLevel: String
 
     /// Reads every key from `config`, falling back to the defaults in the table above.
@@ -44,7 +44,7 @@ public struct DaemonSettings: Sendable, Equatable {
         interactionsTopic = config.string(forKey: "kafka.interactionsTopic", default: "onerec.interactions")
         itemsTopic = config.string(forKey: "kafka.itemsTopic", default: "onerec.items")
         kafkaConnectTimeout = .seconds(config.int(forKey: "kafka.connectTimeoutSeconds", default: 10))
-        blasThreads = config.int(forKey: "blas.threads", default: max(1, ProcessInfo.processInfo.activeProcessorCount - 1))
+        computeThreads = config.int(forKey: "compute.threads", default: max(1, ProcessInfo.processInfo.activeProcessorCount - 1))
         logLevel = config.string(forKey: "log.level", default: "info")
     }
 
@@ -55,7 +55,7 @@ public struct DaemonSettings: Sendable, Equatable {
         }
         guard (1...65535).contains(httpPort) else { throw fail("http.port", "\(httpPort) is not a port (1-65535)") }
         guard storeMapSizeMiB >= 1 else { throw fail("store.mapSizeMegabytes", "must be at least 1") }
-        guard blasThreads >= 1 else { throw fail("blas.threads", "must be at least 1") }
+        guard computeThreads >= 1 else { throw fail("compute.threads", "must be at least 1") }
         guard kafkaConnectTimeout > .zero else { throw fail("kafka.connectTimeoutSeconds", "must be positive") }
         guard !storePath.isEmpty else { throw fail("store.path", "must not be empty") }
         let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
@@ -68,7 +68,7 @@ public struct DaemonSettings: Sendable, Equatable {
             "http": "\(httpHost):\(httpPort)", "store.path": storePath, "store.mapSizeMegabytes": "\(storeMapSizeMiB)",
             "kafka.brokers": kafkaBrokers.isEmpty ? "(none)" : kafkaBrokers.joined(separator: ","),
             "kafka.groupId": kafkaGroupID, "kafka.topics": "\(interactionsTopic),\(itemsTopic)",
-            "blas.threads": "\(blasThreads)", "log.level": logLevel,
+            "compute.threads": "\(computeThreads)", "log.level": logLevel,
         ]
     }
 }

@@ -50,6 +50,20 @@ public enum Compute {
     }
 }
 
+extension Compute {
+    /// Splits n elements into one contiguous chunk per worker (64-float aligned) when n is large enough
+    /// to be worth it, and calls body(start, count) for each: elementwise kernels over big tensors.
+    static func chunks(_ n: Int, _ body: (Int, Int) -> Void) {
+        let workers = n >= 1 << 17 ? threads : 1
+        guard workers > 1 else { return body(0, n) }
+        let chunk = ((n + workers - 1) / workers + 63) & ~63
+        parallelFor(workers) { w in
+            let start = w * chunk
+            if start < n { body(start, min(chunk, n - start)) }
+        }
+    }
+}
+
 /// Moves a non-Sendable closure into concurrentPerform, whose iterations touch disjoint data.
 struct UnsafeSendable<T>: @unchecked Sendable {
     let value: T

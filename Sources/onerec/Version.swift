@@ -10,7 +10,7 @@ struct Version: ParsableCommand {
     func run() throws {
         print("onerec \(OneRecVersion.current)")
         let blas = try OpenBLAS.shared()
-        print("blas: OpenBLAS core \(blas.coreName), selected \(blas.selection), \(blas.threads) threads")
+        print("blas: OpenBLAS core \(blas.coreName), selected \(blas.selection)")
         print("blas config: \(blas.config)")
         print("librdkafka \(librdkafkaVersion)")
         print(lmdbVersion)

@@ -1,17 +1,19 @@
 import CKernels
 
 extension Graph {
-    public func gelu(_ x: Tensor) -> Tensor { unary("gelu", x, ok_gelu_forward) { ok_gelu_backward($0, x.data, $1, x.count) } }
-    public func relu(_ x: Tensor) -> Tensor { unary("relu", x, ok_relu_forward) { ok_relu_backward($0, x.data, $1, x.count) } }
-    public func silu(_ x: Tensor) -> Tensor { unary("silu", x, ok_silu_forward) { ok_silu_backward($0, x.data, $1, x.count) } }
-    public func logSigmoid(_ x: Tensor) -> Tensor {
-        unary("logSigmoid", x, ok_log_sigmoid_forward) { ok_log_sigmoid_backward($0, x.data, $1, x.count) }
-    }
+    public func gelu(_ x: Tensor) -> Tensor { unary("gelu", x, ok_gelu_forward, ok_gelu_backward) }
+    public func relu(_ x: Tensor) -> Tensor { unary("relu", x, ok_relu_forward, ok_relu_backward) }
+    public func silu(_ x: Tensor) -> Tensor { unary("silu", x, ok_silu_forward, ok_silu_backward) }
+    public func logSigmoid(_ x: Tensor) -> Tensor { unary("logSigmoid", x, ok_log_sigmoid_forward, ok_log_sigmoid_backward) }
 
     public func sigmoid(_ x: Tensor) -> Tensor {
         let y = output(x.shape, x)
-        ok_sigmoid_forward(y.data, x.data, x.count)
-        record("sigmoid", y) { ok_sigmoid_backward(x.gradBuffer(), y.data, y.grad!, x.count) }
+        Compute.chunks(x.count) { s, n in ok_sigmoid_forward(y.data + s, x.data + s, n) }
+        // sigmoid's backward reads its output, not its input.
+        record("sigmoid", y) {
+            let (dx, dy) = (x.gradBuffer(), y.grad!)
+            Compute.chunks(x.count) { s, n in ok_sigmoid_backward(dx + s, y.data + s, dy + s, n) }
+        }
         return y
     }
 
@@ -29,13 +31,17 @@ extension Graph {
         return y
     }
 
+    /// An elementwise op whose backward reads its input: forward(out, x, n), backward(dx, x, dout, n).
     private func unary(
-        _ op: String, _ x: Tensor, _ forward: (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int) -> Void,
-        backward: @escaping (UnsafeMutablePointer<Float>, UnsafePointer<Float>) -> Void
+        _ op: String, _ x: Tensor, _ forward: @escaping (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int) -> Void,
+        _ backward: @escaping (UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Void
     ) -> Tensor {
         let y = output(x.shape, x)
-        forward(y.data, x.data, x.count)
-        record(op, y) { backward(x.gradBuffer(), y.grad!) }
+        Compute.chunks(x.count) { s, n in forward(y.data + s, x.data + s, n) }
+        record(op, y) {
+            let (dx, dy) = (x.gradBuffer(), y.grad!)
+            Compute.chunks(x.count) { s, n in backward(dx + s, x.data + s, dy + s, n) }
+        }
         return y
     }
 }

@@ -5,10 +5,17 @@ extension Graph {
     public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
         let repeats = broadcastRepeats(a, b, "add")
         let y = output(a.shape, a, b)
-        if repeats == 1 { ok_add(y.data, a.data, b.data, a.count) } else { ok_add_rows(y.data, a.data, b.data, repeats, b.count) }
+        if repeats == 1 {
+            Compute.chunks(a.count) { s, n in ok_add(y.data + s, a.data + s, b.data + s, n) }
+        } else {
+            ok_add_rows(y.data, a.data, b.data, repeats, b.count)
+        }
         record("add", y) {
             let dy = y.grad!
-            if a.requiresGrad { ok_accumulate(a.gradBuffer(), dy, a.count) }
+            if a.requiresGrad {
+                let da = a.gradBuffer()
+                Compute.chunks(a.count) { s, n in ok_accumulate(da + s, dy + s, n) }
+            }
             if b.requiresGrad { ok_sum_rows_accumulate(b.gradBuffer(), dy, repeats, b.count) }
         }
         return y
