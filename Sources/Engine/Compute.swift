@@ -35,7 +35,7 @@ public enum Compute {
 
     /// Runs body(0..<count) on up to `threads` workers; inline when there is one worker or one item, or
     /// when the caller says the work is too small to share.
-    static func parallelFor(_ count: Int, parallel: Bool = true, _ body: (Int) -> Void) {
+    public static func parallelFor(_ count: Int, parallel: Bool = true, _ body: (Int) -> Void) {
         let workers = parallel ? min(threads, count) : 1
         if workers <= 1 {
             for i in 0..<count { body(i) }
@@ -53,7 +53,7 @@ public enum Compute {
 extension Compute {
     /// Splits n elements into one contiguous chunk per worker (64-float aligned) when n is large enough
     /// to be worth it, and calls body(start, count) for each: elementwise kernels over big tensors.
-    static func chunks(_ n: Int, _ body: (Int, Int) -> Void) {
+    public static func chunks(_ n: Int, _ body: (Int, Int) -> Void) {
         let workers = n >= 1 << 17 ? threads : 1
         guard workers > 1 else { return body(0, n) }
         let chunk = ((n + workers - 1) / workers + 63) & ~63

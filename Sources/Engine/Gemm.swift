@@ -3,7 +3,7 @@ import BLAS
 /// Row-major C = alpha op(A) op(B) + beta C, split over the compute workers when it is large enough:
 /// along the rows of C when m >= n, else along its columns. `split: false` keeps it on this thread
 /// (inside an already-parallel region).
-func gemm(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+public func gemm(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
           a: UnsafePointer<Float>, lda: Int? = nil, b: UnsafePointer<Float>, ldb: Int? = nil,
           beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil, split: Bool = true) {
     let lda = lda ?? (transposeA ? m : k)

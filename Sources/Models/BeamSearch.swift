@@ -22,7 +22,7 @@ extension Seq2Seq {
             var best = TopK(capacity: beam)
             for row in 0..<(step == 0 ? 1 : beam) {
                 let l = logp.data + row * v
-                for j in 0..<v { best.offer(scores[row] + l[j], row * v + j) }
+                for j in 0..<v where !best.isFull || scores[row] + l[j] >= best.threshold { best.offer(scores[row] + l[j], row * v + j) }
             }
             let chosen = best.sortedDescending()
             let parents = chosen.map { $0.index / v }
@@ -41,6 +41,10 @@ struct TopK {
     private var heap: [(score: Float, index: Int)] = []
 
     init(capacity: Int) { self.capacity = capacity }
+
+    var isFull: Bool { heap.count == capacity }
+    /// The lowest score kept (only meaningful when full): a lower offer cannot enter.
+    var threshold: Float { heap[0].score }
 
     /// True if a ranks below b (lower score, or equal score and higher index).
     private func below(_ a: (score: Float, index: Int), _ b: (score: Float, index: Int)) -> Bool {

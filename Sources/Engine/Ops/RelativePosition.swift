@@ -33,10 +33,23 @@ public func relativePositionBuckets(queries tq: Int, keys tk: Int, queryOffset: 
 }
 
 extension Graph {
-    /// The (H, Tq, Tk) score bias from a (buckets, H) table of learned per-head biases.
+    /// The (H, Tq, Tk) score bias from a (buckets, H) table of learned per-head biases:
+    /// out[h, p] = table[ids[p], h]; backward scatter-adds into the table.
     public func relativePositionBias(_ table: Tensor, buckets ids: [Int32], queries tq: Int, keys tk: Int) -> Tensor {
-        let heads = table.shape[1]
-        let perPair = embedding(table, ids, shape: [tq * tk])  // (Tq*Tk, H)
-        return reshape(transpose(perPair, 0, 1), [heads, tq, tk])
+        let (buckets, heads) = (table.shape[0], table.shape[1])
+        let pairs = tq * tk
+        precondition(ids.count == pairs && ids.allSatisfy { $0 >= 0 && Int($0) < buckets }, "relativePositionBias: \(ids.count) ids for \(tq)x\(tk), \(buckets) buckets")
+        let y = output([heads, tq, tk], table)
+        for h in 0..<heads {
+            let row = y.data + h * pairs
+            for (p, id) in ids.enumerated() { row[p] = table.data[Int(id) * heads + h] }
+        }
+        record("relativePositionBias", y) {
+            let (dy, dt) = (y.grad!, table.gradBuffer())
+            for h in 0..<heads {
+                for (p, id) in ids.enumerated() { dt[Int(id) * heads + h] += dy[h * pairs + p] }
+            }
+        }
+        return y
     }
 }
