@@ -57,6 +57,9 @@ let package = Package(
             cSettings: [.unsafeFlags(["-O3", "-fno-math-errno", "-fassociative-math", "-fno-signed-zeros", "-fno-trapping-math"])]),
         .target(name: "Engine", dependencies: ["CKernels", "BLAS"], path: "Sources/Engine", swiftSettings: strict),
 
+        // MARK: Semantic IDs
+        .target(name: "SemanticIDs", dependencies: ["Engine", "LMDB"], path: "Sources/SemanticIDs", swiftSettings: strict),
+
         // MARK: Models
         .target(name: "Models", dependencies: ["Engine"], path: "Sources/Models", swiftSettings: strict),
 
@@ -103,6 +106,7 @@ let package = Package(
         .testTarget(name: "BLASTests", dependencies: ["BLAS"], swiftSettings: strict),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "BLAS"], swiftSettings: strict),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine"], swiftSettings: strict),
+        .testTarget(name: "SemanticIDsTests", dependencies: ["SemanticIDs", "Engine", "LMDB", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "DaemonTests",
             dependencies: [

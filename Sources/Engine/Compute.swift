@@ -65,7 +65,7 @@ extension Compute {
 }
 
 /// Moves a non-Sendable closure into concurrentPerform, whose iterations touch disjoint data.
-struct UnsafeSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
+public struct UnsafeSendable<T>: @unchecked Sendable {
+    public let value: T
+    public init(_ value: T) { self.value = value }
 }
