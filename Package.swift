@@ -82,7 +82,7 @@ let package = Package(
         .executableTarget(
             name: "onerec",
             dependencies: [
-                "OneRecDaemon", "BLAS", "Kafka", "LMDB", "Engine", "Models",
+                "OneRecDaemon", "BLAS", "Kafka", "LMDB", "Engine", "Models", "SemanticIDs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

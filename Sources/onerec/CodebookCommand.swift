@@ -1,0 +1,115 @@
+import ArgumentParser
+import BLAS
+import Engine
+import Foundation
+import SemanticIDs
+
+struct CodebookCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "codebook", abstract: "Build semantic-ID codebooks and report on them.",
+        subcommands: [CodebookBuild.self])
+}
+
+/// `onerec codebook build`: trains the residual quantizer on item vectors, resolves collisions and prints
+/// the report; `--compare` builds with plain k-means too and prints both side by side.
+struct CodebookBuild: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "build", abstract: "Build a codebook and print its report.")
+
+    @Option(help: "Item vectors: a text file, one item per line: id, then the vector's components (whitespace or comma separated).")
+    var vectors: String?
+    @Option(help: "Instead of a file: this many synthetic items drawn around 4096 random centres.")
+    var synthetic: Int?
+    @Option(help: "Dimension of the synthetic vectors.") var dimension = 64
+    @Option(help: "Code tokens per item.") var levels = 3
+    @Option(help: "Codes per level (default: about twice the L-th root of the item count).") var codes: Int?
+    @Option(help: "balanced or plain k-means.") var mode = "balanced"
+    @Flag(help: "Also build with the other k-means mode and print both reports and build times.") var compare = false
+    @Option(help: "Seed.") var seed: UInt64 = 1
+
+    func run() throws {
+        _ = try OpenBLAS.shared()
+        let items = try loadVectors()
+        guard let primary = KMeans.Mode(rawValue: mode) else { throw ValidationError("--mode takes balanced or plain") }
+        var modes = [primary]
+        if compare { modes.append(primary == .balanced ? .plain : .balanced) }
+        var times: [KMeans.Mode: Double] = [:]
+        for m in modes {
+            var config = ResidualQuantizer.Config()
+            config.levels = levels
+            config.codesPerLevel = codes
+            config.mode = m
+            config.seed = seed
+            let bar = ProgressBar(label: "\(m.rawValue) k-means", total: levels)
+            let start = Date()
+            let (quantizer, training) = ResidualQuantizer.train(items, config: config) { bar.update($0 + 1) }
+            let book = try Codebook(version: 1, vectors: items, quantizer: quantizer, training: training)
+            let seconds = Date().timeIntervalSince(start)
+            bar.finish()
+            times[m] = seconds
+            print(CodebookReport(codebook: book, training: training, mode: m, seconds: seconds))
+            print("")
+        }
+        if let balanced = times[.balanced], let plain = times[.plain] {
+            print(String(format: "build time: balanced %.2f s, plain %.2f s, ratio %.2fx", balanced, plain, balanced / plain))
+        }
+    }
+
+    private func loadVectors() throws -> ItemVectors {
+        if let synthetic {
+            return SyntheticVectors.make(count: synthetic, dimension: dimension, seed: seed)
+        }
+        guard let vectors else { throw ValidationError("give --vectors FILE or --synthetic N") }
+        guard let text = try? String(contentsOfFile: vectors, encoding: .utf8) else {
+            throw ValidationError("cannot read \(vectors)")
+        }
+        var rows: [(id: UInt64, vector: [Float])] = []
+        var dim: Int?
+        for (number, line) in text.split(separator: "\n").enumerated() where !line.isEmpty && !line.hasPrefix("#") {
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," })
+            guard let id = UInt64(fields[0]) else { throw ValidationError("\(vectors):\(number + 1): the first field must be an item id") }
+            let vector = fields.dropFirst().map { Float($0) ?? .nan }
+            dim = dim ?? vector.count
+            rows.append((id, vector))
+        }
+        let (items, rejected) = ItemVectors.validated(rows, dimension: dim ?? 0)
+        for r in rejected.prefix(20) { FileHandle.standardError.write(Data("rejected item \(r.id): \(r.reason.rawValue)\n".utf8)) }
+        if rejected.count > 20 { FileHandle.standardError.write(Data("... and \(rejected.count - 20) more rejected\n".utf8)) }
+        return items
+    }
+}
+
+/// Items scattered around 4096 random centres (a few thousand "topics"), for benchmarks.
+enum SyntheticVectors {
+    static func make(count: Int, dimension d: Int, seed: UInt64) -> ItemVectors {
+        var rng = SplitMix64(seed: seed)
+        let centres = (0..<(4096 * d)).map { _ in rng.nextGaussian() }
+        var values = [Float](repeating: 0, count: count * d)
+        for i in 0..<count {
+            let c = Int(rng.next() % 4096)
+            for t in 0..<d { values[i * d + t] = centres[c * d + t] + 0.5 * rng.nextGaussian() }
+        }
+        return ItemVectors(ids: (0..<UInt64(count)).map { $0 }, dimension: d, values: values)
+    }
+}
+
+/// A one-line progress bar on stderr.
+final class ProgressBar {
+    let label: String
+    let total: Int
+    let start = Date()
+
+    init(label: String, total: Int) {
+        self.label = label
+        self.total = total
+        update(0)
+    }
+
+    func update(_ done: Int) {
+        let width = 30
+        let filled = total == 0 ? width : width * done / total
+        let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
+        FileHandle.standardError.write(Data(String(format: "\r%@ [%@] %d/%d  %.1f s", label, bar, done, total, Date().timeIntervalSince(start)).utf8))
+    }
+
+    func finish() { FileHandle.standardError.write(Data("\n".utf8)) }
+}
