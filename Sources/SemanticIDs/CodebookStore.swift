@@ -1,0 +1,131 @@
+import Foundation
+import LMDB
+
+/// Codebooks in the LMDB store, by version: the centroids, every item's code and the way back. A model
+/// records the codebook version it was trained with, so it is always served with the codes it learned.
+/// Building again never overwrites a version; it writes the next one and (by default) makes it current.
+///
+/// Databases: `codebooks` ("current" -> version; version -> JSON header), `codebook.centroids`
+/// ((version, level) -> floats), `codebook.item-code` ((version, item) -> codes),
+/// `codebook.code-item` ((version, packed code) -> item). Integers are big-endian, floats little-endian.
+public struct CodebookStore: Sendable {
+    struct Header: Codable {
+        var levels: Int
+        var codesPerLevel: Int
+        var dimension: Int
+        var items: Int
+        var collisionsBeforeResolution: Int
+        var createdAt: Double
+    }
+
+    let env: Environment
+    let meta: Database, centroids: Database, itemCode: Database, codeItem: Database
+    static let currentKey = Array("current".utf8)
+
+    public init(environment: Environment) throws {
+        env = environment
+        meta = try env.openDatabase("codebooks")
+        centroids = try env.openDatabase("codebook.centroids")
+        itemCode = try env.openDatabase("codebook.item-code")
+        codeItem = try env.openDatabase("codebook.code-item")
+    }
+
+    /// Stored versions, ascending.
+    public func versions() throws -> [UInt32] {
+        try env.read { txn in
+            var found: [UInt32] = []
+            try txn.scan(meta) { key, _ in
+                if key.count == 4 { var r = KeyReader(key); found.append(r.read(UInt32.self)) }
+                return true
+            }
+            return found
+        }
+    }
+
+    /// The version a new build should take.
+    public func nextVersion() throws -> UInt32 { (try versions().last ?? 0) + 1 }
+
+    /// The current version, if any.
+    public func currentVersion() throws -> UInt32? {
+        try env.read { txn in
+            try txn.get(meta, Self.currentKey).map { var r = KeyReader($0); return r.read(UInt32.self) }
+        }
+    }
+
+    /// Writes a whole codebook in one transaction; refuses to overwrite an existing version.
+    public func save(_ book: Codebook, makeCurrent: Bool = true) throws {
+        let q = book.quantizer
+        let header = Header(levels: q.levels, codesPerLevel: q.codesPerLevel, dimension: q.dimension, items: book.count,
+                            collisionsBeforeResolution: book.collisionsBeforeResolution, createdAt: Date().timeIntervalSince1970)
+        let headerBytes = Array(try JSONEncoder().encode(header))
+        try env.write { txn in
+            let v = KeyBuilder.key(book.version)
+            guard try txn.put(meta, v, headerBytes, flags: .noOverwrite) else {
+                throw CodebookError("codebook version \(book.version) already exists")
+            }
+            for (level, c) in q.centroids.enumerated() {
+                try txn.put(centroids, KeyBuilder.key(book.version) + KeyBuilder.key(UInt32(level)), c.withUnsafeBytes { Array($0) })
+            }
+            for (item, code) in book.assignments { try write(txn, version: book.version, item: item, code: code) }
+            if makeCurrent { try txn.put(meta, Self.currentKey, v) }
+        }
+    }
+
+    /// Records one item coded after the build (`Codebook.add`).
+    public func saveAssignment(version: UInt32, item: UInt64, code: [Int32]) throws {
+        try env.write { txn in try write(txn, version: version, item: item, code: code) }
+    }
+
+    /// Loads a version (default: the current one); nil if there is none.
+    public func load(version: UInt32? = nil) throws -> Codebook? {
+        guard let version = try version ?? currentVersion() else { return nil }
+        return try env.read { txn -> Codebook? in
+            guard let headerBytes = try txn.get(meta, KeyBuilder.key(version)) else { return nil }
+            let header = try JSONDecoder().decode(Header.self, from: Data(headerBytes))
+            var levels: [[Float]] = []
+            for level in 0..<header.levels {
+                guard let bytes = try txn.get(centroids, KeyBuilder.key(version) + KeyBuilder.key(UInt32(level))),
+                      bytes.count == header.codesPerLevel * header.dimension * 4 else {
+                    throw CodebookError("codebook \(version): centroids of level \(level + 1) are missing or damaged")
+                }
+                levels.append(bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) })
+            }
+            var assignments: [(item: UInt64, code: [Int32])] = []
+            let prefix = KeyBuilder.key(version)
+            try txn.scan(itemCode, from: prefix, to: KeyBuilder.key(version + 1)) { key, value in
+                var k = KeyReader(key)
+                _ = k.read(UInt32.self)
+                var r = KeyReader(value)
+                assignments.append((k.read(UInt64.self), (0..<header.levels).map { _ in r.read(Int32.self) }))
+                return true
+            }
+            let quantizer = ResidualQuantizer(dimension: header.dimension, codesPerLevel: header.codesPerLevel, centroids: levels)
+            return Codebook(version: version, quantizer: quantizer, assignments: assignments,
+                            collisionsBeforeResolution: header.collisionsBeforeResolution)
+        }
+    }
+
+    /// The item at `code` in `version`, read straight from the store.
+    public func item(version: UInt32, code: [Int32]) throws -> UInt64? {
+        try env.read { txn in
+            try txn.get(codeItem, KeyBuilder.key(version) + KeyBuilder.key(CodeTrie.pack(code))).map { var r = KeyReader($0); return r.read(UInt64.self) }
+        }
+    }
+
+    /// The code of `item` in `version`, read straight from the store.
+    public func code(version: UInt32, item: UInt64) throws -> [Int32]? {
+        try env.read { txn in
+            try txn.get(itemCode, KeyBuilder.key(version) + KeyBuilder.key(item)).map { bytes in
+                var r = KeyReader(bytes)
+                return (0..<(bytes.count / 4)).map { _ in r.read(Int32.self) }
+            }
+        }
+    }
+
+    private func write(_ txn: WriteTransaction, version: UInt32, item: UInt64, code: [Int32]) throws {
+        var codeBytes = KeyBuilder()
+        for c in code { codeBytes.append(c) }
+        try txn.put(itemCode, KeyBuilder.key(version) + KeyBuilder.key(item), codeBytes.bytes)
+        try txn.put(codeItem, KeyBuilder.key(version) + KeyBuilder.key(CodeTrie.pack(code)), KeyBuilder.key(item))
+    }
+}
