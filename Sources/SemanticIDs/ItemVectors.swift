@@ -50,4 +50,28 @@ public struct ItemVectors: Sendable {
     }
 
     public func row(_ i: Int) -> ArraySlice<Float> { values[(i * dimension)..<((i + 1) * dimension)] }
+
+    /// Content and behaviour together: for each item of the first part, the parts' vectors side by side,
+    /// each scaled to unit length and then by its weight (so a part's influence is its weight, whatever
+    /// its scale or dimension). An item missing from a later part gets zeros for that part.
+    public static func concatenated(_ parts: [(vectors: ItemVectors, weight: Float)]) -> ItemVectors {
+        precondition(!parts.isEmpty, "nothing to concatenate")
+        let rowsByID = parts.map { part in Dictionary(uniqueKeysWithValues: part.vectors.ids.enumerated().map { ($1, $0) }) }
+        let dimension = parts.reduce(0) { $0 + $1.vectors.dimension }
+        var values: [Float] = []
+        values.reserveCapacity(parts[0].vectors.count * dimension)
+        for id in parts[0].vectors.ids {
+            for (p, part) in parts.enumerated() {
+                let d = part.vectors.dimension
+                guard let row = rowsByID[p][id] else {
+                    values += [Float](repeating: 0, count: d)
+                    continue
+                }
+                let v = part.vectors.row(row)
+                let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                values += v.map { norm > 0 ? $0 / norm * part.weight : 0 }
+            }
+        }
+        return ItemVectors(ids: parts[0].vectors.ids, dimension: dimension, values: values)
+    }
 }

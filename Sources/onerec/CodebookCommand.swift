@@ -1,5 +1,6 @@
 import ArgumentParser
 import BLAS
+import Datasets
 import Engine
 import Foundation
 import SemanticIDs
@@ -19,6 +20,8 @@ struct CodebookBuild: ParsableCommand {
     var vectors: String?
     @Option(help: "Instead of a file: this many synthetic items drawn around 4096 random centres.")
     var synthetic: Int?
+    @Option(help: "Instead of a file: behaviour-derived vectors (PPMI of co-occurrence in histories, randomised SVD) of a MovieLens catalog, ml-1m or ml-100k, fetched on first use.")
+    var movielens: String?
     @Option(help: "Dimension of the synthetic vectors.") var dimension = 64
     @Option(help: "Code tokens per item.") var levels = 3
     @Option(help: "Codes per level (default: about twice the L-th root of the item count).") var codes: Int?
@@ -55,6 +58,19 @@ struct CodebookBuild: ParsableCommand {
     }
 
     private func loadVectors() throws -> ItemVectors {
+        if let movielens {
+            guard let set = MovieLens(rawValue: movielens) else { throw ValidationError("--movielens takes ml-1m or ml-100k") }
+            let log = try MovieLens.load(try set.interactionsFile())
+            // Every rating counts as a positive interaction for co-occurrence.
+            var config = BehaviourVectors.Config()
+            config.dimension = dimension
+            config.seed = seed
+            let values = BehaviourVectors.compute(histories: log.histories(), items: log.items.count, config: config)
+            let rows = (0..<log.items.count).map { (id: UInt64($0), vector: Array(values[($0 * dimension)..<(($0 + 1) * dimension)])) }
+            let (items, rejected) = ItemVectors.validated(rows, dimension: dimension)
+            print("\(set.rawValue): \(log.users.count) users, \(log.items.count) items, \(log.events.count) ratings; behaviour-derived vectors of \(dimension) dimensions (\(rejected.count) items without co-occurrence rejected)")
+            return items
+        }
         if let synthetic {
             return SyntheticVectors.make(count: synthetic, dimension: dimension, seed: seed)
         }

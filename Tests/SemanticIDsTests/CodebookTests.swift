@@ -83,6 +83,14 @@ import Testing
         #expect(book.count == 60)
     }
 
+    @Test func contentAndBehaviourConcatenateWithWeights() {
+        let content = ItemVectors(ids: [1, 2], dimension: 2, values: [3, 4, 0, 2])
+        let behaviour = ItemVectors(ids: [2], dimension: 1, values: [-5])
+        let both = ItemVectors.concatenated([(content, 1), (behaviour, 0.5)])
+        #expect(both.dimension == 3)
+        #expect(both.values == [0.6, 0.8, 0, 0, 1, -0.5])
+    }
+
     @Test func reportStatesTheBalanceAndErrors() throws {
         let v = Self.vectors(600)
         let (book, training) = try Self.build(v)
