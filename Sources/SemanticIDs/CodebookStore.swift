@@ -16,6 +16,8 @@ public struct CodebookStore: Sendable {
         var items: Int
         var collisionsBeforeResolution: Int
         var createdAt: Double
+        /// The build's report, as printed then.
+        var report: String?
     }
 
     let env: Environment
@@ -52,11 +54,13 @@ public struct CodebookStore: Sendable {
         }
     }
 
-    /// Writes a whole codebook in one transaction; refuses to overwrite an existing version.
-    public func save(_ book: Codebook, makeCurrent: Bool = true) throws {
+    /// Writes a whole codebook in one transaction, with its build report; refuses to overwrite an
+    /// existing version.
+    public func save(_ book: Codebook, report: CodebookReport? = nil, makeCurrent: Bool = true) throws {
         let q = book.quantizer
         let header = Header(levels: q.levels, codesPerLevel: q.codesPerLevel, dimension: q.dimension, items: book.count,
-                            collisionsBeforeResolution: book.collisionsBeforeResolution, createdAt: Date().timeIntervalSince1970)
+                            collisionsBeforeResolution: book.collisionsBeforeResolution, createdAt: Date().timeIntervalSince1970,
+                            report: report?.description)
         let headerBytes = Array(try JSONEncoder().encode(header))
         try env.write { txn in
             let v = KeyBuilder.key(book.version)
@@ -68,6 +72,15 @@ public struct CodebookStore: Sendable {
             }
             for (item, code) in book.assignments { try write(txn, version: book.version, item: item, code: code) }
             if makeCurrent { try txn.put(meta, Self.currentKey, v) }
+        }
+    }
+
+    /// The report printed when `version` was built, and when.
+    public func buildReport(version: UInt32) throws -> (report: String, builtAt: Date)? {
+        try env.read { txn in
+            guard let bytes = try txn.get(meta, KeyBuilder.key(version)) else { return nil }
+            let header = try JSONDecoder().decode(Header.self, from: Data(bytes))
+            return (header.report ?? "(no report stored)", Date(timeIntervalSince1970: header.createdAt))
         }
     }
 

@@ -57,7 +57,7 @@ struct BenchBLAS: ParsableCommand {
         process.waitUntilExit()
         let fields = text.split(separator: "\t")
         guard process.terminationStatus == 0, fields.count == 3, let gflops = Double(fields[2].trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw ValidationError("benchmark child (\(mode)) failed: \(text)")
+            throw CommandError("benchmark child (\(mode)) failed: \(text)")
         }
         return (String(fields[0]), String(fields[1]), gflops)
     }

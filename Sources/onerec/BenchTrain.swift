@@ -93,11 +93,11 @@ struct BenchTrain: ParsableCommand {
         let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         guard process.terminationStatus == 0, let line = text.split(separator: "\n").last(where: { $0.hasPrefix("result ") }) else {
-            throw ValidationError("the PyTorch reference failed (is python3-torch installed? scripts/bench-train.sh installs it): \(text)")
+            throw CommandError("the PyTorch reference failed (is python3-torch installed? scripts/bench-train.sh installs it): \(text)")
         }
         let fields = line.split(separator: " ")
         guard fields.count == 3, let train = Double(fields[1]), let beam = Double(fields[2]) else {
-            throw ValidationError("unexpected PyTorch output: \(line)")
+            throw CommandError("unexpected PyTorch output: \(line)")
         }
         return (train, beam)
     }

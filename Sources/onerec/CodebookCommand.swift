@@ -3,12 +3,13 @@ import BLAS
 import Datasets
 import Engine
 import Foundation
+import LMDB
 import SemanticIDs
 
 struct CodebookCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "codebook", abstract: "Build semantic-ID codebooks and report on them.",
-        subcommands: [CodebookBuild.self])
+        subcommands: [CodebookBuild.self, CodebookReportCommand.self])
 }
 
 /// `onerec codebook build`: trains the residual quantizer on item vectors, resolves collisions and prints
@@ -28,6 +29,8 @@ struct CodebookBuild: ParsableCommand {
     @Option(help: "balanced or plain k-means.") var mode = "balanced"
     @Flag(help: "Also build with the other k-means mode and print both reports and build times.") var compare = false
     @Option(help: "Seed.") var seed: UInt64 = 1
+    @Option(help: "Save the codebook as the next version in the LMDB store at this directory and make it current.")
+    var store: String?
 
     func run() throws {
         _ = try OpenBLAS.shared()
@@ -49,8 +52,16 @@ struct CodebookBuild: ParsableCommand {
             let seconds = Date().timeIntervalSince(start)
             bar.finish()
             times[m] = seconds
-            print(CodebookReport(codebook: book, training: training, mode: m, seconds: seconds))
+            let report = CodebookReport(codebook: book, training: training, mode: m, seconds: seconds)
+            print(report)
             print("")
+            if let store, m == primary {
+                let codebooks = try CodebookStore(environment: Environment(path: store))
+                let version = try codebooks.nextVersion()
+                let versioned = try Codebook(version: version, vectors: items, quantizer: quantizer, training: training)
+                try codebooks.save(versioned, report: report)
+                print("saved as codebook version \(version) in \(store)\n")
+            }
         }
         if let balanced = times[.balanced], let plain = times[.plain] {
             print(String(format: "build time: balanced %.2f s, plain %.2f s, ratio %.2fx", balanced, plain, balanced / plain))
@@ -76,13 +87,13 @@ struct CodebookBuild: ParsableCommand {
         }
         guard let vectors else { throw ValidationError("give --vectors FILE or --synthetic N") }
         guard let text = try? String(contentsOfFile: vectors, encoding: .utf8) else {
-            throw ValidationError("cannot read \(vectors)")
+            throw CommandError("cannot read \(vectors)")
         }
         var rows: [(id: UInt64, vector: [Float])] = []
         var dim: Int?
         for (number, line) in text.split(separator: "\n").enumerated() where !line.isEmpty && !line.hasPrefix("#") {
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," })
-            guard let id = UInt64(fields[0]) else { throw ValidationError("\(vectors):\(number + 1): the first field must be an item id") }
+            guard let id = UInt64(fields[0]) else { throw CommandError("\(vectors):\(number + 1): the first field must be an item id") }
             let vector = fields.dropFirst().map { Float($0) ?? .nan }
             dim = dim ?? vector.count
             rows.append((id, vector))
@@ -128,4 +139,31 @@ final class ProgressBar {
     }
 
     func finish() { FileHandle.standardError.write(Data("\n".utf8)) }
+}
+
+/// `onerec codebook report`: the stored build report of a version and the codebook as it is now
+/// (items coded since the build included).
+struct CodebookReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "report", abstract: "Report on a stored codebook.")
+
+    @Option(help: "The LMDB store directory.") var store: String
+    @Option(help: "Version (default: the current one).") var version: UInt32?
+
+    func run() throws {
+        guard FileManager.default.fileExists(atPath: store + "/data.mdb") else {
+            throw CommandError("no store at \(store): build a codebook with 'onerec codebook build --store \(store)'")
+        }
+        let codebooks = try CodebookStore(environment: Environment(path: store))
+        guard let book = try codebooks.load(version: version) else {
+            throw CommandError("no codebook\(version.map { " version \($0)" } ?? "") in \(store): build one with 'onerec codebook build --store'")
+        }
+        let versions = try codebooks.versions()
+        print("codebook version \(book.version) of \(versions.map(String.init).joined(separator: ", ")) (current: \(try codebooks.currentVersion().map(String.init) ?? "none"))")
+        if let (report, builtAt) = try codebooks.buildReport(version: book.version) {
+            print("built \(builtAt):\n\(report)")
+        }
+        var used = [Set<Int32>](repeating: [], count: book.levels)
+        for (_, code) in book.assignments { for l in 0..<book.levels { used[l].insert(code[l]) } }
+        print("now: \(book.count) items coded; codes used per level: \(used.map { "\($0.count)/\(book.quantizer.codesPerLevel)" }.joined(separator: ", "))")
+    }
 }
