@@ -66,6 +66,9 @@ let package = Package(
         // MARK: Models
         .target(name: "Models", dependencies: ["Engine"], path: "Sources/Models", swiftSettings: strict),
 
+        // MARK: Generator (OneRec's model at work: tokens, training, constrained decoding)
+        .target(name: "Generator", dependencies: ["Engine", "Models", "SemanticIDs"], path: "Sources/Generator", swiftSettings: strict),
+
         // MARK: Daemon (services)
         .target(
             name: "OneRecDaemon",
@@ -109,6 +112,7 @@ let package = Package(
         .testTarget(name: "BLASTests", dependencies: ["BLAS"], swiftSettings: strict),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "BLAS"], swiftSettings: strict),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine"], swiftSettings: strict),
+        .testTarget(name: "GeneratorTests", dependencies: ["Generator", "Models", "SemanticIDs", "Engine"], swiftSettings: strict),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SemanticIDsTests", dependencies: ["SemanticIDs", "Engine", "LMDB", "TestSupport"], swiftSettings: strict),
         .testTarget(

@@ -4,10 +4,13 @@ public struct CodeTrie: Sendable {
     public let levels: Int
     /// Per depth: packed prefix -> the next codes, ascending.
     private var next: [[UInt64: [Int32]]]
+    /// Per depth: packed prefix -> items whose code starts with it.
+    private var counts: [[UInt64: Int]]
 
     public init(levels: Int) {
         self.levels = levels
         next = Array(repeating: [:], count: levels)
+        counts = Array(repeating: [:], count: levels + 1)
     }
 
     /// Packs up to four codes (each below 65536) into one key.
@@ -23,6 +26,7 @@ public struct CodeTrie: Sendable {
 
     public mutating func insert(_ code: [Int32]) {
         precondition(code.count == levels, "trie of \(levels) levels given a code of \(code.count)")
+        for depth in 0...levels { counts[depth][Self.pack(code.prefix(depth)), default: 0] += 1 }
         for depth in 0..<levels {
             let key = Self.pack(code.prefix(depth))
             var list = next[depth][key, default: []]
@@ -43,6 +47,9 @@ public struct CodeTrie: Sendable {
         precondition(prefix.count < levels, "a complete code has no continuation")
         return next[prefix.count][Self.pack(prefix)] ?? []
     }
+
+    /// How many items have a code that starts with `prefix` (0 or 1 for a complete code).
+    public func count(under prefix: [Int32]) -> Int { counts[prefix.count][Self.pack(prefix)] ?? 0 }
 
     /// Prefixes in use at each depth (for reports).
     public func prefixCount(depth: Int) -> Int { next[depth].count }

@@ -1,0 +1,47 @@
+import SemanticIDs
+
+/// Items as tokens: each item is its L semantic-ID codes, level l's code c being token
+/// `first + l * K + c`; three special tokens come first. A history is its items' codes separated by
+/// [SEP], newest last; a session is [BOS] + codes for each of its m items.
+public struct ItemTokenizer: Sendable {
+    public static let pad: Int32 = 0
+    public static let bos: Int32 = 1
+    public static let sep: Int32 = 2
+    static let first: Int32 = 3
+
+    public let codebook: Codebook
+    public var levels: Int { codebook.levels }
+    public var codesPerLevel: Int { codebook.quantizer.codesPerLevel }
+    /// Tokens the model must know: the specials and L * K codes.
+    public var vocabulary: Int { Int(Self.first) + levels * codesPerLevel }
+
+    public init(codebook: Codebook) { self.codebook = codebook }
+
+    public func token(level: Int, code: Int32) -> Int32 { Self.first + Int32(level * codesPerLevel) + code }
+
+    /// The code a token stands for at `level`, or nil if it is not one of that level's tokens.
+    public func code(_ token: Int32, level: Int) -> Int32? {
+        let c = token - Self.first - Int32(level * codesPerLevel)
+        return c >= 0 && c < Int32(codesPerLevel) ? c : nil
+    }
+
+    public func tokens(of item: UInt64) -> [Int32] {
+        guard let code = codebook.code(of: item) else { preconditionFailure("item \(item) has no code") }
+        return code.enumerated().map { token(level: $0.offset, code: $0.element) }
+    }
+
+    /// The last `maxItems` items of `history` (oldest first) as encoder tokens: codes with [SEP] after each item.
+    public func historyTokens(_ history: ArraySlice<UInt64>, maxItems: Int) -> [Int32] {
+        history.suffix(maxItems).flatMap { tokens(of: $0) + [Self.sep] }
+    }
+
+    /// Teacher-forcing decoder inputs and targets for a session: inputs [BOS c1 c2 c3 BOS c1 ...],
+    /// targets the next token at each position, except that the [BOS] that starts each item is given,
+    /// not predicted (-1: no loss).
+    public func sessionTokens(_ session: [UInt64]) -> (inputs: [Int32], targets: [Int32]) {
+        let sequence = session.flatMap { [Self.bos] + tokens(of: $0) }
+        var targets = Array(sequence.dropFirst()) + [-1]
+        for (i, t) in targets.enumerated() where t == Self.bos { targets[i] = -1 }
+        return (sequence, targets)
+    }
+}

@@ -1,0 +1,74 @@
+import Engine
+import Models
+
+/// One training example: a user's history before a point in time and the session that followed.
+public struct SessionExample: Sendable {
+    public let history: [UInt64]
+    public let session: [UInt64]
+    public init(history: [UInt64], session: [UInt64]) {
+        self.history = history
+        self.session = session
+    }
+}
+
+/// Which sessions are worth learning from (OneRec trains on high-quality sessions only).
+public struct SessionFilter: Sendable {
+    /// At least this many items in the session. Default 1.
+    public var minimumItems = 1
+    /// At least this many of its items with a positive signal (like, follow, share, a high rating). Default 0.
+    public var minimumPositives = 0
+    public init() {}
+
+    public func accepts(items: Int, positives: Int) -> Bool { items >= minimumItems && positives >= minimumPositives }
+}
+
+/// Turns examples into padded batches and trains a `Seq2Seq` with next-token loss.
+public final class GeneratorTrainer {
+    public let model: Seq2Seq
+    public let tokenizer: ItemTokenizer
+    public let optimizer: AdamW
+    /// History items fed to the encoder (the paper: 256).
+    public let maxHistory: Int
+    /// Items per session (the paper: 5).
+    public let sessionItems: Int
+
+    public init(model: Seq2Seq, tokenizer: ItemTokenizer, maxHistory: Int, sessionItems: Int, optimizer: AdamW.Config = AdamW.Config()) {
+        precondition(model.config.vocabulary >= tokenizer.vocabulary, "model vocabulary \(model.config.vocabulary) < \(tokenizer.vocabulary) tokens")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.maxHistory = maxHistory
+        self.sessionItems = sessionItems
+        self.optimizer = AdamW(parameters: model.parameters.tensors, config: optimizer)
+    }
+
+    /// A padded batch: encoder tokens padded (and masked) to the longest history; sessions shorter than
+    /// `sessionItems` padded with no loss.
+    public func batch(_ examples: [SessionExample]) -> Seq2Seq.Batch {
+        let histories = examples.map { tokenizer.historyTokens($0.history[...], maxItems: maxHistory) }
+        let te = max(1, histories.map(\.count).max() ?? 1)
+        let td = sessionItems * (tokenizer.levels + 1)
+        var enc: [Int32] = [], valid: [UInt8] = [], inputs: [Int32] = [], targets: [Int32] = []
+        for (h, e) in zip(histories, examples) {
+            // Left-padded so that the newest item is always last.
+            enc += [Int32](repeating: ItemTokenizer.pad, count: te - h.count) + h
+            valid += [UInt8](repeating: 0, count: te - h.count) + [UInt8](repeating: 1, count: h.count)
+            let (i, t) = tokenizer.sessionTokens(Array(e.session.prefix(sessionItems)))
+            inputs += i + [Int32](repeating: ItemTokenizer.pad, count: td - i.count)
+            targets += t + [Int32](repeating: -1, count: td - t.count)
+        }
+        return Seq2Seq.Batch(batch: examples.count, encoderLength: te, decoderLength: td, encoderTokens: enc,
+                             encoderValid: valid, decoderInputs: inputs, targets: targets)
+    }
+
+    /// One optimisation step; returns the cross-entropy and the tokens processed.
+    @discardableResult
+    public func step(_ examples: [SessionExample], learningRate: Float? = nil, seed: UInt64 = 0) -> (loss: Float, tokens: Int) {
+        let b = batch(examples)
+        let g = Graph(seed: seed)
+        let (total, ce) = model.loss(g, b)
+        g.backward(total)
+        optimizer.update(learningRate: learningRate)
+        optimizer.zeroGradients()
+        return (ce[0], b.batch * (b.encoderLength + b.decoderLength))
+    }
+}

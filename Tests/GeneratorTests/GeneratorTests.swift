@@ -1,0 +1,109 @@
+import Engine
+import Generator
+import Models
+import SemanticIDs
+import Testing
+
+/// A codebook over `n` items with random vectors (a random trie).
+func randomCodebook(items n: Int, codes: Int, seed: UInt64) throws -> Codebook {
+    var rng = SplitMix64(seed: seed)
+    let d = 6
+    let values = (0..<(n * d)).map { _ in rng.nextGaussian() }
+    let vectors = ItemVectors(ids: (0..<UInt64(n)).map { $0 }, dimension: d, values: values)
+    var config = ResidualQuantizer.Config()
+    config.codesPerLevel = codes
+    config.seed = seed
+    let (q, training) = ResidualQuantizer.train(vectors, config: config)
+    return try Codebook(version: 1, vectors: vectors, quantizer: q, training: training)
+}
+
+func tinyModel(vocabulary: Int, seed: UInt64) -> Seq2Seq {
+    var c = Seq2Seq.Config()
+    c.vocabulary = vocabulary
+    c.width = 32
+    c.heads = 2
+    c.encoderLayers = 1
+    c.decoderLayers = 1
+    c.feedForward = 64
+    c.experts = 4
+    c.topK = 2
+    return Seq2Seq(config: c, seed: seed)
+}
+
+@Suite struct GeneratorTests {
+    @Test func tokensRoundTrip() throws {
+        let book = try randomCodebook(items: 40, codes: 5, seed: 1)
+        let tokenizer = ItemTokenizer(codebook: book)
+        #expect(tokenizer.vocabulary == 3 + 3 * 5)
+        let tokens = tokenizer.tokens(of: 7)
+        #expect(tokens.enumerated().map { tokenizer.code($0.element, level: $0.offset)! } == book.code(of: 7))
+        #expect(tokenizer.historyTokens([1, 2, 3][...], maxItems: 2) == tokenizer.tokens(of: 2) + [2] + tokenizer.tokens(of: 3) + [2])
+        let (inputs, targets) = tokenizer.sessionTokens([4, 5])
+        #expect(inputs == [1] + tokenizer.tokens(of: 4) + [1] + tokenizer.tokens(of: 5))
+        #expect(targets == tokenizer.tokens(of: 4) + [-1] + tokenizer.tokens(of: 5) + [-1])
+    }
+
+    /// Property: over random tries, untrained models and random exclusions, constrained beam search only
+    /// emits items that exist, never twice in a session, never an excluded one, best first.
+    @Test(arguments: 1...6)
+    func constrainedSessionsAreValid(seed: UInt64) throws {
+        var rng = SplitMix64(seed: seed * 31)
+        let items = 20 + Int(rng.next() % 60)
+        let book = try randomCodebook(items: items, codes: 5 + Int(rng.next() % 3), seed: seed)
+        let tokenizer = ItemTokenizer(codebook: book)
+        let model = tinyModel(vocabulary: tokenizer.vocabulary, seed: seed)
+        let decoder = SessionDecoder(model: model, weights: model.decodingWeights(), tokenizer: tokenizer)
+        let excluded = Set((0..<(items / 3)).map { _ in UInt64(rng.next() % UInt64(items)) })
+        let history = tokenizer.historyTokens(Array(excluded)[...], maxItems: 10)
+        let m = 1 + Int(rng.next() % 4)
+        let result = decoder.generate(history: history, items: m, beam: 8, excluded: excluded)
+        #expect(!result.sessions.isEmpty)
+        for s in result.sessions {
+            #expect(s.items.count == m)
+            #expect(Set(s.items).count == m)
+            #expect(s.items.allSatisfy { book.code(of: $0) != nil && !excluded.contains($0) })
+        }
+        #expect(zip(result.sessions, result.sessions.dropFirst()).allSatisfy { $0.logProbability >= $1.logProbability })
+        #expect(Set(result.sessions.map(\.items)).count == result.sessions.count)
+        #expect(result.entropy.count == 3 && result.entropy.allSatisfy { $0 >= 0 })
+    }
+
+    @Test func aCatalogSmallerThanTheBeamStillDecodes() throws {
+        let book = try randomCodebook(items: 4, codes: 2, seed: 9)
+        let tokenizer = ItemTokenizer(codebook: book)
+        let model = tinyModel(vocabulary: tokenizer.vocabulary, seed: 2)
+        let decoder = SessionDecoder(model: model, weights: model.decodingWeights(), tokenizer: tokenizer)
+        let result = decoder.generate(history: tokenizer.historyTokens([0][...], maxItems: 4), items: 2, beam: 16, excluded: [0])
+        // Three items left, sessions of two distinct ones: 6 ordered pairs at most.
+        #expect(result.sessions.count == 6)
+        #expect(result.sessions.allSatisfy { !$0.items.contains(0) && Set($0.items).count == 2 })
+    }
+
+    /// A deterministic rule: after items ..., a, the session is a+1, a+2 (mod 30). A tiny model learns it.
+    @Test func learnsADeterministicSequenceRule() throws {
+        let n = 30
+        let book = try randomCodebook(items: n, codes: 4, seed: 3)
+        let tokenizer = ItemTokenizer(codebook: book)
+        let model = tinyModel(vocabulary: tokenizer.vocabulary, seed: 4)
+        var config = AdamW.Config()
+        config.learningRate = 3e-3
+        let trainer = GeneratorTrainer(model: model, tokenizer: tokenizer, maxHistory: 4, sessionItems: 2, optimizer: config)
+        var rng = SplitMix64(seed: 5)
+        func example() -> SessionExample {
+            let last = UInt64(rng.next() % UInt64(n))
+            let history = (0..<3).map { UInt64((Int(last) + n - 3 + $0 + 1) % n) }.dropLast() + [last]
+            return SessionExample(history: Array(history), session: [(last + 1) % UInt64(n), (last + 2) % UInt64(n)])
+        }
+        var loss: Float = 0
+        for step in 0..<400 { loss = trainer.step((0..<16).map { _ in example() }, seed: UInt64(step)).loss }
+        #expect(loss < 0.05, "loss after 400 steps: \(loss)")
+        let decoder = SessionDecoder(model: model, weights: model.decodingWeights(), tokenizer: tokenizer)
+        var correct = 0
+        for last in 0..<n {
+            let history: [UInt64] = [UInt64((last + n - 2) % n), UInt64((last + n - 1) % n), UInt64(last)]
+            let best = decoder.generate(history: tokenizer.historyTokens(history[...], maxItems: 4), items: 2, beam: 4).sessions[0]
+            if best.items == [UInt64((last + 1) % n), UInt64((last + 2) % n)] { correct += 1 }
+        }
+        #expect(correct >= 29, "\(correct)/30 sessions right")
+    }
+}
