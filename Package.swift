@@ -69,6 +69,11 @@ let package = Package(
         // MARK: Generator (OneRec's model at work: tokens, training, constrained decoding)
         .target(name: "Generator", dependencies: ["Engine", "Models", "SemanticIDs"], path: "Sources/Generator", swiftSettings: strict),
 
+        // MARK: Offline evaluation
+        .target(
+            name: "Evaluation", dependencies: ["Engine", "Models", "SemanticIDs", "Generator", "Datasets"],
+            path: "Sources/Evaluation", swiftSettings: strict),
+
         // MARK: Daemon (services)
         .target(
             name: "OneRecDaemon",
@@ -88,7 +93,7 @@ let package = Package(
         .executableTarget(
             name: "onerec",
             dependencies: [
-                "OneRecDaemon", "BLAS", "Kafka", "LMDB", "Engine", "Models", "SemanticIDs", "Datasets",
+                "OneRecDaemon", "BLAS", "Kafka", "LMDB", "Engine", "Models", "SemanticIDs", "Datasets", "Generator", "Evaluation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -113,6 +118,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "BLAS"], swiftSettings: strict),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine"], swiftSettings: strict),
         .testTarget(name: "GeneratorTests", dependencies: ["Generator", "Models", "SemanticIDs", "Engine"], swiftSettings: strict),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"], swiftSettings: strict),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SemanticIDsTests", dependencies: ["SemanticIDs", "Engine", "LMDB", "TestSupport"], swiftSettings: strict),
         .testTarget(

@@ -24,6 +24,22 @@ public final class Seq2Seq {
         public var maxDistance = 128
         public var dropout: Float = 0
         public init() {}
+
+        /// Named sizes: `tiny` (tests), `small` (the CPU default: the reference model), `base`.
+        public static func preset(_ name: String) -> Config? {
+            var c = Config()
+            switch name {
+            case "tiny":
+                (c.width, c.heads, c.encoderLayers, c.decoderLayers, c.feedForward, c.experts) = (32, 2, 1, 1, 64, 4)
+            case "small":
+                break
+            case "base":
+                (c.width, c.heads, c.encoderLayers, c.decoderLayers, c.feedForward, c.experts) = (256, 8, 4, 4, 1024, 8)
+            default:
+                return nil
+            }
+            return c
+        }
     }
 
     public let config: Config

@@ -34,6 +34,13 @@ public struct ItemVectors: Sendable {
         return (ItemVectors(ids: ids, dimension: dimension, values: values), rejected)
     }
 
+    /// The same for vectors given as one (ids.count, dimension) row-major array.
+    public static func validated(ids: [UInt64], values: [Float], dimension: Int) -> (vectors: ItemVectors, rejected: [(id: UInt64, reason: Rejection)]) {
+        precondition(values.count == ids.count * dimension, "validated: \(values.count) values for \(ids.count) x \(dimension)")
+        let rows: [(id: UInt64, vector: [Float])] = ids.enumerated().map { i, id in (id, Array(values[(i * dimension)..<((i + 1) * dimension)])) }
+        return validated(rows, dimension: dimension)
+    }
+
     /// The reason `vector` cannot be coded, or nil.
     public static func problem(_ vector: [Float], dimension: Int) -> Rejection? {
         guard vector.count == dimension else { return .wrongDimension }

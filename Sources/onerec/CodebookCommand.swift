@@ -77,8 +77,7 @@ struct CodebookBuild: ParsableCommand {
             config.dimension = dimension
             config.seed = seed
             let values = BehaviourVectors.compute(histories: log.histories(), items: log.items.count, config: config)
-            let rows = (0..<log.items.count).map { (id: UInt64($0), vector: Array(values[($0 * dimension)..<(($0 + 1) * dimension)])) }
-            let (items, rejected) = ItemVectors.validated(rows, dimension: dimension)
+            let (items, rejected) = ItemVectors.validated(ids: (0..<UInt64(log.items.count)).map { $0 }, values: values, dimension: dimension)
             print("\(set.rawValue): \(log.users.count) users, \(log.items.count) items, \(log.events.count) ratings; behaviour-derived vectors of \(dimension) dimensions (\(rejected.count) items without co-occurrence rejected)")
             return items
         }

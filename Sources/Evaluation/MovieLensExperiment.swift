@@ -1,0 +1,173 @@
+import Datasets
+import Engine
+import Foundation
+import Generator
+import Models
+import SemanticIDs
+
+/// `onerec eval movielens`: the generator and SASRec trained and evaluated on one leave-one-out split.
+///
+/// Protocol: every rating is a positive interaction; each user's events are sorted by timestamp, ties
+/// kept in file order; the last item is the test target, the one before it the validation target, the
+/// rest trains. At test time both models see the training items plus the validation item as history,
+/// rank every item the user has not interacted with (full ranking, no sampled negatives), and the
+/// target's rank gives HR@{1,5,10,50} and NDCG@{5,10,50}. The generator ranks by constrained beam
+/// search (beam 50, one item), so an item outside its beam counts as a miss.
+public struct MovieLensExperiment {
+    public struct Config: Sendable {
+        public var dataset: MovieLens = .ml1m
+        public var generator = Seq2Seq.Config()
+        /// History items the generator's encoder reads.
+        public var maxHistory = 50
+        /// Items per training session (the paper: 5); 1 with a dense decoder is the TIGER-style ablation.
+        public var sessionItems = 5
+        public var generatorSteps = 3000
+        public var generatorBatch = 32
+        public var generatorLearningRate: Float = 1e-3
+        public var sasrec = SASRec.Config()
+        public var sasrecEpochs = 40
+        public var sasrecBatch = 64
+        public var beam = 50
+        /// Evaluate on at most this many users (all by default).
+        public var maxUsers = Int.max
+        public var seed: UInt64 = 1
+        public init() {}
+    }
+
+    public struct Report: Sendable {
+        public let generator: RankingMetrics
+        public let sasrec: RankingMetrics
+        public let entropy: [Double]
+        public let generatorParameters: Int, sasrecParameters: Int
+        public let generatorSeconds: Double, sasrecSeconds: Double
+        public let codebook: String
+    }
+
+    public let config: Config
+    public init(config: Config) { self.config = config }
+
+    public func run(log say: (String) -> Void) throws -> Report {
+        let events = try MovieLens.load(try config.dataset.interactionsFile())
+        let split = LeaveOneOut(histories: events.histories())
+        let n = events.items.count
+        say("\(config.dataset.rawValue): \(events.users.count) users, \(n) items, \(events.events.count) ratings; \(split.users.count) users evaluated")
+
+        // Item codes from behaviour vectors of everything but the test items.
+        let vectors = BehaviourVectors.compute(histories: split.users.map { $0.train + [$0.validation] }, items: n)
+        let (items, rejected) = ItemVectors.validated(ids: (0..<UInt64(n)).map { $0 }, values: vectors, dimension: 64)
+        var qc = ResidualQuantizer.Config()
+        qc.seed = config.seed
+        let start = Date()
+        let (quantizer, training) = ResidualQuantizer.train(items, config: qc)
+        let book = try Codebook(version: 1, vectors: items, quantizer: quantizer, training: training)
+        let report = CodebookReport(codebook: book, training: training, mode: .balanced, seconds: Date().timeIntervalSince(start))
+        say("codebook (\(rejected.count) items without co-occurrence have no code):\n\(report)")
+
+        let tokenizer = ItemTokenizer(codebook: book)
+        let (generator, generatorSeconds) = trainGenerator(split: split, tokenizer: tokenizer, log: say)
+        let (sasrec, sasrecSeconds) = trainSASRec(split: split, items: n, log: say)
+
+        say("evaluating on the test items")
+        let users = Array(split.users.prefix(config.maxUsers))
+        let decoder = SessionDecoder(model: generator, weights: generator.decodingWeights(), tokenizer: tokenizer)
+        var g = RankingMetrics(), s = RankingMetrics()
+        var entropy = [Double](repeating: 0, count: tokenizer.levels)
+        for (i, user) in users.enumerated() {
+            let history = user.train + [user.validation]
+            let coded = history.map(UInt64.init).filter { book.code(of: $0) != nil }
+            let result = decoder.generate(history: tokenizer.historyTokens(coded[...], maxItems: config.maxHistory), items: 1,
+                                          beam: config.beam, excluded: Set(coded))
+            g.add(rank: result.sessions.firstIndex { $0.items[0] == UInt64(user.test) }.map { $0 + 1 })
+            for l in 0..<entropy.count { entropy[l] += result.entropy[l] / Double(users.count) }
+            s.add(rank: sasrecRank(sasrec, history: history, target: user.test))
+            if (i + 1) % 1000 == 0 { say("  \(i + 1)/\(users.count) users") }
+        }
+        return Report(generator: g, sasrec: s, entropy: entropy, generatorParameters: generator.parameters.count,
+                      sasrecParameters: sasrec.parameters.count, generatorSeconds: generatorSeconds, sasrecSeconds: sasrecSeconds,
+                      codebook: report.description)
+    }
+
+    /// Session examples drawn uniformly over (user, position) in the training parts.
+    private func trainGenerator(split: LeaveOneOut, tokenizer: ItemTokenizer, log say: (String) -> Void) -> (Seq2Seq, Double) {
+        var mc = config.generator
+        mc.vocabulary = tokenizer.vocabulary
+        let model = Seq2Seq(config: mc, seed: config.seed)
+        var oc = AdamW.Config()
+        oc.learningRate = config.generatorLearningRate
+        let trainer = GeneratorTrainer(model: model, tokenizer: tokenizer, maxHistory: config.maxHistory,
+                                       sessionItems: config.sessionItems, optimizer: oc)
+        let schedule = LearningRateSchedule.warmupCosine(peak: config.generatorLearningRate, warmup: config.generatorSteps / 20,
+                                                         total: config.generatorSteps, floor: 0.1)
+        // Positions with at least one item before them, among coded items.
+        let sequences = split.users.map { $0.train.map(UInt64.init).filter { tokenizer.codebook.code(of: $0) != nil } }.filter { $0.count >= 2 }
+        var rng = SplitMix64(seed: config.seed)
+        say("generator: \(model.parameters.count) parameters, \(config.generatorSteps) steps of \(config.generatorBatch) sessions of \(config.sessionItems) items")
+        let start = Date()
+        var tokens = 0, recent: Float = 0
+        for step in 0..<config.generatorSteps {
+            let batch = (0..<config.generatorBatch).map { _ -> SessionExample in
+                let s = sequences[Int(rng.next() % UInt64(sequences.count))]
+                let t = 1 + Int(rng.next() % UInt64(s.count - 1))
+                return SessionExample(history: Array(s[..<t]), session: Array(s[t..<min(s.count, t + config.sessionItems)]))
+            }
+            let (loss, n) = trainer.step(batch, learningRate: schedule.rate(at: step), seed: config.seed &+ UInt64(step))
+            tokens += n
+            recent = step == 0 ? loss : 0.98 * recent + 0.02 * loss
+            if (step + 1) % 100 == 0 {
+                let elapsed = Date().timeIntervalSince(start)
+                say(String(format: "  step %d/%d  loss %.3f  %.0f tokens/s  %.0f s", step + 1, config.generatorSteps, recent, Double(tokens) / elapsed, elapsed))
+            }
+        }
+        return (model, Date().timeIntervalSince(start))
+    }
+
+    private func trainSASRec(split: LeaveOneOut, items: Int, log say: (String) -> Void) -> (SASRec, Double) {
+        var sc = config.sasrec
+        sc.items = items
+        let model = SASRec(config: sc, seed: config.seed)
+        var oc = AdamW.Config()
+        oc.learningRate = 1e-3
+        oc.weightDecay = 0
+        let optimizer = AdamW(parameters: model.parameters.tensors, config: oc)
+        var rng = SplitMix64(seed: config.seed &+ 7)
+        let t = sc.maxLength
+        say("sasrec: \(model.parameters.count) parameters, \(config.sasrecEpochs) epochs")
+        let start = Date()
+        for epoch in 0..<config.sasrecEpochs {
+            var order = Array(split.users.indices)
+            for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+            var total: Float = 0, batches = 0
+            for chunk in stride(from: 0, to: order.count, by: config.sasrecBatch) {
+                let users = order[chunk..<min(order.count, chunk + config.sasrecBatch)].map { split.users[$0] }
+                var inputs: [Int32] = [], targets: [Int32] = []
+                for u in users {
+                    let s = Array(u.train.suffix(t + 1)).map { $0 + 1 }  // ids shifted: 0 is padding
+                    let x = Array(s.dropLast()), y = Array(s.dropFirst())
+                    inputs += [Int32](repeating: 0, count: t - x.count) + x
+                    targets += [Int32](repeating: -1, count: t - y.count) + y
+                }
+                let g = Graph(seed: config.seed &+ UInt64(epoch * 100_000 + chunk))
+                let loss = model.loss(g, sequences: inputs, targets: targets, batch: users.count, length: t)
+                g.backward(loss)
+                optimizer.update()
+                optimizer.zeroGradients()
+                total += loss[0]
+                batches += 1
+            }
+            say(String(format: "  epoch %d/%d  loss %.3f  %.0f s", epoch + 1, config.sasrecEpochs, total / Float(batches), Date().timeIntervalSince(start)))
+        }
+        return (model, Date().timeIntervalSince(start))
+    }
+
+    /// 1 + the number of unseen items SASRec scores above the target.
+    private func sasrecRank(_ model: SASRec, history: [Int32], target: Int32) -> Int {
+        let t = min(history.count, model.config.maxLength)
+        let sequence = history.suffix(t).map { $0 + 1 }
+        let scores = model.scores(sequences: sequence, batch: 1, length: t)
+        let seen = Set(history.map { Int($0) + 1 })
+        let targetScore = scores[Int(target) + 1]
+        var above = 0
+        for j in 1..<scores.count where !seen.contains(j) && j != Int(target) + 1 && scores[j] > targetScore { above += 1 }
+        return above + 1
+    }
+}
