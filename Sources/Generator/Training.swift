@@ -60,6 +60,28 @@ public final class GeneratorTrainer {
                              encoderValid: valid, decoderInputs: inputs, targets: targets)
     }
 
+    /// Saves the model, the optimiser's moments and step, and the model's shape to a checkpoint.
+    public func save(to path: String) throws {
+        let c = model.config
+        let shape = "\(c.vocabulary),\(c.width),\(c.heads),\(c.encoderLayers),\(c.decoderLayers),\(c.feedForward),\(c.experts),\(c.topK)"
+        try Safetensors.save(model.parameters.tensors + optimizer.state.tensors,
+                             metadata: ["format": "onerec.generator", "step": "\(optimizer.step)", "shape": shape], to: path)
+    }
+
+    /// Continues from a checkpoint written by `save`: parameters, moments and step restored. A checkpoint
+    /// of another model shape, or a damaged one, is refused and nothing changes.
+    public func resume(from path: String) throws {
+        let (tensors, metadata) = try Safetensors.load(path)
+        guard metadata["format"] == "onerec.generator", let step = metadata["step"].flatMap(Int.init) else {
+            throw CheckpointError("\(path) is not a generator checkpoint")
+        }
+        // Everything is checked before anything is copied, so a refused checkpoint changes nothing.
+        try model.parameters.check(tensors)
+        try optimizer.check(tensors)
+        try model.parameters.load(tensors)
+        try optimizer.restore(step: step, tensors: tensors)
+    }
+
     /// One optimisation step; returns the cross-entropy and the tokens processed.
     @discardableResult
     public func step(_ examples: [SessionExample], learningRate: Float? = nil, seed: UInt64 = 0) -> (loss: Float, tokens: Int) {

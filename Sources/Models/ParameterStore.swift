@@ -25,12 +25,17 @@ public final class ParameterStore {
 
     public var count: Int { tensors.reduce(0) { $0 + $1.count } }
 
-    /// Copies values from loaded tensors, matched by name; every parameter must be there with its shape.
-    public func load(_ loaded: [String: Tensor]) throws(CheckpointError) {
+    /// Throws unless `loaded` holds every parameter with its shape.
+    public func check(_ loaded: [String: Tensor]) throws(CheckpointError) {
         for t in tensors {
             guard let name = t.name, let source = loaded[name] else { throw CheckpointError("checkpoint has no parameter \(t.name ?? "?")") }
             guard source.shape == t.shape else { throw CheckpointError("parameter \(name) has shape \(source.shape) in the checkpoint, \(t.shape) in the model") }
-            t.data.update(from: source.data, count: t.count)
         }
+    }
+
+    /// Copies values from loaded tensors, matched by name; all or nothing.
+    public func load(_ loaded: [String: Tensor]) throws(CheckpointError) {
+        try check(loaded)
+        for t in tensors { t.data.update(from: loaded[t.name!]!.data, count: t.count) }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Engine
 import Generator
 import Models
@@ -105,5 +106,44 @@ func tinyModel(vocabulary: Int, seed: UInt64) -> Seq2Seq {
             if best.items == [UInt64((last + 1) % n), UInt64((last + 2) % n)] { correct += 1 }
         }
         #expect(correct >= 29, "\(correct)/30 sessions right")
+    }
+}
+
+@Suite struct CheckpointResumeTests {
+    func examples(_ rng: inout SplitMix64, _ n: Int) -> [SessionExample] {
+        (0..<8).map { _ in
+            let a = UInt64(rng.next() % UInt64(n))
+            return SessionExample(history: [a, (a + 3) % UInt64(n)], session: [(a + 1) % UInt64(n)])
+        }
+    }
+
+    /// 4 steps, save, resume in a fresh trainer, 4 more steps == 8 uninterrupted steps, bit for bit.
+    @Test func resumingContinuesExactly() throws {
+        let book = try randomCodebook(items: 30, codes: 4, seed: 1)
+        let tokenizer = ItemTokenizer(codebook: book)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("gen-\(UUID()).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+
+        let straight = GeneratorTrainer(model: tinyModel(vocabulary: tokenizer.vocabulary, seed: 7), tokenizer: tokenizer, maxHistory: 4, sessionItems: 1)
+        var rng = SplitMix64(seed: 3)
+        var straightLosses: [Float] = []
+        for s in 0..<8 { straightLosses.append(straight.step(examples(&rng, 30), seed: UInt64(s)).loss) }
+
+        let first = GeneratorTrainer(model: tinyModel(vocabulary: tokenizer.vocabulary, seed: 7), tokenizer: tokenizer, maxHistory: 4, sessionItems: 1)
+        rng = SplitMix64(seed: 3)
+        var losses: [Float] = []
+        for s in 0..<4 { losses.append(first.step(examples(&rng, 30), seed: UInt64(s)).loss) }
+        try first.save(to: path)
+        let second = GeneratorTrainer(model: tinyModel(vocabulary: tokenizer.vocabulary, seed: 99), tokenizer: tokenizer, maxHistory: 4, sessionItems: 1)
+        try second.resume(from: path)
+        for s in 4..<8 { losses.append(second.step(examples(&rng, 30), seed: UInt64(s)).loss) }
+        #expect(losses == straightLosses)
+        #expect(second.model.parameters.tensors.map(\.values) == straight.model.parameters.tensors.map(\.values))
+
+        // A checkpoint of another shape is refused and changes nothing.
+        let other = GeneratorTrainer(model: tinyModel(vocabulary: tokenizer.vocabulary + 1, seed: 5), tokenizer: tokenizer, maxHistory: 4, sessionItems: 1)
+        let before = other.model.parameters.tensors.map(\.values)
+        #expect(throws: CheckpointError.self) { try other.resume(from: path) }
+        #expect(other.model.parameters.tensors.map(\.values) == before)
     }
 }

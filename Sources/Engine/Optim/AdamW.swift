@@ -71,13 +71,18 @@ public final class AdamW {
     /// The optimiser's state as named tensors (for checkpoints) and the step count.
     public var state: (step: Int, tensors: [Tensor]) { (step, m + v) }
 
-    /// Restores moments and step from a checkpoint's tensors (matched by name).
-    public func restore(step: Int, tensors: [String: Tensor]) throws(CheckpointError) {
+    /// Throws unless `tensors` hold every moment with its shape.
+    public func check(_ tensors: [String: Tensor]) throws(CheckpointError) {
         for t in m + v {
             guard let name = t.name, let saved = tensors[name] else { throw CheckpointError("optimiser state has no \(t.name ?? "unnamed tensor")") }
             guard saved.shape == t.shape else { throw CheckpointError("optimiser state \(name) has shape \(saved.shape), expected \(t.shape)") }
-            t.data.update(from: saved.data, count: t.count)
         }
+    }
+
+    /// Restores moments and step from a checkpoint's tensors (matched by name); all or nothing.
+    public func restore(step: Int, tensors: [String: Tensor]) throws(CheckpointError) {
+        try check(tensors)
+        for t in m + v { t.data.update(from: tensors[t.name!]!.data, count: t.count) }
         self.step = step
     }
 }
