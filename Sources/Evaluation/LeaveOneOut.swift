@@ -2,6 +2,8 @@
 /// before it the validation target, the rest is training. Users with fewer than 3 items are left out.
 public struct LeaveOneOut: Sendable {
     public struct User: Sendable {
+        /// Index of the user in the log.
+        public let index: Int
         public let train: [Int32]
         public let validation: Int32
         public let test: Int32
@@ -10,8 +12,8 @@ public struct LeaveOneOut: Sendable {
     public let users: [User]
 
     public init(histories: [[Int32]]) {
-        users = histories.filter { $0.count >= 3 }.map { h in
-            User(train: Array(h.dropLast(2)), validation: h[h.count - 2], test: h[h.count - 1])
+        users = histories.enumerated().filter { $0.element.count >= 3 }.map { i, h in
+            User(index: i, train: Array(h.dropLast(2)), validation: h[h.count - 2], test: h[h.count - 1])
         }
     }
 }

@@ -21,6 +21,8 @@ public struct MovieLensExperiment {
         public var maxHistory = 50
         /// Items per training session (the paper: 5); 1 with a dense decoder is the TIGER-style ablation.
         public var sessionItems = 5
+        /// Which training sessions to learn from; an item rated 4 or 5 counts as a positive signal.
+        public var filter = SessionFilter()
         public var generatorSteps = 3000
         public var generatorBatch = 32
         public var generatorLearningRate: Float = 1e-3
@@ -64,7 +66,9 @@ public struct MovieLensExperiment {
         say("codebook (\(rejected.count) items without co-occurrence have no code):\n\(report)")
 
         let tokenizer = ItemTokenizer(codebook: book)
-        let (generator, generatorSeconds) = trainGenerator(split: split, tokenizer: tokenizer, log: say)
+        var ratings: [UInt64: Float] = [:]
+        for e in events.events { ratings[UInt64(UInt32(e.user)) << 32 | UInt64(UInt32(e.item))] = e.rating }
+        let (generator, generatorSeconds) = trainGenerator(split: split, tokenizer: tokenizer, ratings: ratings, log: say)
         let (sasrec, sasrecSeconds) = trainSASRec(split: split, items: n, log: say)
 
         say("evaluating on the test items")
@@ -87,8 +91,9 @@ public struct MovieLensExperiment {
                       codebook: report.description)
     }
 
-    /// Session examples drawn uniformly over (user, position) in the training parts.
-    private func trainGenerator(split: LeaveOneOut, tokenizer: ItemTokenizer, log say: (String) -> Void) -> (Seq2Seq, Double) {
+    /// Session examples drawn uniformly over (user, position) in the training parts, among the sessions
+    /// the filter accepts.
+    private func trainGenerator(split: LeaveOneOut, tokenizer: ItemTokenizer, ratings: [UInt64: Float], log say: (String) -> Void) -> (Seq2Seq, Double) {
         var mc = config.generator
         mc.vocabulary = tokenizer.vocabulary
         let model = Seq2Seq(config: mc, seed: config.seed)
@@ -99,16 +104,27 @@ public struct MovieLensExperiment {
         let schedule = LearningRateSchedule.warmupCosine(peak: config.generatorLearningRate, warmup: config.generatorSteps / 20,
                                                          total: config.generatorSteps, floor: 0.1)
         // Positions with at least one item before them, among coded items.
-        let sequences = split.users.map { $0.train.map(UInt64.init).filter { tokenizer.codebook.code(of: $0) != nil } }.filter { $0.count >= 2 }
+        let users = split.users.filter { $0.train.filter { tokenizer.codebook.code(of: UInt64($0)) != nil }.count >= 2 }
+        let sequences = users.map { $0.train.map(UInt64.init).filter { tokenizer.codebook.code(of: $0) != nil } }
+        func accepted(_ u: Int, _ session: ArraySlice<UInt64>) -> Bool {
+            let positives = session.filter { (ratings[UInt64(users[u].index) << 32 | $0] ?? 0) >= 4 }.count
+            return config.filter.accepts(items: session.count, positives: positives)
+        }
         var rng = SplitMix64(seed: config.seed)
         say("generator: \(model.parameters.count) parameters, \(config.generatorSteps) steps of \(config.generatorBatch) sessions of \(config.sessionItems) items")
         let start = Date()
         var tokens = 0, recent: Float = 0
         for step in 0..<config.generatorSteps {
-            let batch = (0..<config.generatorBatch).map { _ -> SessionExample in
-                let s = sequences[Int(rng.next() % UInt64(sequences.count))]
+            var batch: [SessionExample] = []
+            var draws = 0
+            while batch.count < config.generatorBatch {
+                draws += 1
+                precondition(draws < 1000 * config.generatorBatch, "the session filter accepts almost no training session")
+                let u = Int(rng.next() % UInt64(sequences.count))
+                let s = sequences[u]
                 let t = 1 + Int(rng.next() % UInt64(s.count - 1))
-                return SessionExample(history: Array(s[..<t]), session: Array(s[t..<min(s.count, t + config.sessionItems)]))
+                let session = s[t..<min(s.count, t + config.sessionItems)]
+                if accepted(u, session) { batch.append(SessionExample(history: Array(s[..<t]), session: Array(session))) }
             }
             let (loss, n) = trainer.step(batch, learningRate: schedule.rate(at: step), seed: config.seed &+ UInt64(step))
             tokens += n

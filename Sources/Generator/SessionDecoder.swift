@@ -13,7 +13,10 @@ public struct GeneratedSession: Sendable, Equatable {
 /// only tokens that continue to a real item are candidates, an item already in the session (or in the
 /// excluded set, e.g. the history) cannot be completed, and prefixes whose every item is excluded are
 /// not entered. So every generated code maps to exactly one item and no item repeats.
-public struct SessionDecoder {
+public struct SessionDecoder: @unchecked Sendable {
+    // @unchecked: `generate` only reads the model, the weights snapshot and the codebook, and keeps its
+    // state per call, so requests may run concurrently, provided nobody trains this model instance or
+    // adds to this codebook meanwhile (serving decodes from a snapshot of both).
     public let model: Seq2Seq
     public let weights: DecodingWeights
     public let tokenizer: ItemTokenizer

@@ -4,6 +4,7 @@ import Datasets
 import Engine
 import Evaluation
 import Foundation
+import Generator
 import Models
 
 struct Eval: ParsableCommand {
@@ -20,6 +21,8 @@ struct EvalMovieLens: ParsableCommand {
     @Option(help: "SASRec epochs.") var sasrecEpochs = 40
     @Option(help: "History items the generator reads.") var history = 50
     @Option(help: "Items per training session (1 = next item only).") var sessionItems = 5
+    @Option(help: "Train only on sessions with at least this many items.") var minSessionItems = 1
+    @Option(help: "Train only on sessions with at least this many items rated 4 or 5.") var minSessionPositives = 0
     @Flag(help: "TIGER-style ablation: a dense decoder (one expert) trained on one target item per example.") var tiger = false
     @Option(help: "Evaluate on at most this many users.") var users = Int.max
     @Option(help: "Seed.") var seed: UInt64 = 1
@@ -37,6 +40,8 @@ struct EvalMovieLens: ParsableCommand {
         config.sessionItems = tiger ? 1 : sessionItems
         if tiger { config.generator.experts = 1; config.generator.topK = 1 }
         config.maxUsers = users
+        config.filter.minimumItems = minSessionItems
+        config.filter.minimumPositives = minSessionPositives
         config.seed = seed
         let started = Date()
         let report = try MovieLensExperiment(config: config).run { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }

@@ -1,4 +1,6 @@
+import Datasets
 import Evaluation
+import Models
 import Foundation
 import Testing
 
@@ -19,5 +21,31 @@ import Testing
         #expect(m.hitRate(1) == 0.25 && m.hitRate(5) == 0.5 && m.hitRate(10) == 0.5 && m.hitRate(50) == 0.75)
         #expect(abs(m.ndcg(5) - 1.5 / 4) < 1e-12)
         #expect(abs(m.ndcg(50) - (1.5 + 1 / log2(21.0)) / 4) < 1e-12)
+    }
+}
+
+@Suite struct MovieLensSmokeTests {
+    /// The whole experiment on the real MovieLens-100K, small enough for CI: fetch, split, behaviour
+    /// vectors, codebook, a few generator steps, one SASRec epoch, evaluation of 60 users.
+    @Test func movieLens100KEndToEnd() throws {
+        var c = MovieLensExperiment.Config()
+        c.dataset = .ml100k
+        c.generator = Seq2Seq.Config.preset("tiny")!
+        c.generatorSteps = 20
+        c.generatorBatch = 8
+        c.maxHistory = 20
+        c.sasrec.width = 16
+        c.sasrec.maxLength = 50
+        c.sasrecEpochs = 1
+        c.maxUsers = 60
+        var lines: [String] = []
+        let report = try MovieLensExperiment(config: c).run { lines.append($0) }
+        #expect(lines[0].hasPrefix("ml-100k: 943 users, 1682 items, 100000 ratings"))
+        for m in [report.generator, report.sasrec] {
+            #expect(m.users == 60)
+            #expect(m.hitRate(1) <= m.hitRate(5) && m.hitRate(5) <= m.hitRate(10) && m.hitRate(10) <= m.hitRate(50))
+            #expect(m.ndcg(10) <= m.hitRate(10))
+        }
+        #expect(report.entropy.count == 3 && report.entropy.allSatisfy { $0 > 0 })
     }
 }
