@@ -45,18 +45,12 @@ struct BenchBLAS: ParsableCommand {
             environment["OPENBLAS_L2_SIZE"] = nil
             environment["ONEREC_BLAS_CORE"] = nil
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        process.arguments = ["bench", "blas", "--measure", mode, "--m", "\(m)", "--n", "\(n)", "--k", "\(k)",
-                             "--threads", "\(threads)", "--rounds", "\(rounds)"]
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let (status, text) = try capture(
+            URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
+            ["bench", "blas", "--measure", mode, "--m", "\(m)", "--n", "\(n)", "--k", "\(k)", "--threads", "\(threads)", "--rounds", "\(rounds)"],
+            environment: environment)
         let fields = text.split(separator: "\t")
-        guard process.terminationStatus == 0, fields.count == 3, let gflops = Double(fields[2].trimmingCharacters(in: .whitespacesAndNewlines)) else {
+        guard status == 0, fields.count == 3, let gflops = Double(fields[2].trimmingCharacters(in: .whitespacesAndNewlines)) else {
             throw CommandError("benchmark child (\(mode)) failed: \(text)")
         }
         return (String(fields[0]), String(fields[1]), gflops)

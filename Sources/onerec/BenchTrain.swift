@@ -78,21 +78,14 @@ struct BenchTrain: ParsableCommand {
     }
 
     private func runTorch(coreType: String, threads: Int) throws -> (train: Double, beam: Double) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [torchScript, "--steps", "\(steps)", "--batch", "\(batch)", "--encoder-length", "\(encoderLength)",
-                             "--decoder-length", "\(decoderLength)", "--beam", "\(beam)", "--requests", "\(requests)", "--threads", "\(threads)"]
         var environment = ProcessInfo.processInfo.environment
         environment["OPENBLAS_CORETYPE"] = coreType  // the same kernels as this process
         environment["OPENBLAS_NUM_THREADS"] = "1"
         environment["OMP_NUM_THREADS"] = "\(threads)"
-        process.environment = environment
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0, let line = text.split(separator: "\n").last(where: { $0.hasPrefix("result ") }) else {
+        let (status, text) = try capture(python, [torchScript, "--steps", "\(steps)", "--batch", "\(batch)", "--encoder-length", "\(encoderLength)",
+                                                  "--decoder-length", "\(decoderLength)", "--beam", "\(beam)", "--requests", "\(requests)", "--threads", "\(threads)"],
+                                         environment: environment)
+        guard status == 0, let line = text.split(separator: "\n").last(where: { $0.hasPrefix("result ") }) else {
             throw CommandError("the PyTorch reference failed (is python3-torch installed? scripts/bench-train.sh installs it): \(text)")
         }
         let fields = line.split(separator: " ")

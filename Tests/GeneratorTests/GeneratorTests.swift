@@ -19,15 +19,8 @@ func randomCodebook(items n: Int, codes: Int, seed: UInt64) throws -> Codebook {
 }
 
 func tinyModel(vocabulary: Int, seed: UInt64) -> Seq2Seq {
-    var c = Seq2Seq.Config()
+    var c = Seq2Seq.Config.preset("tiny")!
     c.vocabulary = vocabulary
-    c.width = 32
-    c.heads = 2
-    c.encoderLayers = 1
-    c.decoderLayers = 1
-    c.feedForward = 64
-    c.experts = 4
-    c.topK = 2
     return Seq2Seq(config: c, seed: seed)
 }
 

@@ -2,6 +2,7 @@
 #ifndef ONEREC_FASTMATH_H
 #define ONEREC_FASTMATH_H
 #include <stdint.h>
+#include <stddef.h>
 #include <string.h>
 
 #define OK_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -33,4 +34,18 @@ static inline float ok_tanhf(float x) {
 }
 
 static inline float ok_sigmoidf(float x) { return 1.0f / (1.0f + ok_expf(-x)); }
+
+// out = softmax(x) over c values; returns log sum exp(x), for the losses that need it.
+static inline float ok_softmax_row(float *out, const float *x, size_t c) {
+    float mx = -__builtin_inff();
+    for (size_t i = 0; i < c; i++) mx = x[i] > mx ? x[i] : mx;
+    float sum = 0;
+    for (size_t i = 0; i < c; i++) {
+        out[i] = ok_expf(x[i] - mx);
+        sum += out[i];
+    }
+    float inv = 1.0f / sum;
+    for (size_t i = 0; i < c; i++) out[i] *= inv;
+    return mx + __builtin_logf(sum);
+}
 #endif

@@ -7,20 +7,10 @@ OK_CLONES double ok_cross_entropy_forward(float *probs, const float *logits, con
     double total = 0;
     for (size_t r = 0; r < rows; r++) {
         const float *x = logits + r * v;
-        float *p = probs + r * v;
-        float mx = -INFINITY;
-        for (size_t i = 0; i < v; i++) mx = x[i] > mx ? x[i] : mx;
-        float sum = 0;
-        for (size_t i = 0; i < v; i++) {
-            p[i] = ok_expf(x[i] - mx);
-            sum += p[i];
-        }
-        float inv = 1.0f / sum;
-        for (size_t i = 0; i < v; i++) p[i] *= inv;
+        float logsum = ok_softmax_row(probs + r * v, x, v);  // log sum exp
         int32_t t = targets[r];
         float w = weights ? weights[r] : 1.0f;
         if (t < 0 || w == 0) continue;
-        float logsum = logf(sum) + mx;  // log sum exp
         double nll = (double)(logsum - x[t]);
         if (smoothing > 0) {
             double mean_nll = 0;

@@ -3,19 +3,7 @@
 #include "kernels.h"
 
 OK_CLONES void ok_softmax_forward(float *out, const float *inp, size_t rows, size_t c) {
-    for (size_t r = 0; r < rows; r++) {
-        const float *x = inp + r * c;
-        float *o = out + r * c;
-        float mx = -INFINITY;
-        for (size_t i = 0; i < c; i++) mx = x[i] > mx ? x[i] : mx;
-        float sum = 0;
-        for (size_t i = 0; i < c; i++) {
-            o[i] = ok_expf(x[i] - mx);
-            sum += o[i];
-        }
-        float inv = 1.0f / sum;
-        for (size_t i = 0; i < c; i++) o[i] *= inv;
-    }
+    for (size_t r = 0; r < rows; r++) ok_softmax_row(out + r * c, inp + r * c, c);
 }
 
 // dx = p * (dout - sum(dout * p))
