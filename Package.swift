@@ -57,6 +57,9 @@ let package = Package(
             cSettings: [.unsafeFlags(["-O3", "-fno-math-errno", "-fassociative-math", "-fno-signed-zeros", "-fno-trapping-math"])]),
         .target(name: "Engine", dependencies: ["CKernels", "BLAS"], path: "Sources/Engine", swiftSettings: strict),
 
+        // MARK: Events (the schema every entry point validates against)
+        .target(name: "Events", path: "Sources/Events", swiftSettings: strict),
+
         // MARK: Data sets (public data for offline evaluation)
         .target(name: "Datasets", path: "Sources/Datasets", swiftSettings: strict),
 
@@ -119,6 +122,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine"], swiftSettings: strict),
         .testTarget(name: "GeneratorTests", dependencies: ["Generator", "Models", "SemanticIDs", "Engine"], swiftSettings: strict),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Models", "Datasets"], swiftSettings: strict),
+        .testTarget(name: "EventsTests", dependencies: ["Events"], swiftSettings: strict),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SemanticIDsTests", dependencies: ["SemanticIDs", "Engine", "LMDB", "TestSupport"], swiftSettings: strict),
         .testTarget(

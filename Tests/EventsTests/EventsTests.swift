@@ -1,0 +1,73 @@
+import Events
+import Foundation
+import Testing
+
+@Suite struct EventsTests {
+    static let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    static var interaction: InteractionEvent {
+        var e = InteractionEvent(eventID: "e1", userID: 42, itemID: 7, timestampMs: 1_799_999_000_000, requestID: "r1",
+                                 position: 2, watchTimeMs: 12_000, durationMs: 30_000)
+        e.like = true
+        return e
+    }
+
+    func decode(_ json: String) -> Result<Event, EventRejection> {
+        EventDecoder(embeddingDimension: 3).decode(Array(json.utf8), now: Self.now)
+    }
+
+    @Test func eventsRoundTripThroughJSON() throws {
+        var item = ItemEvent(eventID: "i1", itemID: 7, timestampMs: 1_799_000_000_000)
+        item.durationMs = 30_000
+        item.authorID = 3
+        item.tags = ["cats", "a \"quoted\" tag"]
+        item.embedding = [0.5, -1, 2.25]
+        for event in [Event.interaction(Self.interaction), .item(item)] {
+            #expect(try decode(event.json()).get() == event)
+        }
+        #expect(Event.interaction(Self.interaction).key == 42 && Event.item(item).key == 7)
+    }
+
+    @Test func unknownFieldsAreIgnored() throws {
+        let json = Event.interaction(Self.interaction).json().dropLast() + #","client":"ios","extra":{"a":1}}"#
+        #expect(try decode(String(json)).get() == .interaction(Self.interaction))
+    }
+
+    /// Each malformed case is refused with the expected machine-readable reason.
+    @Test(arguments: [
+        ("not json", "invalid-json"),
+        ("[1, 2]", "not-an-object"),
+        (#"{"schema": 2, "type": "item"}"#, "unsupported-schema:schema"),
+        (#"{"schema": 1, "type": "click"}"#, "unknown-type:type"),
+        (#"{"schema": 1, "type": "interaction", "event_id": "e"}"#, "missing-field:user_id"),
+        (#"{"schema": 1, "type": "interaction", "event_id": "e", "user_id": "42"}"#, "wrong-type:user_id"),
+        (#"{"schema": 1, "type": "interaction", "event_id": "e", "user_id": -1}"#, "out-of-range:user_id"),
+        (#"{"schema": 1, "type": "interaction", "event_id": "e", "user_id": 1.5}"#, "wrong-type:user_id"),
+        (#"{"schema": 1, "type": "interaction", "event_id": "", "user_id": 1}"#, "out-of-range:event_id"),
+        (#"{"schema": 1, "type": "interaction", "event_id": "e", "user_id": 1, "item_id": 2, "timestamp_ms": 99999999999999, "request_id": "r", "position": 0, "watch_time_ms": 1, "duration_ms": 1}"#, "out-of-range:timestamp_ms"),
+        (#"{"schema": 1, "type": "interaction", "event_id": "e", "user_id": 1, "item_id": 2, "timestamp_ms": 1799999000000, "request_id": "r", "position": 0, "watch_time_ms": -5, "duration_ms": 1}"#, "out-of-range:watch_time_ms"),
+        (#"{"schema": 1, "type": "interaction", "event_id": "e", "user_id": 1, "item_id": 2, "timestamp_ms": 1799999000000, "request_id": "r", "position": 0, "watch_time_ms": 5, "duration_ms": 0}"#, "out-of-range:duration_ms"),
+        (#"{"schema": 1, "type": "interaction", "event_id": "e", "user_id": 1, "item_id": 2, "timestamp_ms": 1799999000000, "request_id": "r", "position": 0, "watch_time_ms": 5, "duration_ms": 9, "like": 1}"#, "wrong-type:like"),
+        (#"{"schema": 1, "type": "item", "event_id": "e", "item_id": 2, "timestamp_ms": 1799999000000, "embedding": [1, 2]}"#, "wrong-dimension:embedding"),
+        (#"{"schema": 1, "type": "item", "event_id": "e", "item_id": 2, "timestamp_ms": 1799999000000, "embedding": [1, "x", 3]}"#, "wrong-type:embedding"),
+        (#"{"schema": 1, "type": "item", "event_id": "e", "item_id": 2, "timestamp_ms": 1799999000000, "embedding": [1, 1e39, 3]}"#, "not-finite:embedding"),
+        (#"{"schema": 1, "type": "item", "event_id": "e", "item_id": 2, "timestamp_ms": 1799999000000, "tags": "cats"}"#, "wrong-type:tags"),
+    ])
+    func malformedEventsAreRefusedWithTheirReason(json: String, reason: String) {
+        switch decode(json) {
+        case .success(let e): Issue.record("accepted \(e)")
+        case .failure(let r): #expect(r.description == reason)
+        }
+    }
+
+    @Test func sizeLimitsHold() {
+        let huge = #"{"schema":1,"type":"item","event_id":""# + String(repeating: "x", count: 70_000) + #""}"#
+        #expect(decode(huge) == .failure(EventRejection(.tooLarge)))
+        let longID = #"{"schema":1,"type":"item","event_id":""# + String(repeating: "x", count: 300) + #"","item_id":1,"timestamp_ms":1799999000000}"#
+        #expect(decode(longID) == .failure(EventRejection(.outOfRange, "event_id")))
+        var deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
+        #expect(decode(deep) == .failure(EventRejection(.invalidJSON)) || decode(deep) == .failure(EventRejection(.notAnObject)))
+        deep = "\u{FFFF}\u{0}"
+        #expect(decode(deep) == .failure(EventRejection(.invalidJSON)))
+    }
+}
