@@ -60,6 +60,9 @@ let package = Package(
         // MARK: Events (the schema every entry point validates against)
         .target(name: "Events", path: "Sources/Events", swiftSettings: strict),
 
+        // MARK: Simulator (hidden tastes, true utility, logs and load)
+        .target(name: "Simulator", dependencies: ["Events", "Engine"], path: "Sources/Simulator", swiftSettings: strict),
+
         // MARK: Data sets (public data for offline evaluation)
         .target(name: "Datasets", path: "Sources/Datasets", swiftSettings: strict),
 
@@ -96,7 +99,7 @@ let package = Package(
         .executableTarget(
             name: "onerec",
             dependencies: [
-                "OneRecDaemon", "BLAS", "Kafka", "LMDB", "Engine", "Models", "SemanticIDs", "Datasets", "Generator", "Evaluation",
+                "OneRecDaemon", "BLAS", "Kafka", "LMDB", "Engine", "Models", "SemanticIDs", "Datasets", "Generator", "Evaluation", "Events", "Simulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -123,6 +126,7 @@ let package = Package(
         .testTarget(name: "GeneratorTests", dependencies: ["Generator", "Models", "SemanticIDs", "Engine"], swiftSettings: strict),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Models", "Datasets"], swiftSettings: strict),
         .testTarget(name: "EventsTests", dependencies: ["Events"], swiftSettings: strict),
+        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Events"], swiftSettings: strict),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SemanticIDsTests", dependencies: ["SemanticIDs", "Engine", "LMDB", "TestSupport"], swiftSettings: strict),
         .testTarget(
@@ -134,6 +138,9 @@ let package = Package(
             ],
             swiftSettings: strict),
         // The real `onerec` binary, driven as an operator would: real processes, signals, HTTP, broker.
-        .testTarget(name: "EndToEndTests", dependencies: ["onerec", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["onerec", "TestSupport", "Kafka", "Events", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
     ]
 )
