@@ -75,6 +75,9 @@ let package = Package(
         // MARK: Generator (OneRec's model at work: tokens, training, constrained decoding)
         .target(name: "Generator", dependencies: ["Engine", "Models", "SemanticIDs"], path: "Sources/Generator", swiftSettings: strict),
 
+        // MARK: Alignment (preference objectives, reward model, IPA)
+        .target(name: "Alignment", dependencies: ["Engine", "Models", "Generator"], path: "Sources/Alignment", swiftSettings: strict),
+
         // MARK: Offline evaluation
         .target(
             name: "Evaluation", dependencies: ["Engine", "Models", "SemanticIDs", "Generator", "Datasets"],
@@ -121,9 +124,11 @@ let package = Package(
             ],
             swiftSettings: strict),
         .testTarget(name: "BLASTests", dependencies: ["BLAS"], swiftSettings: strict),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "BLAS"], swiftSettings: strict),
+        .target(name: "EngineSupport", dependencies: ["Engine"], path: "Tests/EngineSupport", swiftSettings: strict),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "BLAS", "EngineSupport"], swiftSettings: strict),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine"], swiftSettings: strict),
         .testTarget(name: "GeneratorTests", dependencies: ["Generator", "Models", "SemanticIDs", "Engine"], swiftSettings: strict),
+        .testTarget(name: "AlignmentTests", dependencies: ["Alignment", "Engine", "EngineSupport"], swiftSettings: strict),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Models", "Datasets"], swiftSettings: strict),
         .testTarget(name: "EventsTests", dependencies: ["Events"], swiftSettings: strict),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Events"], swiftSettings: strict),

@@ -1,4 +1,5 @@
 import Engine
+import EngineSupport
 import Testing
 
 @Suite struct AttentionTests {

@@ -1,4 +1,6 @@
 import Engine
+import Foundation
+import EngineSupport
 import Testing
 
 @Suite struct BasicOpTests {
@@ -81,5 +83,15 @@ import Testing
         let inference = Graph(training: false)
         _ = inference.relu(x)
         #expect(inference.recordedOps.isEmpty)
+    }
+}
+
+@Suite struct LogSumExpTests {
+    @Test func logSumExpValueAndGradient() {
+        let x = Tensor(shape: [1, 3], values: [1, 2, 3])
+        let y = Graph(training: false).logSumExp(x)[0]
+        #expect(abs(Double(y) - log(exp(1.0) + exp(2.0) + exp(3.0))) < 1e-5)
+        checkGradients([randomTensor([3, 4], seed: 30, scale: 3)]) { g, t in g.logSumExp(t[0]) }
+        checkGradients([randomTensor([3, 4], seed: 31), randomTensor([3, 4], seed: 32)]) { g, t in g.sub(t[0], t[1]) }
     }
 }

@@ -1,4 +1,5 @@
 import Engine
+import EngineSupport
 import Foundation
 import Testing
 

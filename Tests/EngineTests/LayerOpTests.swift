@@ -1,5 +1,6 @@
 import Foundation
 import Engine
+import EngineSupport
 import Testing
 
 @Suite struct LayerOpTests {

@@ -1,4 +1,5 @@
 import CKernels
+import Foundation
 
 extension Graph {
     /// The sum of every element, as a scalar (shape []).
@@ -38,4 +39,29 @@ extension Graph {
         }
         return y
     }
+}
+
+extension Graph {
+    /// log sum exp over the last dimension: x (..., K) -> (...). Backward: softmax(x) times the gradient.
+    public func logSumExp(_ x: Tensor) -> Tensor {
+        let (rows, k) = (x.rows, x.lastDimension)
+        let y = output(Array(x.shape.dropLast()), x)
+        let probs = Storage(count: x.count, zeroed: false)
+        ok_softmax_forward(probs.data, x.data, rows, k)
+        for r in 0..<rows {
+            var mx = -Float.infinity
+            for j in 0..<k { mx = max(mx, x.data[r * k + j]) }
+            var sum: Double = 0
+            for j in 0..<k { sum += exp(Double(x.data[r * k + j] - mx)) }
+            y.data[r] = mx + Float(log(sum))
+        }
+        record("logSumExp", y) {
+            let (dy, dx) = (y.grad!, x.gradBuffer())
+            for r in 0..<rows { for j in 0..<k { dx[r * k + j] += dy[r] * probs.data[r * k + j] } }
+        }
+        return y
+    }
+
+    /// a - b (same shapes, or b broadcast over a's leading dimensions).
+    public func sub(_ a: Tensor, _ b: Tensor) -> Tensor { add(a, scale(b, -1)) }
 }

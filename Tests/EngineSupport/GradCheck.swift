@@ -2,7 +2,7 @@ import Engine
 import Testing
 
 /// A tensor of values drawn uniformly from [-scale, scale) with a fixed seed.
-func randomTensor(_ shape: [Int], seed: UInt64, scale: Float = 1, requiresGrad: Bool = true) -> Tensor {
+public func randomTensor(_ shape: [Int], seed: UInt64, scale: Float = 1, requiresGrad: Bool = true) -> Tensor {
     var rng = SplitMix64(seed: seed)
     let t = Tensor(shape: shape, requiresGrad: requiresGrad)
     for i in 0..<t.count { t[i] = (rng.nextFloat() * 2 - 1) * scale }
@@ -13,7 +13,7 @@ func randomTensor(_ shape: [Int], seed: UInt64, scale: Float = 1, requiresGrad: 
 /// projection L = sum(out * R) for a fixed random R, in Double. For each input the relative error
 /// ||analytic - numeric|| / max(||analytic||, ||numeric||) over up to `samples` coordinates must stay
 /// under `tolerance`. `f` must be deterministic (a fresh graph with the same seed is used each time).
-func checkGradients(
+public func checkGradients(
     _ inputs: [Tensor], eps: Float = 1e-2, tolerance: Double = 1e-2, samples: Int = 48,
     sourceLocation: SourceLocation = #_sourceLocation, _ f: (Graph, [Tensor]) -> Tensor
 ) {
