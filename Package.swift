@@ -76,7 +76,7 @@ let package = Package(
         .target(name: "Generator", dependencies: ["Engine", "Models", "SemanticIDs"], path: "Sources/Generator", swiftSettings: strict),
 
         // MARK: Alignment (preference objectives, reward model, IPA)
-        .target(name: "Alignment", dependencies: ["Engine", "Models", "Generator"], path: "Sources/Alignment", swiftSettings: strict),
+        .target(name: "Alignment", dependencies: ["Engine", "Models", "Generator", "Events"], path: "Sources/Alignment", swiftSettings: strict),
 
         // MARK: Offline evaluation
         .target(
@@ -128,7 +128,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "BLAS", "EngineSupport"], swiftSettings: strict),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine"], swiftSettings: strict),
         .testTarget(name: "GeneratorTests", dependencies: ["Generator", "Models", "SemanticIDs", "Engine"], swiftSettings: strict),
-        .testTarget(name: "AlignmentTests", dependencies: ["Alignment", "Engine", "EngineSupport"], swiftSettings: strict),
+        .testTarget(name: "AlignmentTests", dependencies: ["Alignment", "Engine", "EngineSupport", "Events", "Simulator", "Models"], swiftSettings: strict),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Models", "Datasets"], swiftSettings: strict),
         .testTarget(name: "EventsTests", dependencies: ["Events"], swiftSettings: strict),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Events"], swiftSettings: strict),

@@ -1,0 +1,120 @@
+import Engine
+import Models
+
+/// OneRec's reward model: for a user and a session of items, target-aware item vectors (each item's
+/// embedding times the user's, the user vector being 1 + a projection of the mean history item, so an
+/// item's own vector is kept when the history says nothing), self-attention across the session's items, their sum, and four sigmoid
+/// towers: session watch time (swt), view (vtr), follow (wtr) and like (ltr). Trained with BCE per tower.
+///
+/// Labels from a logged session (the items the user reached): swt = watched time / the items' total
+/// duration, in [0, 1]; vtr = share of items watched at least halfway; wtr = 1 if any item was followed;
+/// ltr = 1 if any was liked.
+public final class RewardModel {
+    public struct Config: Sendable {
+        public var items = 2000
+        public var width = 32
+        public var heads = 2
+        /// Newest history items forming the user vector.
+        public var historyLength = 20
+        /// Longest session scored.
+        public var sessionLength = 5
+        public init() {}
+    }
+
+    /// Tower order in outputs and labels.
+    public static let towers = ["swt", "vtr", "wtr", "ltr"]
+
+    public let config: Config
+    public let parameters: ParameterStore
+    let items: Tensor, user: Tensor, qkv: Tensor, out: Tensor
+    let hidden: [(w: Tensor, b: Tensor, head: Tensor, headBias: Tensor)]
+
+    public init(config: Config, seed: UInt64) {
+        self.config = config
+        let p = ParameterStore(seed: seed)
+        let d = config.width
+        let std = 1 / Float(d).squareRoot()
+        items = p.normal("items", [config.items + 1, d], std: 0.3)  // row 0: padding
+        user = p.normal("user", [d, d], std: std)
+        qkv = p.normal("attention.qkv", [3 * d, d], std: std)
+        out = p.normal("attention.out", [d, d], std: std)
+        hidden = RewardModel.towers.map { name in
+            (p.normal("\(name).w", [d, d], std: std), p.constant("\(name).b", [d], 0), p.normal("\(name).head", [1, d], std: std),
+             p.constant("\(name).head.b", [1], 0))
+        }
+        parameters = p
+    }
+
+    /// Histories (newest last) and sessions of item ids (< items), batched.
+    public struct Batch {
+        public var histories: [[UInt64]]
+        public var sessions: [[UInt64]]
+        /// (B * 4) labels in tower order, when training.
+        public var labels: [Float]?
+        public init(histories: [[UInt64]], sessions: [[UInt64]], labels: [Float]? = nil) {
+            precondition(histories.count == sessions.count && (labels == nil || labels!.count == sessions.count * 4))
+            (self.histories, self.sessions, self.labels) = (histories, sessions, labels)
+        }
+    }
+
+    /// (B, 4) tower logits.
+    public func logits(_ g: Graph, _ batch: Batch) -> Tensor {
+        let (b, d, h, m) = (batch.sessions.count, config.width, config.historyLength, config.sessionLength)
+        // User: the mean of the newest history items' embeddings, projected.
+        let historyIDs = batch.histories.flatMap { ids -> [Int32] in
+            let kept = ids.suffix(h).map { Int32($0) + 1 }
+            return [Int32](repeating: 0, count: h - kept.count) + kept
+        }
+        let historyWeights = batch.histories.flatMap { ids -> [Float] in
+            let n = min(ids.count, h)
+            return [Float](repeating: 0, count: h - n) + [Float](repeating: 1 / Float(max(n, 1)), count: n)
+        }
+        let historyVectors = g.embedding(items, historyIDs, shape: [b, h])                         // (B, H, D)
+        let weighted = g.mul(historyVectors, expand(historyWeights, b: b, rows: h, d: d))
+        // 1 + projection: with no history (or before training) every item keeps its own vector.
+        let u = g.add(g.linear(g.sumLast(g.transpose(weighted, 1, 2)), user), Tensor(shape: [d], values: [Float](repeating: 1, count: d)))  // (B, D)
+        // Target-aware session items: v_i * u.
+        let sessionIDs = batch.sessions.flatMap { ids -> [Int32] in
+            precondition(ids.count <= m, "session of \(ids.count) items, the model scores at most \(m)")
+            return ids.map { Int32($0) + 1 } + [Int32](repeating: 0, count: m - ids.count)
+        }
+        let valid = batch.sessions.flatMap { ids in [UInt8](repeating: 1, count: ids.count) + [UInt8](repeating: 0, count: m - ids.count) }
+        let v = g.embedding(items, sessionIDs, shape: [b, m])                                      // (B, M, D)
+        let e = g.mul(v, g.concat([Tensor](repeating: g.reshape(u, [b, 1, d]), count: m), axis: 1))
+        let projected = g.linear(e, qkv)
+        let attended = g.linear(g.attention(q: g.slice(projected, axis: 2, 0..<d), k: g.slice(projected, axis: 2, d..<2 * d),
+                                            v: g.slice(projected, axis: 2, 2 * d..<3 * d), heads: config.heads,
+                                            mask: AttentionMask(keyValid: valid)), out)
+        let mixed = g.add(e, attended)
+        // Sum over the session's real items.
+        let summed = g.sumLast(g.transpose(g.mul(mixed, expand(valid.map(Float.init), b: b, rows: m, d: d)), 1, 2))  // (B, D)
+        let outputs = hidden.map { t in g.linear(g.relu(g.linear(summed, t.w, t.b)), t.head, t.headBias) }           // 4 x (B, 1)
+        return g.concat(outputs, axis: 1)                                                                            // (B, 4)
+    }
+
+    /// Mean BCE over the four towers.
+    public func loss(_ g: Graph, _ batch: Batch) -> Tensor {
+        guard let labels = batch.labels else { preconditionFailure("reward model loss needs labels") }
+        return g.binaryCrossEntropy(logits(g, batch), labels: labels)
+    }
+
+    /// Tower probabilities (B, 4) for scoring sessions.
+    public func predict(_ batch: Batch) -> [[Float]] {
+        let g = Graph(training: false)
+        let p = g.sigmoid(logits(g, batch)).values
+        return (0..<batch.sessions.count).map { Array(p[($0 * 4)..<($0 * 4 + 4)]) }
+    }
+
+    /// (B, rows, D) constant with each row's weight repeated across D.
+    private func expand(_ weights: [Float], b: Int, rows: Int, d: Int) -> Tensor {
+        Tensor(shape: [b, rows, d], values: weights.flatMap { [Float](repeating: $0, count: d) })
+    }
+}
+
+/// How the reward model's towers combine into one session reward for alignment: a weighted sum of the
+/// tower probabilities (defaults favour watch time, as OneRec's reward does).
+public struct RewardWeights: Sendable {
+    public var swt: Float = 1, vtr: Float = 0.5, wtr: Float = 0.5, ltr: Float = 0.5
+    public init() {}
+    public func reward(_ towers: [Float]) -> Float { swt * towers[0] + vtr * towers[1] + wtr * towers[2] + ltr * towers[3] }
+}

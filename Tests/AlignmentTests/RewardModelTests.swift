@@ -1,0 +1,39 @@
+import Alignment
+import Engine
+import EngineSupport
+import Models
+import Events
+import Simulator
+import Testing
+
+@Suite struct RewardModelTests {
+    @Test func aucByHand() {
+        #expect(areaUnderCurve(scores: [0.1, 0.4, 0.35, 0.8], positives: [false, false, true, true]) == 0.75)
+        #expect(areaUnderCurve(scores: [1, 1], positives: [true, false]) == 0.5)
+        #expect(areaUnderCurve(scores: [1], positives: [true]) == nil)
+    }
+
+    @Test func labelsFromALoggedSession() {
+        var a = InteractionEvent(eventID: "1", userID: 1, itemID: 10, timestampMs: 1, requestID: "r1", position: 0, watchTimeMs: 30, durationMs: 40)
+        a.like = true
+        let b = InteractionEvent(eventID: "2", userID: 1, itemID: 11, timestampMs: 2, requestID: "r1", position: 1, watchTimeMs: 10, durationMs: 60)
+        let c = InteractionEvent(eventID: "3", userID: 1, itemID: 12, timestampMs: 3, requestID: "r2", position: 0, watchTimeMs: 5, durationMs: 10)
+        let examples = RewardExample.from([a, b, c], sessionLength: 5)
+        #expect(examples.count == 2)
+        #expect(examples[0].session == [10, 11] && examples[0].history.isEmpty)
+        #expect(examples[0].labels == [0.4, 0.5, 0, 1])
+        #expect(examples[1].history == [10])  // the liked, watched item; not the skimmed one
+        #expect(examples[1].labels == [0.5, 1, 0, 0])
+    }
+
+    @Test func gradientsOfTheRewardModel() {
+        var config = RewardModel.Config()
+        config.items = 6
+        config.width = 4
+        config.historyLength = 3
+        config.sessionLength = 3
+        let model = RewardModel(config: config, seed: 3)
+        let batch = RewardModel.Batch(histories: [[1, 2], [0, 3, 4, 5]], sessions: [[1, 5, 2], [4]], labels: [0.3, 1, 0, 1, 0.9, 0, 1, 0])
+        checkGradients(Array(model.parameters.tensors.prefix(5)), samples: 24) { g, _ in model.loss(g, batch) }
+    }
+}
