@@ -3,6 +3,7 @@ import Events
 /// Logged sessions as reward-model examples: the events of one request, in position order, with the
 /// user's earlier positive items as history and the four labels (swt, vtr, wtr, ltr).
 public struct RewardExample: Sendable {
+    public let user: UInt64
     public let history: [UInt64]
     public let session: [UInt64]
     public let labels: [Float]
@@ -26,7 +27,7 @@ public struct RewardExample: Sendable {
             let views = session.filter { $0.watchTimeMs * 2 >= $0.durationMs }.count
             let labels: [Float] = [Float(min(1, watched / max(duration, 1))), Float(views) / Float(session.count),
                                    session.contains { $0.follow } ? 1 : 0, session.contains { $0.like } ? 1 : 0]
-            examples.append(RewardExample(history: positives[user] ?? [], session: session.map(\.itemID), labels: labels))
+            examples.append(RewardExample(user: user, history: positives[user] ?? [], session: session.map(\.itemID), labels: labels))
             positives[user, default: []] += session.filter(\.isPositive).map(\.itemID)
         }
         return examples
