@@ -45,6 +45,19 @@ public final class RewardModel {
         parameters = p
     }
 
+    /// Starts item vectors from content embeddings (each scaled to the initial norm), so the model begins
+    /// knowing which items are alike; items without one keep their random start. Dimensions must match.
+    public func initializeItems(from embeddings: [UInt64: [Float]]) {
+        let d = config.width
+        for (id, v) in embeddings where Int(id) < config.items {
+            precondition(v.count == d, "item \(id): embedding of \(v.count), the reward model is \(d) wide")
+            let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            guard norm > 0 else { continue }
+            let scale = 0.3 * Float(d).squareRoot() / norm
+            for k in 0..<d { items[(Int(id) + 1) * d + k] = v[k] * scale }
+        }
+    }
+
     /// Histories (newest last) and sessions of item ids (< items), batched.
     public struct Batch {
         public var histories: [[UInt64]]

@@ -37,3 +37,17 @@ import Testing
         checkGradients(Array(model.parameters.tensors.prefix(5)), samples: 24) { g, _ in model.loss(g, batch) }
     }
 }
+
+@Suite struct RewardModelInitTests {
+    @Test func contentEmbeddingsSeedTheItemVectors() {
+        var config = RewardModel.Config()
+        config.items = 3
+        config.width = 2
+        let model = RewardModel(config: config, seed: 1)
+        model.initializeItems(from: [1: [3, 4]])
+        let items = model.parameters.tensors[0]  // (items + 1, width), row 0 padding
+        let row = [items[4], items[5]]
+        #expect(abs(row[0] / row[1] - 0.75) < 1e-6)
+        #expect(abs((row[0] * row[0] + row[1] * row[1]).squareRoot() - 0.3 * Float(2).squareRoot()) < 1e-6)
+    }
+}
