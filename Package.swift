@@ -128,7 +128,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "BLAS", "EngineSupport"], swiftSettings: strict),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine"], swiftSettings: strict),
         .testTarget(name: "GeneratorTests", dependencies: ["Generator", "Models", "SemanticIDs", "Engine"], swiftSettings: strict),
-        .testTarget(name: "AlignmentTests", dependencies: ["Alignment", "Engine", "EngineSupport", "Events", "Simulator", "Models"], swiftSettings: strict),
+        .testTarget(name: "AlignmentTests", dependencies: ["Alignment", "Engine", "EngineSupport", "Events", "Simulator", "Models", "Generator", "SemanticIDs"], swiftSettings: strict),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Models", "Datasets"], swiftSettings: strict),
         .testTarget(name: "EventsTests", dependencies: ["Events"], swiftSettings: strict),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Events"], swiftSettings: strict),

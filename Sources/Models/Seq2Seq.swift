@@ -124,6 +124,24 @@ public final class Seq2Seq {
         return (g.linear(g.rmsNorm(x, weight: decoderNorm), head), balance)
     }
 
+    /// Each example's summed log-probability of its targets (B), with gradients: what preference
+    /// objectives compare between chosen and rejected sessions.
+    public func sequenceLogProbabilities(_ g: Graph, _ batch: Batch) -> Tensor {
+        let memory = encode(g, tokens: batch.encoderTokens, valid: batch.encoderValid, batch: batch.batch, length: batch.encoderLength)
+        let (logits, _) = decode(g, memory: memory, memoryValid: batch.encoderValid, inputs: batch.decoderInputs,
+                                 batch: batch.batch, length: batch.decoderLength)
+        let perToken = g.targetLogProbabilities(g.reshape(logits, [batch.batch * batch.decoderLength, config.vocabulary]), targets: batch.targets)
+        return g.sumLast(g.reshape(perToken, [batch.batch, batch.decoderLength]))
+    }
+
+    /// A copy with the same configuration and parameter values (the frozen reference of an alignment round).
+    public func copy() -> Seq2Seq {
+        let twin = Seq2Seq(config: config, seed: 0)
+        let values = Dictionary(uniqueKeysWithValues: parameters.tensors.map { ($0.name!, $0) })
+        do { try twin.parameters.load(values) } catch { preconditionFailure("a model's copy has its shapes: \(error)") }
+        return twin
+    }
+
     /// Next-token cross-entropy over the batch's targets plus `balanceWeight` times the balance loss.
     /// Returns the total (to back-propagate) and the cross-entropy alone (to report).
     public func loss(_ g: Graph, _ batch: Batch) -> (total: Tensor, crossEntropy: Tensor) {

@@ -81,3 +81,12 @@ import Testing
 extension Float {
     func log() -> Float { Float(Foundation.log(Double(self))) }
 }
+
+@Suite struct TargetLogProbabilityTests {
+    @Test func valuesAndGradients() {
+        let logits = Tensor(shape: [2, 2], values: [0, Float(3).log(), 0, 0])
+        let lp = Graph(training: false).targetLogProbabilities(logits, targets: [1, -1]).values
+        #expect(abs(lp[0] - Float(0.75).log()) < 1e-6 && lp[1] == 0)
+        checkGradients([randomTensor([4, 6], seed: 40, scale: 2)]) { g, t in g.targetLogProbabilities(t[0], targets: [5, -1, 0, 2]) }
+    }
+}

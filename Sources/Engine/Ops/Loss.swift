@@ -56,3 +56,27 @@ func withOptional<R>(_ values: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -
     guard let values else { return body(nil) }
     return values.withUnsafeBufferPointer { body($0.baseAddress) }
 }
+
+extension Graph {
+    /// log softmax(logits)[target] for each row: logits (N, V), targets (N) -> (N); a row whose target is
+    /// negative gives 0 and no gradient. Backward: dlogits = g (onehot - softmax).
+    public func targetLogProbabilities(_ logits: Tensor, targets: [Int32]) -> Tensor {
+        let (n, v) = (logits.rows, logits.lastDimension)
+        precondition(targets.count == n && targets.allSatisfy { $0 < v }, "targetLogProbabilities: targets for (\(n), \(v))")
+        let probs = Storage(count: logits.count, zeroed: false)
+        let y = output([n], logits)
+        for r in 0..<n {
+            let logZ = ok_softmax_row_logsum(probs.data + r * v, logits.data + r * v, v)
+            y.data[r] = targets[r] < 0 ? 0 : logits.data[r * v + Int(targets[r])] - logZ
+        }
+        record("targetLogProbabilities", y) {
+            let (dy, dl) = (y.grad!, logits.gradBuffer())
+            for r in 0..<n where targets[r] >= 0 {
+                let g = dy[r]
+                for j in 0..<v { dl[r * v + j] -= g * probs.data[r * v + j] }
+                dl[r * v + Int(targets[r])] += g
+            }
+        }
+        return y
+    }
+}

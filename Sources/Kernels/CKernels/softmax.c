@@ -30,3 +30,5 @@ OK_CLONES void ok_log_softmax_forward(float *out, const float *inp, size_t rows,
         for (size_t i = 0; i < c; i++) out[r * c + i] = x[i] - shift;
     }
 }
+
+float ok_softmax_row_logsum(float *out, const float *x, size_t c) { return ok_softmax_row(out, x, c); }

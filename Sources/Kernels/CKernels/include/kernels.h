@@ -33,6 +33,8 @@ void ok_rmsnorm_backward(float *dinp, float *dweight, const float *dout, const f
 void ok_softmax_forward(float *out, const float *inp, size_t rows, size_t c);
 void ok_softmax_backward(float *dinp, const float *out, const float *dout, size_t rows, size_t c);
 void ok_log_softmax_forward(float *out, const float *inp, size_t rows, size_t c);
+// One row: out = softmax(x); returns log sum exp(x).
+float ok_softmax_row_logsum(float *out, const float *x, size_t c);
 
 // ---- loss.c --------------------------------------------------------------------------------------
 // Cross-entropy over logits (rows, v) with targets (rows); a target < 0 is ignored. Row loss is

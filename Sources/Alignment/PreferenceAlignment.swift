@@ -1,0 +1,106 @@
+import Engine
+import Generator
+import Models
+
+/// One preference pair of an alignment round, kept for audit.
+public struct PreferencePair: Sendable {
+    public let round: Int
+    public let history: [UInt64]
+    public let chosen: [UInt64], rejected: [UInt64]
+    public let chosenReward: Float, rejectedReward: Float
+}
+
+/// OneRec's iterative preference alignment: each round, for a sample of users, beam search proposes
+/// candidate sessions, the reward model scores them, the best becomes `chosen` and the worst `rejected`
+/// (pairs whose reward margin is below a threshold are skipped); the generator then trains on
+/// next-token loss over real sessions plus lambda times a preference loss against the model as it was
+/// at the start of the round (frozen); the next round starts from the result.
+public final class PreferenceAlignment {
+    public struct Config: Sendable {
+        /// Candidate sessions per user (the paper: 128).
+        public var candidates = 128
+        /// The preference objective. Default DPO with beta 0.1.
+        public var objective = PreferenceLoss.dpo(beta: 0.1)
+        /// Weight of the preference loss next to next-token loss.
+        public var lambda: Float = 1
+        /// Pairs whose chosen and rejected rewards differ by less are skipped.
+        public var minimumMargin: Float = 0
+        /// Optimisation steps per round, and pairs and real sessions per step.
+        public var steps = 50
+        public var batch = 16
+        public var seed: UInt64 = 1
+        public init() {}
+    }
+
+    public let trainer: GeneratorTrainer
+    public let reward: RewardModel
+    public let weights: RewardWeights
+    public var config: Config
+    public private(set) var round = 0
+
+    public init(trainer: GeneratorTrainer, reward: RewardModel, weights: RewardWeights = RewardWeights(), config: Config = Config()) {
+        self.trainer = trainer
+        self.reward = reward
+        self.weights = weights
+        self.config = config
+    }
+
+    /// Beam-searched candidates for each history, scored: (chosen, rejected) per user whose margin is enough.
+    public func pairs(histories: [[UInt64]]) -> [PreferencePair] {
+        let model = trainer.model
+        let decoder = SessionDecoder(model: model, weights: model.decodingWeights(), tokenizer: trainer.tokenizer)
+        var out: [PreferencePair] = []
+        for history in histories {
+            let tokens = trainer.tokenizer.historyTokens(history[...], maxItems: trainer.maxHistory)
+            let sessions = decoder.generate(history: tokens, items: trainer.sessionItems, beam: config.candidates, excluded: Set(history)).sessions
+            guard sessions.count >= 2 else { continue }
+            let scores = reward.predict(RewardModel.Batch(histories: sessions.map { _ in history }, sessions: sessions.map(\.items)))
+                .map(weights.reward)
+            let best = scores.indices.max { scores[$0] < scores[$1] }!
+            let worst = scores.indices.min { scores[$0] < scores[$1] }!
+            guard scores[best] - scores[worst] >= config.minimumMargin, best != worst else { continue }
+            out.append(PreferencePair(round: round, history: history, chosen: sessions[best].items, rejected: sessions[worst].items,
+                                      chosenReward: scores[best], rejectedReward: scores[worst]))
+        }
+        return out
+    }
+
+    public struct RoundStatistics: Sendable {
+        public let pairs: Int
+        /// Per step: the preference loss, reward accuracy and margin (implied by the objective).
+        public let preferenceLoss: [Float], accuracy: [Float], margin: [Float]
+        public let nextTokenLoss: [Float]
+    }
+
+    /// Trains one round on `pairs` and real sessions, against a frozen copy of the model as it is now.
+    public func train(pairs: [PreferencePair], realSessions: [SessionExample]) -> RoundStatistics {
+        precondition(!pairs.isEmpty && !realSessions.isEmpty, "an alignment round needs pairs and real sessions")
+        let reference = trainer.model.copy()
+        var rng = SplitMix64(seed: config.seed &+ UInt64(round) &* 1_000_003)
+        var stats = (loss: [Float](), accuracy: [Float](), margin: [Float](), ntp: [Float]())
+        for step in 0..<config.steps {
+            let chosenPairs = (0..<config.batch).map { _ in pairs[Int(rng.next() % UInt64(pairs.count))] }
+            let real = (0..<config.batch).map { _ in realSessions[Int(rng.next() % UInt64(realSessions.count))] }
+            // Chosen sessions first, then rejected, in one batch.
+            let both = trainer.batch(chosenPairs.map { SessionExample(history: $0.history, session: $0.chosen) }
+                + chosenPairs.map { SessionExample(history: $0.history, session: $0.rejected) })
+            let referenceLogp = reference.sequenceLogProbabilities(Graph(training: false), both).values
+            let g = Graph(seed: config.seed &+ UInt64(round * 100_000 + step))
+            let logp = trainer.model.sequenceLogProbabilities(g, both)
+            let b = config.batch
+            let out = g.preferenceLoss(config.objective, PreferenceBatch(
+                policyChosen: g.slice(logp, axis: 0, 0..<b), policyRejected: g.reshape(g.slice(logp, axis: 0, b..<(2 * b)), [b, 1]),
+                referenceChosen: Array(referenceLogp[0..<b]), referenceRejected: Array(referenceLogp[b..<(2 * b)])))
+            let (ntp, _) = trainer.model.loss(g, trainer.batch(real))
+            g.backward(g.add(ntp, g.scale(out.loss, config.lambda)))
+            trainer.optimizer.update()
+            trainer.optimizer.zeroGradients()
+            stats.loss.append(out.loss[0])
+            stats.accuracy.append(out.accuracy)
+            stats.margin.append(out.margin)
+            stats.ntp.append(ntp[0])
+        }
+        round += 1
+        return RoundStatistics(pairs: pairs.count, preferenceLoss: stats.loss, accuracy: stats.accuracy, margin: stats.margin, nextTokenLoss: stats.ntp)
+    }
+}
