@@ -80,7 +80,7 @@ let package = Package(
 
         // MARK: Offline evaluation
         .target(
-            name: "Evaluation", dependencies: ["Engine", "Models", "SemanticIDs", "Generator", "Datasets"],
+            name: "Evaluation", dependencies: ["Engine", "Models", "SemanticIDs", "Generator", "Datasets", "Alignment", "Simulator", "Events"],
             path: "Sources/Evaluation", swiftSettings: strict),
 
         // MARK: Daemon (services)
@@ -102,7 +102,7 @@ let package = Package(
         .executableTarget(
             name: "onerec",
             dependencies: [
-                "OneRecDaemon", "BLAS", "Kafka", "LMDB", "Engine", "Models", "SemanticIDs", "Datasets", "Generator", "Evaluation", "Events", "Simulator",
+                "OneRecDaemon", "BLAS", "Kafka", "LMDB", "Engine", "Models", "SemanticIDs", "Datasets", "Generator", "Evaluation", "Events", "Simulator", "Alignment",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -129,7 +129,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine"], swiftSettings: strict),
         .testTarget(name: "GeneratorTests", dependencies: ["Generator", "Models", "SemanticIDs", "Engine"], swiftSettings: strict),
         .testTarget(name: "AlignmentTests", dependencies: ["Alignment", "Engine", "EngineSupport", "Events", "Simulator", "Models", "Generator", "SemanticIDs"], swiftSettings: strict),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Models", "Datasets"], swiftSettings: strict),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Models", "Datasets", "Alignment", "Simulator"], swiftSettings: strict),
         .testTarget(name: "EventsTests", dependencies: ["Events"], swiftSettings: strict),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Events"], swiftSettings: strict),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"], swiftSettings: strict),

@@ -1,6 +1,8 @@
+import Alignment
 import Datasets
 import Evaluation
 import Models
+import Simulator
 import Foundation
 import Testing
 
@@ -47,5 +49,30 @@ import Testing
             #expect(m.ndcg(10) <= m.hitRate(10))
         }
         #expect(report.entropy.count == 3 && report.entropy.allSatisfy { $0 > 0 })
+    }
+}
+
+@Suite struct AlignmentExperimentSmokeTests {
+    /// The whole alignment report on a small world: it runs, and no model ever generates an item that does
+    /// not exist or repeats one.
+    @Test func runsEndToEndWithNoInvalidItems() throws {
+        var c = AlignmentExperiment.Config()
+        c.world.users = 120
+        c.world.items = 150
+        c.sessionsPerUser = 4
+        c.generatorSteps = 20
+        c.rewardSteps = 20
+        c.rounds = 1
+        c.usersPerRound = 6
+        c.candidates = 4
+        c.alignment.steps = 3
+        c.alignment.batch = 4
+        c.objectives = [.dpo(beta: 0.1), .sdpo(beta: 0.1)]
+        c.evaluationUsers = 10
+        c.evaluationBeam = 4
+        let rows = try AlignmentExperiment(config: c).run { _ in }
+        #expect(rows.map(\.name) == ["base generator", "+ DPO x1", "+ S-DPO x1"])
+        #expect(rows.allSatisfy { $0.invalid == 0 && $0.trueWatchSeconds > 0 })
+        #expect(rows.allSatisfy { r in (0..<4).allSatisfy { r.max[$0] >= r.mean[$0] - 1e-9 } })
     }
 }
