@@ -83,6 +83,12 @@ let package = Package(
             name: "Evaluation", dependencies: ["Engine", "Models", "SemanticIDs", "Generator", "Datasets", "Alignment", "Simulator", "Events"],
             path: "Sources/Evaluation", swiftSettings: strict),
 
+        // MARK: Store and stream (the daemon's state and its ingest)
+        .target(name: "Store", dependencies: ["LMDB", "Events", "Kafka", .product(name: "Logging", package: "swift-log"),
+                                              .product(name: "Metrics", package: "swift-metrics"),
+                                              .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+                path: "Sources/Store", swiftSettings: strict),
+
         // MARK: Daemon (services)
         .target(
             name: "OneRecDaemon",
@@ -130,6 +136,8 @@ let package = Package(
         .testTarget(name: "GeneratorTests", dependencies: ["Generator", "Models", "SemanticIDs", "Engine"], swiftSettings: strict),
         .testTarget(name: "AlignmentTests", dependencies: ["Alignment", "Engine", "EngineSupport", "Events", "Simulator", "Models", "Generator", "SemanticIDs"], swiftSettings: strict),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Models", "Datasets", "Alignment", "Simulator"], swiftSettings: strict),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "LMDB", "Events", "Kafka", "TestSupport",
+                                                       .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "EventsTests", dependencies: ["Events"], swiftSettings: strict),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Events"], swiftSettings: strict),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"], swiftSettings: strict),

@@ -1,0 +1,109 @@
+import Events
+import Foundation
+import LMDB
+
+/// The daemon's history store in LMDB: every accepted interaction (deduplicated by event id), each user's
+/// history in time order, the item catalog, and the Kafka offsets the stored events came from, all
+/// written in one transaction per batch, so a crash at any instant loses nothing and counts nothing twice.
+///
+/// Databases: `events` (event id -> nothing: seen), `history` ((user, timestamp, sequence) -> event JSON),
+/// `items` (item -> item event JSON), `offsets` ((topic, partition) -> next offset), `counters`.
+public final class HistoryStore: Sendable {
+    public let environment: Environment
+    let events: Database, history: Database, items: Database, offsets: Database, counters: Database
+
+    public init(environment: Environment) throws {
+        self.environment = environment
+        events = try environment.openDatabase("history.event-ids")
+        history = try environment.openDatabase("history.by-user")
+        items = try environment.openDatabase("history.items")
+        offsets = try environment.openDatabase("history.offsets")
+        counters = try environment.openDatabase("history.counters")
+    }
+
+    /// What one batch did.
+    public struct Applied: Sendable, Equatable {
+        public var stored = 0
+        public var duplicates = 0
+        public init() {}
+    }
+
+    /// Stores a batch's events and the offsets it covers in one transaction: events whose id was seen
+    /// before are skipped; offsets only move forward.
+    @discardableResult
+    public func apply(_ batch: [Event], offsets next: [String: [Int32: Int64]]) throws -> Applied {
+        try environment.write { txn in
+            var applied = Applied()
+            var sequence = try counter(txn, "sequence")
+            for event in batch {
+                switch event {
+                case let .interaction(e):
+                    guard try txn.put(events, Array(e.eventID.utf8), [], flags: .noOverwrite) else {
+                        applied.duplicates += 1
+                        continue
+                    }
+                    sequence += 1
+                    var key = KeyBuilder()
+                    key.append(e.userID)
+                    key.append(e.timestampMs)
+                    key.append(sequence)
+                    try txn.put(history, key.bytes, Array(event.json().utf8))
+                    applied.stored += 1
+                case let .item(e):
+                    guard try txn.put(events, Array(e.eventID.utf8), [], flags: .noOverwrite) else {
+                        applied.duplicates += 1
+                        continue
+                    }
+                    try txn.put(items, KeyBuilder.key(e.itemID), Array(event.json().utf8))
+                    applied.stored += 1
+                }
+            }
+            try setCounter(txn, "sequence", sequence)
+            for (topic, partitions) in next {
+                for (partition, offset) in partitions {
+                    let key = Array(topic.utf8) + [0] + KeyBuilder.key(partition)
+                    let current: Int64 = try txn.get(offsets, key).map { var r = KeyReader($0); return r.read(Int64.self) } ?? -1
+                    if offset > current { try txn.put(offsets, key, KeyBuilder.key(offset)) }
+                }
+            }
+            return applied
+        }
+    }
+
+    /// The next offset to read for each of `partitions` of `topic`, where the store has one.
+    public func offsets(topic: String, partitions: [Int32]) throws -> [Int32: Int64] {
+        try environment.read { txn in
+            var found: [Int32: Int64] = [:]
+            for p in partitions {
+                if let v = try txn.get(offsets, Array(topic.utf8) + [0] + KeyBuilder.key(p)) { var r = KeyReader(v); found[p] = r.read(Int64.self) }
+            }
+            return found
+        }
+    }
+
+    /// A user's interactions, oldest first (the newest `limit` of them).
+    public func interactions(user: UInt64, limit: Int = .max) throws -> [InteractionEvent] {
+        let decoder = EventDecoder()
+        return try environment.read { txn in
+            var found: [InteractionEvent] = []
+            try txn.scan(history, from: KeyBuilder.key(user), to: KeyBuilder.key(user + 1), reverse: true) { _, value in
+                if case .success(.interaction(let e)) = decoder.decode(value, now: .distantFuture) { found.append(e) }
+                return found.count < limit
+            }
+            return found.reversed()
+        }
+    }
+
+    /// Interactions and items stored.
+    public func counts() throws -> (interactions: Int, items: Int) {
+        try environment.read { txn in (try txn.count(history), try txn.count(items)) }
+    }
+
+    private func counter(_ txn: Transaction, _ name: String) throws -> UInt64 {
+        try txn.get(counters, Array(name.utf8)).map { var r = KeyReader($0); return r.read(UInt64.self) } ?? 0
+    }
+
+    private func setCounter(_ txn: WriteTransaction, _ name: String, _ value: UInt64) throws {
+        try txn.put(counters, Array(name.utf8), KeyBuilder.key(value))
+    }
+}

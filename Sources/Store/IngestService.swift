@@ -1,0 +1,122 @@
+import Events
+import Foundation
+import Kafka
+import Logging
+import Metrics
+import ServiceLifecycle
+import Synchronization
+
+/// Kafka -> LMDB with exactly-once effect. Each polled batch is validated; invalid messages go to the
+/// dead-letter topic with their reason (and are counted by reason), never stopping the partition; the
+/// valid events and the offsets the batch covers are written in one LMDB transaction; only then are the
+/// offsets stored for Kafka. On assignment the consumer starts from the offsets in LMDB, so a crash at
+/// any moment neither loses an event nor stores one twice (duplicate event ids are skipped as well).
+public final class IngestService: Service, Sendable {
+    public struct Config: Sendable {
+        public var kafka: KafkaConfig
+        public var groupID = "onerec"
+        public var interactionsTopic = "onerec.interactions"
+        public var itemsTopic = "onerec.items"
+        public var deadLetterTopic = "onerec.dead-letter"
+        /// Static group membership id (see KafkaConsumer.Config).
+        public var instanceID: String?
+        /// Required dimension of item embeddings, if the deployment fixes one.
+        public var embeddingDimension: Int?
+        public init(kafka: KafkaConfig) { self.kafka = kafka }
+    }
+
+    /// Running totals, for status pages and tests.
+    public struct Totals: Sendable, Equatable {
+        public var stored = 0, duplicates = 0, invalid = 0, batches = 0
+        public var invalidByReason: [String: Int] = [:]
+    }
+
+    private let config: Config
+    private let store: HistoryStore
+    private let logger: Logger
+    private let consumer: KafkaConsumer
+    private let deadLetters: KafkaProducer
+    private let totalsState = Mutex(Totals())
+
+    public init(config: Config, store: HistoryStore, logger: Logger) throws {
+        self.config = config
+        self.store = store
+        self.logger = logger
+        var consumerConfig = KafkaConsumer.Config(kafka: config.kafka, groupID: config.groupID,
+                                                  topics: [config.interactionsTopic, config.itemsTopic])
+        if let id = config.instanceID { consumerConfig.groupInstanceID = id }
+        consumer = try KafkaConsumer(config: consumerConfig, logger: logger) { partitions in
+            var starts: [TopicPartition: Int64] = [:]
+            for (topic, group) in Dictionary(grouping: partitions, by: \.topic) {
+                for (p, offset) in try store.offsets(topic: topic, partitions: group.map(\.partition)) {
+                    starts[TopicPartition(topic: topic, partition: p)] = offset
+                }
+            }
+            return starts
+        }
+        deadLetters = try KafkaProducer(config: config.kafka, logger: logger)
+    }
+
+    public var totals: Totals { totalsState.withLock { $0 } }
+
+    public func run() async throws {
+        let decoder = EventDecoder(embeddingDimension: config.embeddingDimension)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.consumer.run() }
+            for try await batch in consumer.batches {
+                try process(batch, decoder: decoder)
+            }
+            try await group.waitForAll()
+        }
+        logger.info("ingest stopped", metadata: ["stored": "\(totals.stored)", "invalid": "\(totals.invalid)"])
+    }
+
+    private func process(_ batch: ConsumerBatch, decoder: EventDecoder) throws {
+        var valid: [Event] = []
+        var rejected: [(ConsumerMessage, EventRejection)] = []
+        for message in batch.messages {
+            switch decoder.decode(message.value) {
+            case .success(let event): valid.append(event)
+            case .failure(let reason): rejected.append((message, reason))
+            }
+        }
+        // Dead letters first, durably: once offsets move past them they must already be kept elsewhere.
+        if !rejected.isEmpty {
+            for (message, reason) in rejected {
+                try deadLetters.send(topic: config.deadLetterTopic, key: message.key, value: Array(deadLetter(message, reason).utf8))
+            }
+            try deadLetters.flush()
+        }
+        var next: [String: [Int32: Int64]] = [:]
+        for (tp, offset) in batch.nextOffsets { next[tp.topic, default: [:]][tp.partition] = offset }
+        let applied = try store.apply(valid, offsets: next)
+        try consumer.storeOffsets(batch)
+        totalsState.withLock { t in
+            t.stored += applied.stored
+            t.duplicates += applied.duplicates
+            t.invalid += rejected.count
+            t.batches += 1
+            for (_, reason) in rejected { t.invalidByReason[reason.reason.rawValue, default: 0] += 1 }
+        }
+        Counter(label: "onerec.ingest.events", dimensions: [("result", "stored")]).increment(by: applied.stored)
+        Counter(label: "onerec.ingest.events", dimensions: [("result", "duplicate")]).increment(by: applied.duplicates)
+        for (_, reason) in rejected {
+            Counter(label: "onerec.ingest.events", dimensions: [("result", "invalid"), ("reason", reason.reason.rawValue)]).increment()
+        }
+    }
+
+    /// The dead-letter record: where the message came from, why it was refused, and its bytes (as text
+    /// when they are UTF-8, else base64).
+    private func deadLetter(_ m: ConsumerMessage, _ reason: EventRejection) -> String {
+        let text = String(validating: m.value, as: UTF8.self)
+        let object: [String: Any] = [
+            "reason": reason.description, "topic": m.topic, "partition": Int(m.partition), "offset": Int(m.offset),
+            text == nil ? "payload_base64" : "payload": text ?? Data(m.value).base64EncodedString(),
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Leaves the group cleanly (the batch being processed completes first).
+    public func stop() { consumer.stop() }
+}

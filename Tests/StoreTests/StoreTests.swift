@@ -1,0 +1,109 @@
+import Events
+import Foundation
+import Kafka
+import LMDB
+import Logging
+import Store
+import TestSupport
+import Testing
+
+func interaction(_ i: Int, user: UInt64, eventID: String? = nil) -> Event {
+    .interaction(InteractionEvent(eventID: eventID ?? "e\(i)", userID: user, itemID: UInt64(i % 50), timestampMs: 1_767_225_600_000 + Int64(i) * 1000,
+                                  requestID: "r\(i / 5)", position: i % 5, watchTimeMs: 1000, durationMs: 2000))
+}
+
+@Suite struct HistoryStoreTests {
+    @Test func batchesAreStoredOnceWithTheirOffsets() throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        let store = try HistoryStore(environment: Environment(path: dir.path))
+        let first = try store.apply((0..<10).map { interaction($0, user: UInt64($0 % 2)) }, offsets: ["t": [0: 5, 1: 5]])
+        #expect(first.stored == 10 && first.duplicates == 0)
+        let again = try store.apply((5..<15).map { interaction($0, user: UInt64($0 % 2)) }, offsets: ["t": [0: 3, 1: 9]])
+        #expect(again.stored == 5 && again.duplicates == 5)
+        #expect(try store.offsets(topic: "t", partitions: [0, 1, 2]) == [0: 5, 1: 9])  // offsets never move back
+        let user1 = try store.interactions(user: 1)
+        #expect(user1.count == 7 && user1.map(\.timestampMs) == user1.map(\.timestampMs).sorted())
+        #expect(try store.interactions(user: 1, limit: 2).map(\.eventID) == ["e13", "e11"].reversed())
+        #expect(try store.counts().interactions == 15)
+    }
+}
+
+@Suite(.serialized) struct IngestServiceTests {
+    static var logger: Logger {
+        var l = Logger(label: "ingest-test")
+        l.logLevel = .warning
+        return l
+    }
+
+    /// Valid, duplicate and malformed events through the real broker: each valid event stored once, every
+    /// malformed one in the dead-letter topic with its reason; a restart resumes from LMDB's offsets.
+    @Test func ingestsExactlyOnceAndSetsBadEventsAside() async throws {
+        guard let broker = ProcessInfo.processInfo.environment["ONEREC_TEST_KAFKA"] else {
+            Issue.record("ONEREC_TEST_KAFKA is not set: run the tests with scripts/test.sh")
+            return
+        }
+        let suffix = UUID().uuidString.prefix(8)
+        var config = IngestService.Config(kafka: KafkaConfig(brokers: [broker]))
+        config.groupID = "ingest-\(suffix)"
+        config.interactionsTopic = "ingest-i-\(suffix)"
+        config.itemsTopic = "ingest-items-\(suffix)"
+        config.deadLetterTopic = "ingest-dlq-\(suffix)"
+        config.instanceID = "ingest-test"
+        let admin = try KafkaAdmin(config: config.kafka, logger: Self.logger)
+        try admin.createTopic(config.interactionsTopic, partitions: 3)
+        try admin.createTopic(config.itemsTopic, partitions: 1)
+        try admin.createTopic(config.deadLetterTopic, partitions: 1)
+        let producer = try KafkaProducer(config: config.kafka, logger: Self.logger)
+        func send(_ value: String, key: String, topic: String) throws { try producer.send(topic: topic, key: Array(key.utf8), value: Array(value.utf8)) }
+        for i in 0..<300 { try send(interaction(i, user: UInt64(i % 7)).json(), key: "\(i % 7)", topic: config.interactionsTopic) }
+        for i in 0..<20 { try send(interaction(i, user: UInt64(i % 7)).json(), key: "\(i % 7)", topic: config.interactionsTopic) }  // duplicates
+        let malformed = ["not json", #"{"schema":1,"type":"interaction","event_id":"x","user_id":-3}"#, "[1]", #"{"schema":9}"#]
+        for (i, m) in malformed.enumerated() { try send(m, key: "\(i)", topic: config.interactionsTopic) }
+        var item = ItemEvent(eventID: "item-1", itemID: 9, timestampMs: 1_767_225_600_000)
+        item.durationMs = 1000
+        try send(Event.item(item).json(), key: "9", topic: config.itemsTopic)
+        try producer.flush()
+
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        func runUntil(_ done: @escaping @Sendable (IngestService.Totals) -> Bool) async throws -> IngestService.Totals {
+            let store = try HistoryStore(environment: Environment(path: dir.path))
+            let service = try IngestService(config: config, store: store, logger: Self.logger)
+            let run = Task { try await service.run() }
+            let deadline = Date().addingTimeInterval(60)
+            while !done(service.totals) && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            service.stop()
+            try await run.value
+            return service.totals
+        }
+        let first = try await runUntil { $0.stored + $0.duplicates + $0.invalid >= 325 }
+        #expect(first.stored == 301 && first.duplicates == 20 && first.invalid == 4)
+        #expect(first.invalidByReason == ["invalid-json": 1, "out-of-range": 1, "not-an-object": 1, "unsupported-schema": 1])
+        let store = try HistoryStore(environment: Environment(path: dir.path))
+        #expect(try store.counts() == (300, 1))
+
+        // A restart reads on from LMDB's offsets: the old events are not seen again, new ones are stored.
+        for i in 300..<350 { try send(interaction(i, user: UInt64(i % 7)).json(), key: "\(i % 7)", topic: config.interactionsTopic) }
+        try producer.flush()
+        let second = try await runUntil { $0.stored >= 50 }
+        #expect(second.stored == 50 && second.duplicates == 0 && second.invalid == 0)
+        #expect(try HistoryStore(environment: Environment(path: dir.path)).counts().interactions == 350)
+
+        // The dead-letter topic holds each malformed message with its reason.
+        var dlqConfig = KafkaConsumer.Config(kafka: config.kafka, groupID: "dlq-\(suffix)", topics: [config.deadLetterTopic])
+        dlqConfig.groupInstanceID = "dlq-reader"
+        let dlq = try KafkaConsumer(config: dlqConfig, logger: Self.logger)
+        let dlqRun = Task { try await dlq.run() }
+        var letters: [String] = []
+        for try await batch in dlq.batches {
+            letters += batch.messages.map { String(decoding: $0.value, as: UTF8.self) }
+            if letters.count >= 4 { break }
+        }
+        dlq.stop()
+        try await dlqRun.value
+        #expect(letters.count == 4)
+        #expect(letters.contains { $0.contains(#""reason":"invalid-json""#) && $0.contains(#""payload":"not json""#) })
+        #expect(letters.contains { $0.contains(#""reason":"out-of-range:user_id""#) })
+    }
+}
