@@ -93,7 +93,7 @@ let package = Package(
         .target(
             name: "OneRecDaemon",
             dependencies: [
-                "LMDB", "Kafka", "BLAS", "Engine",
+                "LMDB", "Kafka", "BLAS", "Engine", "Store",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -108,7 +108,7 @@ let package = Package(
         .executableTarget(
             name: "onerec",
             dependencies: [
-                "OneRecDaemon", "BLAS", "Kafka", "LMDB", "Engine", "Models", "SemanticIDs", "Datasets", "Generator", "Evaluation", "Events", "Simulator", "Alignment",
+                "OneRecDaemon", "BLAS", "Kafka", "LMDB", "Engine", "Models", "SemanticIDs", "Datasets", "Generator", "Evaluation", "Events", "Simulator", "Alignment", "Store",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -153,7 +153,7 @@ let package = Package(
         // The real `onerec` binary, driven as an operator would: real processes, signals, HTTP, broker.
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["onerec", "TestSupport", "Kafka", "Events", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["onerec", "TestSupport", "Kafka", "Events", "Store", "LMDB", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
     ]
 )

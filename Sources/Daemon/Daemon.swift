@@ -6,6 +6,7 @@ import Kafka
 import LMDB
 import Logging
 import Prometheus
+import Store
 import ServiceLifecycle
 
 /// `onerec serve`: checks everything it depends on, then runs the services until SIGTERM or SIGINT.
@@ -31,8 +32,16 @@ public enum Daemon {
             "blasCore": "\(blas.coreName)", "selection": "\(blas.selection)", "threads": "\(Compute.threads)",
         ])
 
+        let history = try HistoryStore(environment: store.environment)
+        var services: [any Service] = []
         if !settings.kafkaBrokers.isEmpty {
             try checkKafka(settings, logger: logger)
+            var ingest = IngestService.Config(kafka: KafkaConfig(brokers: settings.kafkaBrokers, clientID: "onerec"))
+            ingest.groupID = settings.kafkaGroupID
+            ingest.interactionsTopic = settings.interactionsTopic
+            ingest.itemsTopic = settings.itemsTopic
+            ingest.instanceID = environment["ONEREC_KAFKA_INSTANCE_ID"] ?? "\(ProcessInfo.processInfo.hostName)-\(settings.kafkaGroupID)"
+            services.append(try IngestService(config: ingest, store: history, logger: logger))
         }
 
         let status = DaemonStatus(blasCore: blas.coreName)
@@ -40,7 +49,7 @@ public enum Daemon {
         let watchdog = WatchdogService(
             notifier: notifier, interval: SystemdNotifier.watchdogInterval(environment: environment), logger: logger)
         let app = buildApplication(
-            settings: settings, status: status, registry: registry, services: [watchdog],
+            settings: settings, status: status, registry: registry, services: services + [watchdog],
             onServerRunning: {
                 status.markReady()
                 notifier.notify("READY=1\nSTATUS=serving on \(settings.httpHost):\(settings.httpPort)")

@@ -5,5 +5,5 @@ struct OneRec: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "onerec",
         abstract: "A generative recommender daemon in the manner of Kuaishou's OneRec.",
-        subcommands: [Serve.self, Version.self, Simulate.self, CodebookCommand.self, Eval.self, Align.self, Bench.self])
+        subcommands: [Serve.self, Version.self, StoreCommand.self, Simulate.self, CodebookCommand.self, Eval.self, Align.self, Bench.self])
 }

@@ -1,0 +1,27 @@
+import ArgumentParser
+import Foundation
+import LMDB
+import Store
+
+struct StoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "store", abstract: "Inspect the daemon's LMDB store.", subcommands: [StoreStats.self])
+}
+
+/// `onerec store stats`: what the store holds.
+struct StoreStats: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Counts of stored interactions and items, map size, offsets.")
+    @Option(help: "The store directory.") var path: String
+    @Option(help: "Topic whose stored offsets to show.") var topic = "onerec.interactions"
+
+    func run() throws {
+        guard FileManager.default.fileExists(atPath: path + "/data.mdb") else { throw CommandError("no store at \(path)") }
+        let env = try Environment(path: path)
+        let store = try HistoryStore(environment: env)
+        let (interactions, items) = try store.counts()
+        print("interactions \(interactions)")
+        print("items \(items)")
+        print("map size \(env.mapSize) bytes")
+        let offsets = try store.offsets(topic: topic, partitions: Array(0..<64))
+        print("offsets \(topic): " + offsets.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+    }
+}
