@@ -131,3 +131,26 @@ public struct RewardWeights: Sendable {
     public init() {}
     public func reward(_ towers: [Float]) -> Float { swt * towers[0] + vtr * towers[1] + wtr * towers[2] + ltr * towers[3] }
 }
+
+extension RewardModel {
+    /// Trains on logged sessions: `steps` AdamW steps on batches drawn at random; returns the losses.
+    @discardableResult
+    public func fit(_ examples: [RewardExample], steps: Int, batchSize: Int = 64, learningRate: Float = 3e-3, seed: UInt64 = 1) -> [Float] {
+        precondition(!examples.isEmpty, "the reward model needs logged sessions")
+        var config = AdamW.Config()
+        config.learningRate = learningRate
+        let optimizer = AdamW(parameters: parameters.tensors, config: config)
+        var rng = SplitMix64(seed: seed)
+        var losses: [Float] = []
+        for step in 0..<steps {
+            let chunk = (0..<batchSize).map { _ in examples[Int(rng.next() % UInt64(examples.count))] }
+            let g = Graph(seed: seed &+ UInt64(step))
+            let loss = self.loss(g, Batch(histories: chunk.map(\.history), sessions: chunk.map(\.session), labels: chunk.flatMap(\.labels)))
+            g.backward(loss)
+            optimizer.update()
+            optimizer.zeroGradients()
+            losses.append(loss[0])
+        }
+        return losses
+    }
+}

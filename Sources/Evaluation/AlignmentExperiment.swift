@@ -52,14 +52,8 @@ public struct AlignmentExperiment {
         var sim = SimulationLog(world: world)
         sim.requestsPerUser = config.sessionsPerUser
         var policy = PopularityPolicy(items: config.world.items, exploration: 0.5, seed: config.world.seed)
-        var events: [InteractionEvent] = []
-        var embeddings: [UInt64: [Float]] = [:]
-        sim.run(policy: &policy) {
-            switch $0 {
-            case .interaction(let e): events.append(e)
-            case .item(let i): embeddings[i.itemID] = i.embedding
-            }
-        }
+        let recording = sim.record(policy: &policy)
+        let (events, embeddings) = (recording.interactions, recording.embeddings)
         let examples = RewardExample.from(events, sessionLength: config.world.sessionItems)
         say("world: \(config.world.users) users, \(config.world.items) items; log of \(events.count) events in \(examples.count) sessions")
 
@@ -90,18 +84,7 @@ public struct AlignmentExperiment {
         rc.items = config.world.items
         let reward = RewardModel(config: rc, seed: 2)
         reward.initializeItems(from: embeddings)
-        let rewardTraining = examples.filter { !evalUsers.contains($0.user) }
-        var ro = AdamW.Config()
-        ro.learningRate = 3e-3
-        let rewardOptimizer = AdamW(parameters: reward.parameters.tensors, config: ro)
-        for step in 0..<config.rewardSteps {
-            let chunk = (0..<64).map { _ in rewardTraining[Int(rng.next() % UInt64(rewardTraining.count))] }
-            let g = Graph(seed: UInt64(step))
-            let loss = reward.loss(g, RewardModel.Batch(histories: chunk.map(\.history), sessions: chunk.map(\.session), labels: chunk.flatMap(\.labels)))
-            g.backward(loss)
-            rewardOptimizer.update()
-            rewardOptimizer.zeroGradients()
-        }
+        reward.fit(examples.filter { !evalUsers.contains($0.user) }, steps: config.rewardSteps, seed: 2)
 
         // Evaluation histories: each held-out user's positives in the log.
         var positives: [UInt64: [UInt64]] = [:]

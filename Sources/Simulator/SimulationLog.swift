@@ -51,3 +51,23 @@ public struct SimulationLog {
         return total
     }
 }
+
+extension SimulationLog {
+    /// The run's events kept in memory: the interactions in order and each item's content embedding.
+    public struct Recording: Sendable {
+        public var interactions: [InteractionEvent] = []
+        public var embeddings: [UInt64: [Float]] = [:]
+        public var utility = World.Utility()
+    }
+
+    public func record<P: Policy>(policy: inout P) -> Recording {
+        var recording = Recording()
+        recording.utility = run(policy: &policy) { event in
+            switch event {
+            case .interaction(let e): recording.interactions.append(e)
+            case .item(let i): recording.embeddings[i.itemID] = i.embedding
+            }
+        }
+        return recording
+    }
+}

@@ -63,33 +63,14 @@ import Testing
         var sim = SimulationLog(world: World(config: wc))
         sim.requestsPerUser = 10
         var policy = RandomPolicy(seed: 2)
-        var events: [InteractionEvent] = []
-        var embeddings: [UInt64: [Float]] = [:]
-        sim.run(policy: &policy) {
-            switch $0 {
-            case .interaction(let e): events.append(e)
-            case .item(let i): embeddings[i.itemID] = i.embedding
-            }
-        }
-        let all = RewardExample.from(events, sessionLength: 5)
+        let recording = sim.record(policy: &policy)
+        let all = RewardExample.from(recording.interactions, sessionLength: 5)
         let train = all.filter { $0.user % 5 != 0 }, held = all.filter { $0.user % 5 == 0 }
         var config = RewardModel.Config()
         config.items = wc.items
         let model = RewardModel(config: config, seed: 1)
-        model.initializeItems(from: embeddings)
-        var oc = AdamW.Config()
-        oc.learningRate = 3e-3
-        let adam = AdamW(parameters: model.parameters.tensors, config: oc)
-        var losses: [Float] = []
-        for step in 0..<800 {
-            let chunk = (0..<64).map { train[(step * 64 + $0) % train.count] }
-            let g = Graph(seed: UInt64(step))
-            let loss = model.loss(g, RewardModel.Batch(histories: chunk.map(\.history), sessions: chunk.map(\.session), labels: chunk.flatMap(\.labels)))
-            g.backward(loss)
-            adam.update()
-            adam.zeroGradients()
-            losses.append(loss[0])
-        }
+        model.initializeItems(from: recording.embeddings)
+        let losses = model.fit(train, steps: 800)
         #expect(losses.suffix(50).reduce(0, +) < losses.prefix(50).reduce(0, +))
         let median = held.map { $0.labels[0] }.sorted()[held.count / 2]
         let p = model.predict(RewardModel.Batch(histories: held.map(\.history), sessions: held.map(\.session)))
