@@ -105,11 +105,13 @@ public struct AlignmentExperiment {
                 let sample = (0..<config.usersPerRound).map { _ in trainHistories[Int(rng.next() % UInt64(trainHistories.count))] }
                 let pairs = alignment.pairs(histories: sample)
                 let stats = alignment.train(pairs: pairs, realSessions: realSessions)
-                say(String(format: "  %@ round %d: %d pairs, preference loss %.3f -> %.3f, reward accuracy %.2f", objective.name, r + 1, pairs.count,
-                           stats.preferenceLoss.first ?? 0, stats.preferenceLoss.last ?? 0, stats.accuracy.last ?? 0))
+                // Gain per round: each round's model evaluated on the held-out users.
+                let row = evaluate("+ \(objective.name) x\(r + 1)", policy.model, tokenizer, reward, world, evaluation)
+                say(String(format: "  %@ round %d: %d pairs, preference loss %.3f -> %.3f, reward accuracy %.2f; max swt %.4f, true watch %.1f s",
+                           objective.name, r + 1, pairs.count, stats.preferenceLoss.first ?? 0, stats.preferenceLoss.last ?? 0,
+                           stats.accuracy.last ?? 0, row.max[0], row.trueWatchSeconds))
+                if r == config.rounds - 1 { rows.append(row) }
             }
-            rows.append(evaluate("+ \(objective.name) x\(config.rounds)", policy.model, tokenizer, reward, world, evaluation))
-            say(describe(rows.last!))
         }
         return rows
     }
