@@ -8,6 +8,8 @@ public struct PreferencePair: Sendable {
     public let history: [UInt64]
     public let chosen: [UInt64], rejected: [UInt64]
     public let chosenReward: Float, rejectedReward: Float
+    /// The next-worst candidates after `rejected`, worst first: S-DPO's further negatives.
+    public let moreRejected: [[UInt64]]
 }
 
 /// OneRec's iterative preference alignment: each round, for a sample of users, beam search proposes
@@ -25,6 +27,8 @@ public final class PreferenceAlignment {
         public var lambda: Float = 1
         /// Pairs whose chosen and rejected rewards differ by less are skipped.
         public var minimumMargin: Float = 0
+        /// Rejected sessions per pair for S-DPO (the worst ones); the other objectives use one.
+        public var sdpoRejected = 4
         /// Optimisation steps per round, and pairs and real sessions per step.
         public var steps = 50
         public var batch = 16
@@ -56,11 +60,12 @@ public final class PreferenceAlignment {
             guard sessions.count >= 2 else { continue }
             let scores = reward.predict(RewardModel.Batch(histories: sessions.map { _ in history }, sessions: sessions.map(\.items)))
                 .map(weights.reward)
-            let best = scores.indices.max { scores[$0] < scores[$1] }!
-            let worst = scores.indices.min { scores[$0] < scores[$1] }!
+            let ascending = scores.indices.sorted { scores[$0] != scores[$1] ? scores[$0] < scores[$1] : $0 < $1 }
+            let (best, worst) = (ascending.last!, ascending[0])
             guard scores[best] - scores[worst] >= config.minimumMargin, best != worst else { continue }
+            let more = ascending.dropFirst().prefix(config.sdpoRejected - 1).filter { $0 != best }.map { sessions[$0].items }
             out.append(PreferencePair(round: round, history: history, chosen: sessions[best].items, rejected: sessions[worst].items,
-                                      chosenReward: scores[best], rejectedReward: scores[worst]))
+                                      chosenReward: scores[best], rejectedReward: scores[worst], moreRejected: more))
         }
         return out
     }
@@ -81,16 +86,23 @@ public final class PreferenceAlignment {
         for step in 0..<config.steps {
             let chosenPairs = (0..<config.batch).map { _ in pairs[Int(rng.next() % UInt64(pairs.count))] }
             let real = (0..<config.batch).map { _ in realSessions[Int(rng.next() % UInt64(realSessions.count))] }
-            // Chosen sessions first, then rejected, in one batch.
-            let both = trainer.batch(chosenPairs.map { SessionExample(history: $0.history, session: $0.chosen) }
-                + chosenPairs.map { SessionExample(history: $0.history, session: $0.rejected) })
+            // S-DPO compares each chosen session with k rejected ones (the worst first, the worst repeated
+            // where a pair has fewer); the other objectives with the worst alone.
+            let k: Int
+            if case .sdpo = config.objective { k = config.sdpoRejected } else { k = 1 }
+            let rejectedSessions = chosenPairs.flatMap { p -> [SessionExample] in
+                let negatives = [p.rejected] + p.moreRejected
+                return (0..<k).map { SessionExample(history: p.history, session: negatives[min($0, negatives.count - 1)]) }
+            }
+            // Chosen sessions first, then the rejected ones (pair by pair), in one batch.
+            let both = trainer.batch(chosenPairs.map { SessionExample(history: $0.history, session: $0.chosen) } + rejectedSessions)
             let referenceLogp = reference.sequenceLogProbabilities(Graph(training: false), both).values
             let g = Graph(seed: config.seed &+ UInt64(round * 100_000 + step))
             let logp = trainer.model.sequenceLogProbabilities(g, both)
             let b = config.batch
             let out = g.preferenceLoss(config.objective, PreferenceBatch(
-                policyChosen: g.slice(logp, axis: 0, 0..<b), policyRejected: g.reshape(g.slice(logp, axis: 0, b..<(2 * b)), [b, 1]),
-                referenceChosen: Array(referenceLogp[0..<b]), referenceRejected: Array(referenceLogp[b..<(2 * b)])))
+                policyChosen: g.slice(logp, axis: 0, 0..<b), policyRejected: g.reshape(g.slice(logp, axis: 0, b..<(b + b * k)), [b, k]),
+                referenceChosen: Array(referenceLogp[0..<b]), referenceRejected: Array(referenceLogp[b..<(b + b * k)])))
             let (ntp, _) = trainer.model.loss(g, trainer.batch(real))
             g.backward(g.add(ntp, g.scale(out.loss, config.lambda)))
             trainer.optimizer.update()

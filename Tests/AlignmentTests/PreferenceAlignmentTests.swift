@@ -49,6 +49,14 @@ import Testing
         #expect(after > before + 1, "margin \(before) -> \(after)")
         #expect(stats.accuracy.last! > stats.accuracy.first! || stats.accuracy.last! == 1)
         #expect(alignment.round == 1)
+        #expect(pairs.allSatisfy { $0.moreRejected.count == 3 && !$0.moreRejected.contains($0.chosen) })
+
+        // S-DPO trains against several rejected sessions per pair.
+        var sdpo = config
+        sdpo.objective = .sdpo(beta: 0.5)
+        sdpo.steps = 5
+        let sdpoStats = PreferenceAlignment(trainer: trainer, reward: reward, config: sdpo).train(pairs: pairs, realSessions: real)
+        #expect(sdpoStats.preferenceLoss.allSatisfy { $0.isFinite })
     }
 
     @Test func aCopyIsIndependent() {
