@@ -93,7 +93,7 @@ let package = Package(
         .target(
             name: "OneRecDaemon",
             dependencies: [
-                "LMDB", "Kafka", "BLAS", "Engine", "Store",
+                "LMDB", "Kafka", "BLAS", "Engine", "Store", "Events", "Simulator",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Configuration", package: "swift-configuration"),

@@ -6,6 +6,7 @@ import Kafka
 import LMDB
 import Logging
 import Prometheus
+import Simulator
 import Store
 import ServiceLifecycle
 
@@ -42,6 +43,13 @@ public enum Daemon {
             ingest.itemsTopic = settings.itemsTopic
             ingest.instanceID = environment["ONEREC_KAFKA_INSTANCE_ID"] ?? "\(ProcessInfo.processInfo.hostName)-\(settings.kafkaGroupID)"
             services.append(try IngestService(config: ingest, store: history, logger: logger))
+        }
+        if settings.simulatorEnabled {
+            var world = World.Config()
+            world.users = settings.simulatorUsers
+            world.items = settings.simulatorItems
+            services.append(SimulatedTraffic(world: World(config: world), store: history,
+                                             sessionsPerSecond: settings.simulatorSessionsPerSecond, logger: logger))
         }
 
         let status = DaemonStatus(blasCore: blas.coreName)

@@ -19,6 +19,10 @@ import SystemPackage
 /// | `kafka.connectTimeoutSeconds` | int | `10` | how long startup waits for a broker to answer |
 /// | `compute.threads` | int | cores - 1 (at least 1) | workers for training and inference math (the rest serve and ingest) |
 /// | `log.level` | string | `info` | trace, debug, info, notice, warning, error, critical |
+/// | `simulator.enabled` | bool | true when `kafka.brokers` is empty | run the built-in world as the event source |
+/// | `simulator.sessionsPerSecond` | double | `20` | sessions the simulated users receive per second |
+/// | `simulator.users` | int | `1000` | users in the built-in world |
+/// | `simulator.items` | int | `2000` | items in the built-in world |
 public struct DaemonSettings: Sendable, Equatable {
     public var httpHost: String
     public var httpPort: Int
@@ -31,6 +35,10 @@ public struct DaemonSettings: Sendable, Equatable {
     public var kafkaConnectTimeout: Duration
     public var computeThreads: Int
     public var logLevel: String
+    public var simulatorEnabled: Bool
+    public var simulatorSessionsPerSecond: Double
+    public var simulatorUsers: Int
+    public var simulatorItems: Int
 
     /// Reads every key from `config`, falling back to the defaults in the table above.
     public init(config: ConfigReader, environment: [String: String] = ProcessInfo.processInfo.environment) {
@@ -46,6 +54,10 @@ public struct DaemonSettings: Sendable, Equatable {
         kafkaConnectTimeout = .seconds(config.int(forKey: "kafka.connectTimeoutSeconds", default: 10))
         computeThreads = config.int(forKey: "compute.threads", default: max(1, ProcessInfo.processInfo.activeProcessorCount - 1))
         logLevel = config.string(forKey: "log.level", default: "info")
+        simulatorEnabled = config.bool(forKey: "simulator.enabled", default: kafkaBrokers.isEmpty)
+        simulatorSessionsPerSecond = config.double(forKey: "simulator.sessionsPerSecond", default: 20)
+        simulatorUsers = config.int(forKey: "simulator.users", default: 1000)
+        simulatorItems = config.int(forKey: "simulator.items", default: 2000)
     }
 
     /// Checks ranges; the message names the key and what is allowed.
@@ -58,6 +70,8 @@ public struct DaemonSettings: Sendable, Equatable {
         guard computeThreads >= 1 else { throw fail("compute.threads", "must be at least 1") }
         guard kafkaConnectTimeout > .zero else { throw fail("kafka.connectTimeoutSeconds", "must be positive") }
         guard !storePath.isEmpty else { throw fail("store.path", "must not be empty") }
+        guard simulatorSessionsPerSecond > 0, simulatorSessionsPerSecond <= 100_000 else { throw fail("simulator.sessionsPerSecond", "must be in (0, 100000]") }
+        guard simulatorUsers >= 1, simulatorItems >= 10 else { throw fail("simulator.users/items", "need at least 1 user and 10 items") }
         let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
         guard levels.contains(logLevel) else { throw fail("log.level", "\(logLevel) is not one of \(levels.joined(separator: ", "))") }
     }

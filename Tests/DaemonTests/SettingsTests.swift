@@ -11,6 +11,7 @@ import Testing
         #expect(settings.storePath == "./onerec-data")
         #expect(settings.kafkaBrokers.isEmpty)
         #expect(settings.interactionsTopic == "onerec.interactions")
+        #expect(settings.simulatorEnabled)  // no Kafka: the built-in world is the source
         try settings.validate()
     }
 
@@ -24,6 +25,7 @@ import Testing
         #expect(settings.httpPort == 9100)
         #expect(settings.httpHost == "0.0.0.0")
         #expect(settings.kafkaBrokers == ["a:1", "b:2"])
+        #expect(!settings.simulatorEnabled)
         #expect(settings.storePath == "/srv/x")
     }
 

@@ -54,3 +54,27 @@ import Testing
         #expect(result.stdout.contains("librdkafka 2."))
     }
 }
+
+@Suite struct EmbeddedSimulatorTests {
+    /// With no Kafka configured, the daemon's own simulated users generate events that land in the store,
+    /// validated like any other; a restart adds to them without storing the catalog twice.
+    @Test func withoutKafkaTheBuiltInWorldFeedsTheStore() throws {
+        var stores: [(interactions: Int, items: Int)] = []
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        for _ in 0..<2 {
+            let daemon = try OneRecProcess(environment: ["ONEREC_SIMULATOR_SESSIONS_PER_SECOND": "200", "ONEREC_SIMULATOR_ITEMS": "300",
+                                                         "ONEREC_STORE_PATH": dir.path + "/store"])
+            #expect(daemon.waitUntilHealthy())
+            usleep(1_000_000)
+            #expect(daemon.stop(SIGTERM)?.status == 0)
+            #expect(daemon.stderr.contains("simulated traffic started"))
+            let stats = try runToCompletion(builtExecutable("onerec"), ["store", "stats", "--path", dir.path + "/store"])
+            let lines = stats.stdout.split(separator: "\n")
+            stores.append((Int(lines[0].split(separator: " ")[1]) ?? -1, Int(lines[1].split(separator: " ")[1]) ?? -1))
+        }
+        #expect(stores[0].items == 300 && stores[1].items == 300)
+        #expect(stores[0].interactions > 50)
+        #expect(stores[1].interactions > stores[0].interactions)
+    }
+}

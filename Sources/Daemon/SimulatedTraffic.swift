@@ -1,0 +1,73 @@
+import Events
+import Foundation
+import Logging
+import ServiceLifecycle
+import Simulator
+import Store
+
+/// The embedded default event source: with no Kafka configured, the built-in world's users receive
+/// sessions (from a popularity policy that learns from what they do) and respond, and their events go
+/// through the same validation into the history store as events from Kafka would.
+public struct SimulatedTraffic: Service {
+    let world: World
+    let store: HistoryStore
+    let sessionsPerSecond: Double
+    let logger: Logger
+
+    public init(world: World, store: HistoryStore, sessionsPerSecond: Double, logger: Logger) {
+        precondition(sessionsPerSecond > 0, "simulated traffic needs a positive rate")
+        self.world = world
+        self.store = store
+        self.sessionsPerSecond = sessionsPerSecond
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let decoder = EventDecoder(embeddingDimension: world.config.embeddingDimension)
+        // Ids unique across restarts: the start time is part of each one.
+        let run = Int64(Date().timeIntervalSince1970 * 1000)
+        var counter = 0
+        func nextID() -> String {
+            counter += 1
+            return "sim-\(run)-\(counter)"
+        }
+        // The catalog once per item (its event id is stable, so restarts skip it as a duplicate).
+        let catalog = world.items.map { item -> Event in
+            var e = ItemEvent(eventID: "sim-item-\(world.config.seed)-\(item.id)", itemID: item.id, timestampMs: run)
+            e.durationMs = item.durationMs
+            e.authorID = item.author
+            e.embedding = item.embedding
+            return .item(e)
+        }
+        try store.apply(try validated(catalog, decoder), offsets: [:])
+        var policy = PopularityPolicy(items: world.items.count, seed: world.config.seed)
+        var seen = [Set<UInt64>](repeating: [], count: world.config.users)
+        var user = 0
+        var sessions = 0
+        let interval = Duration.seconds(1 / sessionsPerSecond)
+        logger.info("simulated traffic started", metadata: ["users": "\(world.config.users)", "items": "\(world.items.count)", "sessionsPerSecond": "\(sessionsPerSecond)"])
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let session = policy.propose(user: user, count: world.config.sessionItems, seen: seen[user], world: world)
+            let events = world.respond(user: user, session: session, requestID: "sim-\(run)-r\(sessions)",
+                                       startMs: Int64(Date().timeIntervalSince1970 * 1000), nextEventID: nextID)
+            policy.observe(events)
+            for e in events { seen[user].insert(e.itemID) }
+            try store.apply(try validated(events.map(Event.interaction), decoder), offsets: [:])
+            sessions += 1
+            user = (user + 1) % world.config.users
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+        logger.info("simulated traffic stopped", metadata: ["sessions": "\(sessions)"])
+    }
+
+    /// Every event passes the decoder that guards Kafka, as JSON, so the embedded source cannot store
+    /// what a producer could not.
+    private func validated(_ events: [Event], _ decoder: EventDecoder) throws -> [Event] {
+        try events.map { event in
+            switch decoder.decode(Array(event.json().utf8), now: Date().addingTimeInterval(60)) {
+            case .success(let e): return e
+            case .failure(let reason): throw StartupError("the simulator produced an invalid event (\(reason))", fix: "this is a bug; please report it")
+            }
+        }
+    }
+}
