@@ -52,7 +52,7 @@ public enum Daemon {
                                              sessionsPerSecond: settings.simulatorSessionsPerSecond, logger: logger))
         }
 
-        let status = DaemonStatus(blasCore: blas.coreName)
+        let status = DaemonStatus()
         let notifier = SystemdNotifier(environment: environment)
         let watchdog = WatchdogService(
             notifier: notifier, interval: SystemdNotifier.watchdogInterval(environment: environment), logger: logger)

@@ -39,7 +39,7 @@ public struct SimulatedTraffic: Service {
             e.embedding = item.embedding
             return .item(e)
         }
-        try store.apply(try validated(catalog, decoder), offsets: [:])
+        try store.apply(validated(catalog, decoder), offsets: [:])
         var policy = PopularityPolicy(items: world.items.count, seed: world.config.seed)
         var seen = [Set<UInt64>](repeating: [], count: world.config.users)
         var user = 0
@@ -52,7 +52,7 @@ public struct SimulatedTraffic: Service {
                                        startMs: Int64(Date().timeIntervalSince1970 * 1000), nextEventID: nextID)
             policy.observe(events)
             for e in events { seen[user].insert(e.itemID) }
-            try store.apply(try validated(events.map(Event.interaction), decoder), offsets: [:])
+            try store.apply(validated(events.map(Event.interaction), decoder), offsets: [:])
             sessions += 1
             user = (user + 1) % world.config.users
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
@@ -61,12 +61,12 @@ public struct SimulatedTraffic: Service {
     }
 
     /// Every event passes the decoder that guards Kafka, as JSON, so the embedded source cannot store
-    /// what a producer could not.
-    private func validated(_ events: [Event], _ decoder: EventDecoder) throws -> [Event] {
-        try events.map { event in
+    /// what a producer could not. The simulator producing an invalid event is a bug, and traps.
+    private func validated(_ events: [Event], _ decoder: EventDecoder) -> [Event] {
+        events.map { event in
             switch decoder.decode(Array(event.json().utf8), now: Date().addingTimeInterval(60)) {
             case .success(let e): return e
-            case .failure(let reason): throw StartupError("the simulator produced an invalid event (\(reason))", fix: "this is a bug; please report it")
+            case .failure(let reason): preconditionFailure("the simulator produced an invalid event (\(reason)): \(event.json())")
             }
         }
     }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Leave-one-out split of each user's time-ordered history: the last item is the test target, the one
 /// before it the validation target, the rest is training. Users with fewer than 3 items are left out.
 public struct LeaveOneOut: Sendable {
@@ -46,5 +48,3 @@ public struct RankingMetrics: Sendable, CustomStringConvertible {
                hitRate(1), hitRate(5), hitRate(10), hitRate(50), ndcg(5), ndcg(10), ndcg(50))
     }
 }
-
-import Foundation

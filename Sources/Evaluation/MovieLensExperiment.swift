@@ -55,8 +55,9 @@ public struct MovieLensExperiment {
         say("\(config.dataset.rawValue): \(events.users.count) users, \(n) items, \(events.events.count) ratings; \(split.users.count) users evaluated")
 
         // Item codes from behaviour vectors of everything but the test items.
-        let vectors = BehaviourVectors.compute(histories: split.users.map { $0.train + [$0.validation] }, items: n)
-        let (items, rejected) = ItemVectors.validated(ids: (0..<UInt64(n)).map { $0 }, values: vectors, dimension: 64)
+        let behaviour = BehaviourVectors.Config()
+        let vectors = BehaviourVectors.compute(histories: split.users.map { $0.train + [$0.validation] }, items: n, config: behaviour)
+        let (items, rejected) = ItemVectors.validated(ids: (0..<UInt64(n)).map { $0 }, values: vectors, dimension: behaviour.dimension)
         var qc = ResidualQuantizer.Config()
         qc.seed = config.seed
         let start = Date()

@@ -50,7 +50,4 @@ public struct CodeTrie: Sendable {
 
     /// How many items have a code that starts with `prefix` (0 or 1 for a complete code).
     public func count(under prefix: [Int32]) -> Int { counts[prefix.count][Self.pack(prefix)] ?? 0 }
-
-    /// Prefixes in use at each depth (for reports).
-    public func prefixCount(depth: Int) -> Int { next[depth].count }
 }

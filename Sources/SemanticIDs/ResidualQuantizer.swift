@@ -44,9 +44,9 @@ public struct ResidualQuantizer: Sendable {
         public let totalEnergy: Double
         /// Per level: items in each cluster.
         public let sizes: [[Int]]
-        /// Items' residuals after the last level (n, d): the collision resolver ranks free codes with them.
+        /// Items' residuals after the last level (n, d): of the items sharing a code, the resolver keeps
+        /// the one with the smallest.
         let lastResiduals: [Float]
-        let penultimateResiduals: [Float]
     }
 
     /// Trains on `vectors`; `progress(level)` is called as each level finishes.
@@ -54,7 +54,6 @@ public struct ResidualQuantizer: Sendable {
         let (n, d) = (vectors.count, vectors.dimension)
         let k = min(config.codesPerLevel ?? defaultCodes(items: n, levels: config.levels), n)
         var residual = vectors.values
-        var penultimate = residual
         var centroids: [[Float]] = []
         var codes = [Int32](repeating: 0, count: n * config.levels)
         var energy: [Double] = []
@@ -64,7 +63,6 @@ public struct ResidualQuantizer: Sendable {
             var kmeans = KMeans(clusters: k, mode: config.mode, seed: config.seed &+ UInt64(level))
             kmeans.maxIterations = config.maxIterations
             let result = kmeans.fit(residual, rows: n, dimension: d)
-            if level == config.levels - 1 { penultimate = residual }
             var e = 0.0
             for i in 0..<n {
                 let c = Int(result.assignment[i])
@@ -81,7 +79,7 @@ public struct ResidualQuantizer: Sendable {
         }
         let quantizer = ResidualQuantizer(dimension: d, codesPerLevel: k, centroids: centroids)
         return (quantizer, Training(codes: codes, residualEnergy: energy, totalEnergy: total, sizes: sizes,
-                                    lastResiduals: residual, penultimateResiduals: penultimate))
+                                    lastResiduals: residual))
     }
 
     /// The nearest-centroid code of a vector, level by level (how items that arrive later are coded).

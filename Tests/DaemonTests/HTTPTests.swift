@@ -9,7 +9,7 @@ import Testing
 @Suite struct HTTPTests {
     func app(ready: Bool) async throws -> some ApplicationProtocol {
         let settings = DaemonSettings(config: try await loadConfiguration(file: nil, environment: [:]), environment: [:])
-        let status = DaemonStatus(blasCore: "test")
+        let status = DaemonStatus()
         if ready { status.markReady() }
         return buildApplication(settings: settings, status: status, registry: PrometheusCollectorRegistry(), logger: Logger(label: "http-test"))
     }
@@ -35,7 +35,7 @@ import Testing
         let registry = PrometheusCollectorRegistry()
         registry.makeCounter(name: "onerec_test_total").increment()
         let settings = DaemonSettings(config: try await loadConfiguration(file: nil, environment: [:]), environment: [:])
-        let app = buildApplication(settings: settings, status: DaemonStatus(blasCore: "test"), registry: registry, logger: Logger(label: "t"))
+        let app = buildApplication(settings: settings, status: DaemonStatus(), registry: registry, logger: Logger(label: "t"))
         try await app.test(.router) { (client) throws in
             let response = try await client.execute(uri: "/metrics", method: .get)
             #expect(response.status == .ok)

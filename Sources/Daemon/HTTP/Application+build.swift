@@ -7,9 +7,8 @@ import Synchronization
 /// What the HTTP endpoints report about the running daemon.
 public final class DaemonStatus: Sendable {
     let ready = Atomic<Bool>(false)
-    public let blasCore: String
 
-    public init(blasCore: String) { self.blasCore = blasCore }
+    public init() {}
 
     /// Readiness: true once every startup step is done and the server listens.
     public var isReady: Bool { ready.load(ordering: .relaxed) }

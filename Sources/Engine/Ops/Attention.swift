@@ -19,20 +19,14 @@ public struct AttentionMask: Sendable {
     }
 }
 
-/// The shapes of one multi-head attention call: q (B, Tq, H*D), k and v (B, Tk, H*D), where each
-/// batch entry's keys start `kvStride` rows apart (Tk, or a cache's capacity).
-public struct AttentionShape: Sendable {
-    public let batch: Int, tq: Int, tk: Int, heads: Int, headDim: Int, kvStride: Int
-
-    public init(batch: Int, tq: Int, tk: Int, heads: Int, headDim: Int, kvStride: Int? = nil) {
-        (self.batch, self.tq, self.tk, self.heads, self.headDim) = (batch, tq, tk, heads, headDim)
-        self.kvStride = kvStride ?? tk
-    }
+/// The shapes of one multi-head attention call: q (B, Tq, H*D), k and v (B, Tk, H*D).
+struct AttentionShape {
+    let batch: Int, tq: Int, tk: Int, heads: Int, headDim: Int
 
     var width: Int { heads * headDim }
     var scale: Float { 1 / Float(headDim).squareRoot() }
     func q(_ b: Int, _ h: Int) -> Int { b * tq * width + h * headDim }
-    func kv(_ b: Int, _ h: Int) -> Int { b * kvStride * width + h * headDim }
+    func kv(_ b: Int, _ h: Int) -> Int { b * tk * width + h * headDim }
 }
 
 extension Graph {
@@ -95,9 +89,9 @@ private func scores(_ scores: UnsafeMutablePointer<Float>, q: UnsafePointer<Floa
     }
 }
 
-/// The forward pass over raw buffers (also used by the tape-free decoder). lse (B, H, Tq) receives each
-/// row's log-sum-exp (-inf for a row with no visible key, whose output is zero).
-public func attentionForward(out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>?, q: UnsafePointer<Float>,
+/// The forward pass over raw buffers. lse (B, H, Tq) receives each row's log-sum-exp (-inf for a row
+/// with no visible key, whose output is zero).
+func attentionForward(out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>?, q: UnsafePointer<Float>,
                       k: UnsafePointer<Float>, v: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                       shape s: AttentionShape, mask: AttentionMask) {
     let parallel = s.batch * s.tq * s.tk * s.width >= 1 << 18

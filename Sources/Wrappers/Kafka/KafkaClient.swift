@@ -82,12 +82,11 @@ public struct ClusterMetadata: Sendable {
     public let topics: [String: Int]
 }
 
-/// State the C callbacks reach: the logger and the last client-level error.
+/// State the C callbacks reach: the logger and the brokers (for messages).
 class ClientContext: @unchecked Sendable {
-    // @unchecked: immutable except `lastError`, which is behind a Mutex.
+    // @unchecked: immutable; subclasses keep their mutable state behind locks.
     let logger: Logger
     let brokers: String
-    private let lastErrorState = Mutex<KafkaError?>(nil)
 
     init(logger: Logger, brokers: [String]) {
         self.logger = logger
@@ -98,11 +97,8 @@ class ClientContext: @unchecked Sendable {
         opaque.map { Unmanaged<ClientContext>.fromOpaque($0).takeUnretainedValue() }
     }
 
-    /// The most recent client-level error (broker down, authentication, fatal), if any.
-    var lastError: KafkaError? { lastErrorState.withLock { $0 } }
-
+    /// Logs a client-level error (broker down, authentication, fatal).
     func clientError(_ error: KafkaError) {
-        lastErrorState.withLock { $0 = error }
         if error.isFatal {
             logger.error("kafka fatal error", metadata: ["error": "\(error)"])
         } else {

@@ -48,36 +48,24 @@ public final class KafkaProducer: Sendable {
         try check(rd_kafka_flush(client.handle, timeout.milliseconds), "flush producer within \(timeout)")
         if let failure = context.takeFailure() { throw failure }
     }
-
-    /// Messages acknowledged by the broker so far.
-    public var deliveredCount: Int { context.deliveredCount }
 }
 
 /// The producer's callback state: delivery counts and the first failure.
 final class ProducerContext: ClientContext, @unchecked Sendable {
-    // @unchecked: mutable state is behind a Mutex.
-    private struct Deliveries {
-        var delivered = 0
-        var failure: KafkaError?
-    }
-    private let deliveries = Mutex(Deliveries())
-
-    var deliveredCount: Int { deliveries.withLock { $0.delivered } }
+    // @unchecked: the first failure is behind a Mutex.
+    private let failure = Mutex<KafkaError?>(nil)
 
     func delivered(_ message: rd_kafka_message_t) {
-        deliveries.withLock { d in
-            if message.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-                d.delivered += 1
-            } else if d.failure == nil {
-                d.failure = KafkaError(message.err, "deliver message to \(String(cString: rd_kafka_topic_name(message.rkt)))")
-            }
+        guard message.err != RD_KAFKA_RESP_ERR_NO_ERROR else { return }
+        failure.withLock { f in
+            if f == nil { f = KafkaError(message.err, "deliver message to \(String(cString: rd_kafka_topic_name(message.rkt)))") }
         }
     }
 
     func takeFailure() -> KafkaError? {
-        deliveries.withLock { d in
-            defer { d.failure = nil }
-            return d.failure
+        failure.withLock { f in
+            defer { f = nil }
+            return f
         }
     }
 }

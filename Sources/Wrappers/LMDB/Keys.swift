@@ -33,7 +33,4 @@ public struct KeyReader {
         offset += size
         return value
     }
-
-    /// What is left of the key.
-    public var rest: ArraySlice<UInt8> { bytes[offset...] }
 }
