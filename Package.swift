@@ -89,11 +89,20 @@ let package = Package(
                                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
                 path: "Sources/Store", swiftSettings: strict),
 
+        // MARK: Serving and learning (model store, hot swap, recommendations; the background trainer and IPA)
+        .target(name: "Serving", dependencies: ["Engine", "Models", "SemanticIDs", "Generator", "Store", "Events", "LMDB",
+                                                .product(name: "Logging", package: "swift-log")],
+                path: "Sources/Serving", swiftSettings: strict),
+        .target(name: "Learning", dependencies: ["Engine", "Models", "SemanticIDs", "Generator", "Alignment", "Serving", "Store", "Events", "LMDB",
+                                                 .product(name: "Logging", package: "swift-log"),
+                                                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+                path: "Sources/Learning", swiftSettings: strict),
+
         // MARK: Daemon (services)
         .target(
             name: "OneRecDaemon",
             dependencies: [
-                "LMDB", "Kafka", "BLAS", "Engine", "Store", "Events", "Simulator",
+                "LMDB", "Kafka", "BLAS", "Engine", "Store", "Events", "Simulator", "Serving", "Learning", "Models",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -138,6 +147,8 @@ let package = Package(
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Models", "Datasets", "Alignment", "Simulator"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store", "LMDB", "Events", "Kafka", "TestSupport",
                                                        .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .testTarget(name: "ServingTests", dependencies: ["Serving", "Generator", "Store", "Events", "LMDB", "Models", "SemanticIDs", "Engine", "TestSupport",
+                                                         .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "EventsTests", dependencies: ["Events"], swiftSettings: strict),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Events"], swiftSettings: strict),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"], swiftSettings: strict),

@@ -8,6 +8,21 @@ public struct RewardExample: Sendable {
     public let session: [UInt64]
     public let labels: [Float]
 
+    public init(user: UInt64, history: [UInt64], session: [UInt64], labels: [Float]) {
+        precondition(labels.count == 4, "one label per tower")
+        (self.user, self.history, self.session, self.labels) = (user, history, session, labels)
+    }
+
+    /// The four labels of a logged session's events (in position order): swt = watched time / total
+    /// duration, in [0, 1]; vtr = share of items watched at least halfway; wtr = any follow; ltr = any like.
+    public static func labels(of session: some Collection<InteractionEvent>) -> [Float] {
+        let watched = session.reduce(0.0) { $0 + Double($1.watchTimeMs) }
+        let duration = session.reduce(0.0) { $0 + Double($1.durationMs) }
+        let views = session.filter { $0.watchTimeMs * 2 >= $0.durationMs }.count
+        return [Float(min(1, watched / max(duration, 1))), Float(views) / Float(max(session.count, 1)),
+                session.contains { $0.follow } ? 1 : 0, session.contains { $0.like } ? 1 : 0]
+    }
+
     /// Groups interaction events (in time order) by request; a request's history is every positive item
     /// of its user from earlier requests.
     public static func from(_ events: [InteractionEvent], sessionLength: Int) -> [RewardExample] {
@@ -22,12 +37,7 @@ public struct RewardExample: Sendable {
         for request in order {
             let session = byRequest[request]!.sorted { $0.position < $1.position }.prefix(sessionLength)
             let user = session[session.startIndex].userID
-            let watched = session.reduce(0.0) { $0 + Double($1.watchTimeMs) }
-            let duration = session.reduce(0.0) { $0 + Double($1.durationMs) }
-            let views = session.filter { $0.watchTimeMs * 2 >= $0.durationMs }.count
-            let labels: [Float] = [Float(min(1, watched / max(duration, 1))), Float(views) / Float(session.count),
-                                   session.contains { $0.follow } ? 1 : 0, session.contains { $0.like } ? 1 : 0]
-            examples.append(RewardExample(user: user, history: positives[user] ?? [], session: session.map(\.itemID), labels: labels))
+            examples.append(RewardExample(user: user, history: positives[user] ?? [], session: session.map(\.itemID), labels: labels(of: session)))
             positives[user, default: []] += session.filter(\.isPositive).map(\.itemID)
         }
         return examples

@@ -26,11 +26,15 @@ public final class RewardModel {
 
     public let config: Config
     public let parameters: ParameterStore
+    /// Item id -> embedding row; nil: ids are rows (ids below `items`).
+    public let rows: ItemRows?
     let items: Tensor, user: Tensor, qkv: Tensor, out: Tensor
     let hidden: [(w: Tensor, b: Tensor, head: Tensor, headBias: Tensor)]
 
-    public init(config: Config, seed: UInt64) {
+    public init(config: Config, seed: UInt64, rows: ItemRows? = nil) {
+        precondition(rows == nil || rows!.capacity == config.items, "item rows sized for another reward model")
         self.config = config
+        self.rows = rows
         let p = ParameterStore(seed: seed)
         let d = config.width
         let std = 1 / Float(d).squareRoot()
@@ -49,12 +53,14 @@ public final class RewardModel {
     /// knowing which items are alike; items without one keep their random start. Dimensions must match.
     public func initializeItems(from embeddings: [UInt64: [Float]]) {
         let d = config.width
-        for (id, v) in embeddings where Int(id) < config.items {
+        for (id, v) in embeddings {
+            let r = Int(row(id))
+            guard r > 0 else { continue }
             precondition(v.count == d, "item \(id): embedding of \(v.count), the reward model is \(d) wide")
             let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
             guard norm > 0 else { continue }
             let scale = 0.3 * Float(d).squareRoot() / norm
-            for k in 0..<d { items[(Int(id) + 1) * d + k] = v[k] * scale }
+            for k in 0..<d { items[r * d + k] = v[k] * scale }
         }
     }
 
@@ -75,7 +81,7 @@ public final class RewardModel {
         let (b, d, h, m) = (batch.sessions.count, config.width, config.historyLength, config.sessionLength)
         // User: the mean of the newest history items' embeddings, projected.
         let historyIDs = batch.histories.flatMap { ids -> [Int32] in
-            let kept = ids.suffix(h).map { Int32($0) + 1 }
+            let kept = ids.suffix(h).map(row)
             return [Int32](repeating: 0, count: h - kept.count) + kept
         }
         let historyWeights = batch.histories.flatMap { ids -> [Float] in
@@ -89,7 +95,7 @@ public final class RewardModel {
         // Target-aware session items: v_i * u.
         let sessionIDs = batch.sessions.flatMap { ids -> [Int32] in
             precondition(ids.count <= m, "session of \(ids.count) items, the model scores at most \(m)")
-            return ids.map { Int32($0) + 1 } + [Int32](repeating: 0, count: m - ids.count)
+            return ids.map(row) + [Int32](repeating: 0, count: m - ids.count)
         }
         let valid = batch.sessions.flatMap { ids in [UInt8](repeating: 1, count: ids.count) + [UInt8](repeating: 0, count: m - ids.count) }
         let v = g.embedding(items, sessionIDs, shape: [b, m])                                      // (B, M, D)
@@ -116,6 +122,13 @@ public final class RewardModel {
         let g = Graph(training: false)
         let p = g.sigmoid(logits(g, batch)).values
         return (0..<batch.sessions.count).map { Array(p[($0 * 4)..<($0 * 4 + 4)]) }
+    }
+
+    /// An item's embedding row: 1 + its id, or its row in `rows`; 0 (the shared unknown-item row) for an
+    /// item beyond the table.
+    func row(_ id: UInt64) -> Int32 {
+        if let rows { return rows.row(id) }
+        return id < UInt64(config.items) ? Int32(id) + 1 : 0
     }
 
     /// (B, rows, D) constant with each row's weight repeated across D.

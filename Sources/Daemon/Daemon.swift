@@ -3,12 +3,15 @@ import Engine
 import Foundation
 import Hummingbird
 import Kafka
+import Learning
 import LMDB
 import Logging
+import Models
 import Prometheus
+import Serving
+import ServiceLifecycle
 import Simulator
 import Store
-import ServiceLifecycle
 
 /// `onerec serve`: checks everything it depends on, then runs the services until SIGTERM or SIGINT.
 ///
@@ -34,6 +37,30 @@ public enum Daemon {
         ])
 
         let history = try HistoryStore(environment: store.environment)
+        let models: ModelRegistry
+        do {
+            models = try ModelRegistry(environment: store.environment, directory: "\(settings.storePath)/models", logger: logger)
+        } catch let error as ModelStoreError {
+            throw StartupError(error.description, fix: "make store.path writable")
+        }
+        if let serving = try models.restore() {
+            logger.info("model loaded", metadata: ["version": "\(serving.version)", "kind": "\(serving.info.kind.rawValue)", "steps": "\(serving.info.steps)"])
+        } else {
+            logger.info("no model yet: popular items are served until the trainer publishes one")
+        }
+        let adminToken = try AdminToken.resolve(settings: settings, logger: logger)
+        let popular = PopularItems()
+        let pool = DecodePool(workers: settings.decodeWorkers, queueLimit: settings.queueLimit)
+        var recommenderConfig = Recommender.Config()
+        recommenderConfig.beam = settings.servingBeam
+        let recommender = Recommender(history: history, registry: models, popular: popular, pool: pool, config: recommenderConfig)
+        let world = settings.simulatorEnabled ? World(config: {
+            var c = World.Config()
+            c.users = settings.simulatorUsers
+            c.items = settings.simulatorItems
+            return c
+        }()) : nil
+
         var services: [any Service] = []
         if !settings.kafkaBrokers.isEmpty {
             try checkKafka(settings, logger: logger)
@@ -44,20 +71,29 @@ public enum Daemon {
             ingest.instanceID = environment["ONEREC_KAFKA_INSTANCE_ID"] ?? "\(ProcessInfo.processInfo.hostName)-\(settings.kafkaGroupID)"
             services.append(try IngestService(config: ingest, store: history, logger: logger))
         }
-        if settings.simulatorEnabled {
-            var world = World.Config()
-            world.users = settings.simulatorUsers
-            world.items = settings.simulatorItems
-            services.append(SimulatedTraffic(world: World(config: world), store: history,
+        if let world {
+            services.append(SimulatedTraffic(world: world, store: history, recommender: recommender,
                                              sessionsPerSecond: settings.simulatorSessionsPerSecond, logger: logger))
         }
+        var learnerService: LearnerService?
+        if settings.trainerEnabled {
+            var trueWatch: (@Sendable (UInt64, [UInt64]) -> Double)?
+            if let world {
+                trueWatch = { user, items in user < UInt64(world.config.users) ? world.utility(user: Int(user), session: items).watchTimeMs : 0 }
+            }
+            let learner = try Learner(config: learnerConfig(settings), history: history, registry: models, popular: popular,
+                                      directory: "\(settings.storePath)/trainer", trueWatch: trueWatch, logger: logger)
+            learnerService = LearnerService(learner: learner, logger: logger)
+            services.append(learnerService!)
+        }
+        let api = ServingAPI(recommender: recommender, history: history, registry: models, learner: learnerService, adminToken: adminToken)
 
         let status = DaemonStatus()
         let notifier = SystemdNotifier(environment: environment)
         let watchdog = WatchdogService(
             notifier: notifier, interval: SystemdNotifier.watchdogInterval(environment: environment), logger: logger)
         let app = buildApplication(
-            settings: settings, status: status, registry: registry, services: services + [watchdog],
+            settings: settings, status: status, registry: registry, api: api, services: services + [watchdog],
             onServerRunning: {
                 status.markReady()
                 notifier.notify("READY=1\nSTATUS=serving on \(settings.httpHost):\(settings.httpPort)")
@@ -71,6 +107,19 @@ public enum Daemon {
                                fix: "free the port or set http.port (ONEREC_HTTP_PORT)")
         }
         logger.info("onerec stopped")
+    }
+
+    /// The learner's configuration from the settings (the rest keeps `LearnerConfig`'s defaults).
+    static func learnerConfig(_ settings: DaemonSettings) -> LearnerConfig {
+        var c = LearnerConfig()
+        c.generator = Seq2Seq.Config.preset(settings.trainerPreset)!
+        c.minimumSessions = settings.minimumSessions
+        c.publishEverySteps = settings.publishEverySteps
+        c.checkpointEverySteps = settings.checkpointEverySteps
+        c.alignment.intervalSeconds = settings.alignmentInterval
+        c.alignment.userShare = settings.alignmentUserShare
+        c.alignment.candidates = settings.alignmentCandidates
+        return c
     }
 
     /// Fails fast, with the brokers and the fix in the message, when no broker answers.

@@ -23,6 +23,18 @@ import SystemPackage
 /// | `simulator.sessionsPerSecond` | double | `20` | sessions the simulated users receive per second |
 /// | `simulator.users` | int | `1000` | users in the built-in world |
 /// | `simulator.items` | int | `2000` | items in the built-in world |
+/// | `admin.token` | string | generated into `<store.path>/admin-token` | bearer token of the `/v1/admin` endpoints (16+ characters) |
+/// | `serving.beam` | int | `16` | beam width of recommendation requests |
+/// | `serving.decodeWorkers` | int | half the cores (at least 1) | requests decoded at once |
+/// | `serving.queueLimit` | int | `64` | requests waiting for a decode worker before 503 |
+/// | `trainer.enabled` | bool | `true` | run the background trainer and alignment |
+/// | `trainer.preset` | string | `small` | generator size: tiny, small, base |
+/// | `trainer.minimumSessions` | int | `200` | training sessions before the first step |
+/// | `trainer.publishEverySteps` | int | `200` | steps between served versions |
+/// | `trainer.checkpointEverySteps` | int | `200` | steps between trainer checkpoints (and one at shutdown) |
+/// | `alignment.intervalSeconds` | double | `0` | seconds between scheduled alignment rounds; 0: operator only |
+/// | `alignment.userShare` | double | `0.01` | share of users whose candidates make preference pairs per round |
+/// | `alignment.candidates` | int | `32` | candidate sessions beam-searched per user (the paper: 128) |
 public struct DaemonSettings: Sendable, Equatable {
     public var httpHost: String
     public var httpPort: Int
@@ -39,6 +51,18 @@ public struct DaemonSettings: Sendable, Equatable {
     public var simulatorSessionsPerSecond: Double
     public var simulatorUsers: Int
     public var simulatorItems: Int
+    public var adminToken: String
+    public var servingBeam: Int
+    public var decodeWorkers: Int
+    public var queueLimit: Int
+    public var trainerEnabled: Bool
+    public var trainerPreset: String
+    public var minimumSessions: Int
+    public var publishEverySteps: Int
+    public var checkpointEverySteps: Int
+    public var alignmentInterval: Double
+    public var alignmentUserShare: Double
+    public var alignmentCandidates: Int
 
     /// Reads every key from `config`, falling back to the defaults in the table above.
     public init(config: ConfigReader, environment: [String: String] = ProcessInfo.processInfo.environment) {
@@ -58,6 +82,18 @@ public struct DaemonSettings: Sendable, Equatable {
         simulatorSessionsPerSecond = config.double(forKey: "simulator.sessionsPerSecond", default: 20)
         simulatorUsers = config.int(forKey: "simulator.users", default: 1000)
         simulatorItems = config.int(forKey: "simulator.items", default: 2000)
+        adminToken = config.string(forKey: "admin.token", default: "")
+        servingBeam = config.int(forKey: "serving.beam", default: 16)
+        decodeWorkers = config.int(forKey: "serving.decodeWorkers", default: max(1, ProcessInfo.processInfo.activeProcessorCount / 2))
+        queueLimit = config.int(forKey: "serving.queueLimit", default: 64)
+        trainerEnabled = config.bool(forKey: "trainer.enabled", default: true)
+        trainerPreset = config.string(forKey: "trainer.preset", default: "small")
+        minimumSessions = config.int(forKey: "trainer.minimumSessions", default: 200)
+        publishEverySteps = config.int(forKey: "trainer.publishEverySteps", default: 200)
+        checkpointEverySteps = config.int(forKey: "trainer.checkpointEverySteps", default: 200)
+        alignmentInterval = config.double(forKey: "alignment.intervalSeconds", default: 0)
+        alignmentUserShare = config.double(forKey: "alignment.userShare", default: 0.01)
+        alignmentCandidates = config.int(forKey: "alignment.candidates", default: 32)
     }
 
     /// Checks ranges; the message names the key and what is allowed.
@@ -72,6 +108,16 @@ public struct DaemonSettings: Sendable, Equatable {
         guard !storePath.isEmpty else { throw fail("store.path", "must not be empty") }
         guard simulatorSessionsPerSecond > 0, simulatorSessionsPerSecond <= 100_000 else { throw fail("simulator.sessionsPerSecond", "must be in (0, 100000]") }
         guard simulatorUsers >= 1, simulatorItems >= 10 else { throw fail("simulator.users/items", "need at least 1 user and 10 items") }
+        guard adminToken.isEmpty || adminToken.count >= 16 else { throw fail("admin.token", "must be at least 16 characters") }
+        guard (1...1024).contains(servingBeam) else { throw fail("serving.beam", "\(servingBeam) is not in 1...1024") }
+        guard decodeWorkers >= 1, queueLimit >= 0 else { throw fail("serving.decodeWorkers/queueLimit", "need at least 1 worker and a queue limit >= 0") }
+        guard ["tiny", "small", "base"].contains(trainerPreset) else { throw fail("trainer.preset", "\(trainerPreset) is not tiny, small or base") }
+        guard minimumSessions >= 1, publishEverySteps >= 1, checkpointEverySteps >= 1 else {
+            throw fail("trainer.minimumSessions/publishEverySteps/checkpointEverySteps", "must be at least 1")
+        }
+        guard alignmentInterval >= 0 else { throw fail("alignment.intervalSeconds", "must not be negative") }
+        guard alignmentUserShare > 0, alignmentUserShare <= 1 else { throw fail("alignment.userShare", "must be in (0, 1]") }
+        guard alignmentCandidates >= 2 else { throw fail("alignment.candidates", "must be at least 2") }
         let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
         guard levels.contains(logLevel) else { throw fail("log.level", "\(logLevel) is not one of \(levels.joined(separator: ", "))") }
     }
@@ -83,6 +129,9 @@ public struct DaemonSettings: Sendable, Equatable {
             "kafka.brokers": kafkaBrokers.isEmpty ? "(none)" : kafkaBrokers.joined(separator: ","),
             "kafka.groupId": kafkaGroupID, "kafka.topics": "\(interactionsTopic),\(itemsTopic)",
             "compute.threads": "\(computeThreads)", "log.level": logLevel,
+            "serving": "beam \(servingBeam), \(decodeWorkers) decode workers, queue \(queueLimit)",
+            "trainer": trainerEnabled ? "\(trainerPreset), publish every \(publishEverySteps) steps" : "off",
+            "alignment": alignmentInterval > 0 ? "every \(alignmentInterval) s" : "on request",
         ]
     }
 }

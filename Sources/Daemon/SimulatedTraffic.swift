@@ -1,23 +1,33 @@
 import Events
+import Engine
 import Foundation
 import Logging
+import Serving
 import ServiceLifecycle
 import Simulator
 import Store
 
-/// The embedded default event source: with no Kafka configured, the built-in world's users receive
-/// sessions (from a popularity policy that learns from what they do) and respond, and their events go
-/// through the same validation into the history store as events from Kafka would.
+/// The embedded default event source, in a closed loop: with no Kafka configured, the built-in world's
+/// users receive sessions, respond, and their events go through the same validation into the history
+/// store as events from Kafka would. A session comes from the daemon's own recommender (what the feed
+/// backend would show), or, with probability `exploration` and whenever the recommender has no model
+/// yet, from a popularity policy that learns from what users do.
 public struct SimulatedTraffic: Service {
     let world: World
     let store: HistoryStore
+    let recommender: Recommender?
+    let exploration: Double
     let sessionsPerSecond: Double
     let logger: Logger
 
-    public init(world: World, store: HistoryStore, sessionsPerSecond: Double, logger: Logger) {
+    public init(world: World, store: HistoryStore, recommender: Recommender? = nil, exploration: Double = 0.3, sessionsPerSecond: Double,
+                logger: Logger) {
         precondition(sessionsPerSecond > 0, "simulated traffic needs a positive rate")
+        precondition((0...1).contains(exploration), "exploration is a probability")
         self.world = world
         self.store = store
+        self.recommender = recommender
+        self.exploration = exploration
         self.sessionsPerSecond = sessionsPerSecond
         self.logger = logger
     }
@@ -41,13 +51,19 @@ public struct SimulatedTraffic: Service {
         }
         try store.apply(validated(catalog, decoder), offsets: [:])
         var policy = PopularityPolicy(items: world.items.count, seed: world.config.seed)
+        var coin = SplitMix64(seed: world.config.seed &+ 99)
         var seen = [Set<UInt64>](repeating: [], count: world.config.users)
         var user = 0
         var sessions = 0
         let interval = Duration.seconds(1 / sessionsPerSecond)
         logger.info("simulated traffic started", metadata: ["users": "\(world.config.users)", "items": "\(world.items.count)", "sessionsPerSecond": "\(sessionsPerSecond)"])
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            let session = policy.propose(user: user, count: world.config.sessionItems, seen: seen[user], world: world)
+            var session = policy.propose(user: user, count: world.config.sessionItems, seen: seen[user], world: world)
+            if let recommender, Double(coin.next() % 1_000_000) / 1_000_000 >= exploration,
+               let served = try? await recommender.recommend(user: UInt64(user), count: world.config.sessionItems),
+               served.source == .generator, served.items.count == session.count {
+                session = served.items
+            }
             let events = world.respond(user: user, session: session, requestID: "sim-\(run)-r\(sessions)",
                                        startMs: Int64(Date().timeIntervalSince1970 * 1000), nextEventID: nextID)
             policy.observe(events)

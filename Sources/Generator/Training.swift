@@ -60,17 +60,20 @@ public final class GeneratorTrainer {
                              encoderValid: valid, decoderInputs: inputs, targets: targets)
     }
 
-    /// Saves the model, the optimiser's moments and step, and the model's shape to a checkpoint.
-    public func save(to path: String) throws {
+    /// Saves the model, the optimiser's moments and step, and the model's shape to a checkpoint, with the
+    /// caller's `metadata` (e.g. the codebook version).
+    public func save(to path: String, metadata extra: [String: String] = [:]) throws {
         let c = model.config
         let shape = "\(c.vocabulary),\(c.width),\(c.heads),\(c.encoderLayers),\(c.decoderLayers),\(c.feedForward),\(c.experts),\(c.topK)"
         try Safetensors.save(model.parameters.tensors + optimizer.state.tensors,
-                             metadata: ["format": "onerec.generator", "step": "\(optimizer.step)", "shape": shape], to: path)
+                             metadata: extra.merging(["format": "onerec.generator", "step": "\(optimizer.step)", "shape": shape]) { $1 },
+                             to: path)
     }
 
     /// Continues from a checkpoint written by `save`: parameters, moments and step restored. A checkpoint
-    /// of another model shape, or a damaged one, is refused and nothing changes.
-    public func resume(from path: String) throws {
+    /// of another model shape, or a damaged one, is refused and nothing changes. Returns its metadata.
+    @discardableResult
+    public func resume(from path: String) throws -> [String: String] {
         let (tensors, metadata) = try Safetensors.load(path)
         guard metadata["format"] == "onerec.generator", let step = metadata["step"].flatMap(Int.init) else {
             throw CheckpointError("\(path) is not a generator checkpoint")
@@ -80,6 +83,7 @@ public final class GeneratorTrainer {
         try optimizer.check(tensors)
         try model.parameters.load(tensors)
         try optimizer.restore(step: step, tensors: tensors)
+        return metadata
     }
 
     /// One optimisation step; returns the cross-entropy and the tokens processed.

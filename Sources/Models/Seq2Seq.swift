@@ -3,7 +3,7 @@ import Engine
 /// A T5-style encoder-decoder whose decoder feed-forwards are sparse mixtures of experts (OneRec's
 /// backbone): pre-norm RMSNorm blocks, relative position bias shared across layers, no biases.
 public final class Seq2Seq {
-    public struct Config: Sendable, Equatable {
+    public struct Config: Sendable, Equatable, Codable {
         /// Token vocabulary (semantic-ID codes of every level plus special tokens).
         public var vocabulary = 776
         /// Model width.

@@ -7,16 +7,18 @@ import LMDB
 /// written in one transaction per batch, so a crash at any instant loses nothing and counts nothing twice.
 ///
 /// Databases: `events` (event id -> nothing: seen), `history` ((user, timestamp, sequence) -> event JSON),
-/// `items` (item -> item event JSON), `offsets` ((topic, partition) -> next offset), `counters`.
+/// `items` (item -> item event JSON), `log` (sequence -> kind byte + the event's key in `history` or
+/// `items`: arrival order, which the trainer tails), `offsets` ((topic, partition) -> next offset), `counters`.
 public final class HistoryStore: Sendable {
     public let environment: Environment
-    let events: Database, history: Database, items: Database, offsets: Database, counters: Database
+    let events: Database, history: Database, items: Database, log: Database, offsets: Database, counters: Database
 
     public init(environment: Environment) throws {
         self.environment = environment
         events = try environment.openDatabase("history.event-ids")
         history = try environment.openDatabase("history.by-user")
         items = try environment.openDatabase("history.items")
+        log = try environment.openDatabase("history.log")
         offsets = try environment.openDatabase("history.offsets")
         counters = try environment.openDatabase("history.counters")
     }
@@ -48,13 +50,16 @@ public final class HistoryStore: Sendable {
                     key.append(e.timestampMs)
                     key.append(sequence)
                     try txn.put(history, key.bytes, Array(event.json().utf8))
+                    try txn.put(log, KeyBuilder.key(sequence), [0] + key.bytes)
                     applied.stored += 1
                 case let .item(e):
                     guard try txn.put(events, Array(e.eventID.utf8), [], flags: .noOverwrite) else {
                         applied.duplicates += 1
                         continue
                     }
+                    sequence += 1
                     try txn.put(items, KeyBuilder.key(e.itemID), Array(event.json().utf8))
+                    try txn.put(log, KeyBuilder.key(sequence), [1] + KeyBuilder.key(e.itemID))
                     applied.stored += 1
                 }
             }
@@ -91,6 +96,23 @@ public final class HistoryStore: Sendable {
                 return found.count < limit
             }
             return found.reversed()
+        }
+    }
+
+    /// Events in arrival order after `sequence` (0: from the start), at most `limit`, each with its
+    /// sequence number: the trainer's feed. An item event gives the item as it is now.
+    public func log(after sequence: UInt64, limit: Int) throws -> [(sequence: UInt64, event: Event)] {
+        let decoder = EventDecoder()
+        return try environment.read { txn in
+            var found: [(UInt64, Event)] = []
+            try txn.scan(log, from: KeyBuilder.key(sequence + 1)) { key, value in
+                var r = KeyReader(key)
+                let s = r.read(UInt64.self)
+                let stored = try txn.get(value[0] == 0 ? history : items, Array(value.dropFirst()))
+                if let stored, case .success(let event) = decoder.decode(stored, now: .distantFuture) { found.append((s, event)) }
+                return found.count < limit
+            }
+            return found
         }
     }
 

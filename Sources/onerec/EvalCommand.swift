@@ -18,6 +18,8 @@ struct EvalMovieLens: ParsableCommand {
     @Option(help: "ml-1m or ml-100k.") var dataset = "ml-1m"
     @Option(help: "Generator size: tiny, small or base.") var preset = "small"
     @Option(help: "Generator training steps.") var steps = 3000
+    @Option(help: "Generator sessions per training step.") var batch = 32
+    @Option(help: "Generator peak learning rate (warm-up, then cosine decay).") var learningRate: Float = 1e-3
     @Option(help: "SASRec epochs.") var sasrecEpochs = 40
     @Option(help: "History items the generator reads.") var history = 50
     @Option(help: "Items per training session (1 = next item only).") var sessionItems = 5
@@ -35,6 +37,8 @@ struct EvalMovieLens: ParsableCommand {
         config.dataset = set
         config.generator = size
         config.generatorSteps = steps
+        config.generatorBatch = batch
+        config.generatorLearningRate = learningRate
         config.sasrecEpochs = sasrecEpochs
         config.maxHistory = history
         config.sessionItems = tiger ? 1 : sessionItems

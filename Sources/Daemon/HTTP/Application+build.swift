@@ -15,10 +15,11 @@ public final class DaemonStatus: Sendable {
     public func markReady() { ready.store(true, ordering: .relaxed) }
 }
 
-/// The daemon's HTTP API: `/healthz` (alive), `/readyz` (ready to serve), `/metrics` (Prometheus).
-/// Built by a function so tests drive the same router in memory.
+/// The daemon's HTTP API: `/healthz` (alive), `/readyz` (ready to serve), `/metrics` (Prometheus), and
+/// with `api` the `/v1` endpoints (recommendations, events, admin). Built by a function so tests drive
+/// the same router in memory.
 public func buildApplication(
-    settings: DaemonSettings, status: DaemonStatus, registry: PrometheusCollectorRegistry,
+    settings: DaemonSettings, status: DaemonStatus, registry: PrometheusCollectorRegistry, api: ServingAPI? = nil,
     services: [any Service] = [], onServerRunning: @escaping @Sendable () async -> Void = {}, logger: Logger
 ) -> some ApplicationProtocol {
     let router = Router()
@@ -36,6 +37,7 @@ public func buildApplication(
         Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                  body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
     }
+    if let api { router.addServingRoutes(api) }
     return Application(
         router: router,
         configuration: .init(address: .hostname(settings.httpHost, port: settings.httpPort), serverName: "onerec"),

@@ -1,0 +1,174 @@
+import Events
+import Foundation
+import Hummingbird
+import Learning
+import Metrics
+import Serving
+import Store
+
+/// What the `/v1` endpoints work with: the recommender (feed backend), the history store (event
+/// producers without Kafka), the model registry and the learner (operators).
+public struct ServingAPI: Sendable {
+    public let recommender: Recommender
+    public let history: HistoryStore
+    public let registry: ModelRegistry
+    public let learner: LearnerService?
+    /// Bearer token of the admin endpoints.
+    public let adminToken: String
+    public let decoder: EventDecoder
+    /// Largest request body accepted (POST /v1/events).
+    public var maxBodyBytes = 1 << 20
+
+    public init(recommender: Recommender, history: HistoryStore, registry: ModelRegistry, learner: LearnerService?, adminToken: String,
+                decoder: EventDecoder = EventDecoder()) {
+        precondition(adminToken.count >= 16, "the admin token is generated or checked at startup")
+        (self.recommender, self.history, self.registry, self.learner, self.adminToken, self.decoder) =
+            (recommender, history, registry, learner, adminToken, decoder)
+    }
+}
+
+/// An error answered as JSON: `{"error": reason}` with its status.
+struct APIError: HTTPResponseError {
+    let status: HTTPResponse.Status
+    let reason: String
+    init(_ status: HTTPResponse.Status, _ reason: String) { (self.status, self.reason) = (status, reason) }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        try json(["error": reason], status: status)
+    }
+}
+
+/// A JSON response (keys sorted, so answers are stable).
+func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+}
+
+extension Router {
+    /// `/v1/users/{id}/recommendations`, `/v1/events` and `/v1/admin/...`.
+    func addServingRoutes(_ api: ServingAPI) {
+        let latency = Timer(label: "onerec_recommendation_seconds", preferredDisplayUnit: .seconds)
+        let refused = Counter(label: "onerec_recommendations_refused_total", dimensions: [("reason", "overloaded")])
+        get("/v1/users/:id/recommendations") { request, context -> Response in
+            guard let text = context.parameters.get("id"), let user = UInt64(text), user < 1 << 53 else {
+                throw APIError(.badRequest, "user id must be an integer in [0, 2^53)")
+            }
+            let countText = request.uri.queryParameters.get("count") ?? "\(api.recommender.config.defaultCount)"
+            guard let count = Int(countText), (1...api.recommender.config.maxCount).contains(count) else {
+                throw APIError(.badRequest, "count must be an integer in 1...\(api.recommender.config.maxCount)")
+            }
+            let start = ContinuousClock.now
+            do {
+                let recommendation = try await api.recommender.recommend(user: user, count: count)
+                latency.recordNanoseconds(Int64(start.duration(to: .now) / .nanoseconds(1)))
+                return try json(recommendation)
+            } catch is Overloaded {
+                refused.increment()
+                throw APIError(.serviceUnavailable, "overloaded: every decode worker is busy; retry shortly")
+            }
+        }
+        post("/v1/events") { request, _ -> Response in
+            let body: ByteBuffer
+            do {
+                body = try await request.body.collect(upTo: api.maxBodyBytes)
+            } catch {
+                throw APIError(.contentTooLarge, "request body over \(api.maxBodyBytes) bytes; send fewer events per request")
+            }
+            let outcome = try ingest(newlineDelimited: Array(buffer: body), api: api)
+            // 422 only when every line was refused; otherwise what was refused is listed beside what was stored.
+            return try json(outcome, status: outcome.stored + outcome.duplicates == 0 && !outcome.rejected.isEmpty ? .unprocessableContent : .ok)
+        }
+        addAdminRoutes(api)
+    }
+
+    private func addAdminRoutes(_ api: ServingAPI) {
+        let admin = group("/v1/admin").add(middleware: BearerTokenMiddleware(token: api.adminToken))
+        admin.get("/status") { _, _ -> Response in
+            try json(AdminStatus(serving: api.registry.snapshot?.info, promoted: try api.registry.promotedStack(),
+                                 learner: api.learner?.status.snapshot, interactions: try api.history.counts().interactions))
+        }
+        admin.get("/models") { _, _ -> Response in try json(try api.registry.versions()) }
+        admin.post("/align") { request, _ -> Response in
+            guard let learner = api.learner else { throw APIError(.conflict, "this daemon runs no learner") }
+            if request.uri.queryParameters.get("wait") == "true" {
+                do {
+                    return try json(try await learner.align(reason: "operator"))
+                } catch let error as LearnerError {
+                    throw APIError(.conflict, error.description)
+                }
+            }
+            Task { _ = try? await learner.align(reason: "operator") }
+            return try json(["queued": true], status: .accepted)
+        }
+        admin.post("/promote/:version") { _, context -> Response in
+            guard let version = context.parameters.get("version").flatMap(UInt32.init) else { throw APIError(.badRequest, "version must be an integer") }
+            do {
+                return try json(try api.registry.promote(version: version).info)
+            } catch {
+                throw APIError(.conflict, "cannot promote version \(version): \(error)")
+            }
+        }
+        admin.post("/rollback") { _, _ -> Response in
+            do {
+                return try json(try api.registry.rollback().info)
+            } catch {
+                throw APIError(.conflict, "\(error)")
+            }
+        }
+    }
+}
+
+/// `GET /v1/admin/status`.
+struct AdminStatus: Encodable {
+    let serving: ModelInfo?
+    let promoted: [UInt32]
+    let learner: LearnerStatus.Snapshot?
+    let interactions: Int
+}
+
+/// What `POST /v1/events` did with each line.
+struct IngestOutcome: Encodable {
+    struct Rejected: Encodable {
+        let line: Int
+        let reason: String
+    }
+    var stored = 0
+    var duplicates = 0
+    var rejected: [Rejected] = []
+}
+
+/// Stores the valid events of a newline-delimited JSON body in one transaction; each invalid line is
+/// reported with its reason and the rest are kept.
+func ingest(newlineDelimited bytes: [UInt8], api: ServingAPI) throws -> IngestOutcome {
+    var outcome = IngestOutcome()
+    var events: [Event] = []
+    for (i, line) in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+        guard !line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }) else { continue }
+        switch api.decoder.decode(Array(line)) {
+        case .success(let event): events.append(event)
+        case .failure(let rejection): outcome.rejected.append(.init(line: i + 1, reason: rejection.description))
+        }
+    }
+    let applied = try api.history.apply(events, offsets: [:])
+    (outcome.stored, outcome.duplicates) = (applied.stored, applied.duplicates)
+    Counter(label: "onerec_http_events_total", dimensions: [("outcome", "stored")]).increment(by: applied.stored)
+    Counter(label: "onerec_http_events_total", dimensions: [("outcome", "invalid")]).increment(by: outcome.rejected.count)
+    return outcome
+}
+
+/// Admin endpoints need `Authorization: Bearer <admin token>`; compared in constant time.
+struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    let token: String
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let presented = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil } ?? ""
+        let (a, b) = (Array(presented.utf8), Array(token.utf8))
+        var difference = a.count ^ b.count
+        for i in 0..<b.count { difference |= Int((i < a.count ? a[i] : 0) ^ b[i]) }
+        guard difference == 0 else {
+            throw APIError(.unauthorized, "admin endpoints need Authorization: Bearer <admin token> (admin.token, or the admin-token file in the store)")
+        }
+        return try await next(request, context)
+    }
+}

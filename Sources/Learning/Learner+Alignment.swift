@@ -1,0 +1,110 @@
+import Alignment
+import Engine
+import Foundation
+import Generator
+import Logging
+import Models
+import SemanticIDs
+import Serving
+
+extension Learner {
+    /// One alignment round (IPA): a sample of users' histories, candidates beam-searched by a copy of the
+    /// trainer's model and scored by the reward model, the best and worst as a preference pair, training
+    /// with next-token loss + lambda * the preference objective against the frozen copy. The candidate is
+    /// then compared with the current model on held-out users and promoted (published, served, and
+    /// adopted by the trainer) only if its mean reward beats the current one's by `minimumGain`.
+    public func align(reason: String) throws -> AlignmentRound {
+        guard let trainer, let reward else { throw LearnerError("no model to align yet (\(status.snapshot.phase))") }
+        let settings = config.alignment
+        let started = Date()
+        status.update { $0.phase = "aligning" }
+        defer {
+            status.update { $0.phase = "training" }
+            publishStatus()
+        }
+        let id = (status.snapshot.rounds.last?.id ?? 0) + 1
+        let histories = assembler.histories.filter { !$0.value.isEmpty }
+        // Held-out users: a fixed hash of the id, so the same users judge every round.
+        let heldOut = histories.keys.filter { var h = SplitMix64(seed: $0); return h.next() % 10 == 0 }.sorted().prefix(settings.evaluationUsers)
+        let heldOutSet = Set(heldOut)
+        var pool = histories.keys.filter { !heldOutSet.contains($0) }.sorted()
+        let wanted = max(settings.minimumUsers, Int((Double(histories.count) * settings.userShare).rounded(.up)))
+        guard pool.count >= 2, !heldOut.isEmpty, replay.count > 0 else {
+            throw LearnerError("too few users with history to align (\(histories.count))")
+        }
+        for i in stride(from: pool.count - 1, to: 0, by: -1) { pool.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+        let coded = { (items: [UInt64]) in items.filter { self.codebook?.code(of: $0) != nil } }
+        let sample = pool.prefix(wanted).map { coded(histories[$0]!) }.filter { !$0.isEmpty }
+
+        let policy = GeneratorTrainer(model: trainer.model.copy(), tokenizer: trainer.tokenizer, maxHistory: config.maxHistory,
+                                      sessionItems: config.sessionItems, optimizer: {
+                                          var oc = AdamW.Config()
+                                          oc.learningRate = config.learningRate
+                                          return oc
+                                      }())
+        var ac = PreferenceAlignment.Config()
+        ac.objective = settings.objective
+        ac.candidates = settings.candidates
+        ac.steps = settings.steps
+        ac.seed = config.seed &+ UInt64(id)
+        let alignment = PreferenceAlignment(trainer: policy, reward: reward, config: ac)
+        let pairs = alignment.pairs(histories: sample)
+        let evaluation = heldOut.map { (user: $0, history: histories[$0]!) }
+        let before = evaluate(trainer.model, users: evaluation)
+        var round = AlignmentRound(id: id, reason: reason, startedAt: started.timeIntervalSince1970, seconds: 0, users: sample.count,
+                                   pairs: pairs.count, rewardBefore: before.reward, rewardAfter: before.reward,
+                                   trueWatchBefore: before.trueWatch, trueWatchAfter: nil, promoted: false, version: nil, note: "")
+        let real = codedSessions(replay.sample(max(256, config.batch), freshShare: config.freshShare, window: config.freshWindow, rng: &rng))
+        if pairs.isEmpty || real.isEmpty {
+            round.note = pairs.isEmpty ? "no preference pairs (every user's candidates scored alike)" : "no coded training sessions"
+        } else {
+            let stats = alignment.train(pairs: pairs, realSessions: real)
+            let after = evaluate(policy.model, users: evaluation)
+            (round.rewardAfter, round.trueWatchAfter) = (after.reward, after.trueWatch)
+            if after.reward > before.reward * (1 + settings.minimumGain) {
+                try trainer.model.parameters.load(policy.model.weights)
+                let snapshot = try publish(kind: .aligned, model: trainer.model, metrics: [
+                    "rewardBefore": before.reward, "rewardAfter": after.reward, "pairs": Double(pairs.count),
+                    "preferenceLoss": Double(stats.preferenceLoss.last ?? 0),
+                ].merging(after.trueWatch.map { ["trueWatchSeconds": $0] } ?? [:]) { $1 })
+                (round.promoted, round.version) = (true, snapshot.version)
+                round.note = "promoted"
+            } else {
+                round.note = String(format: "not promoted: held-out reward %.4f -> %.4f, gate needs > %.4f", before.reward, after.reward,
+                                    before.reward * (1 + settings.minimumGain))
+            }
+        }
+        round.seconds = Date().timeIntervalSince(started)
+        try rounds.append(round)
+        status.update { $0.rounds.append(round) }
+        logger.notice("alignment round done", metadata: [
+            "round": "\(id)", "reason": "\(reason)", "pairs": "\(pairs.count)", "promoted": "\(round.promoted)",
+            "rewardBefore": "\(round.rewardBefore)", "rewardAfter": "\(round.rewardAfter)", "note": "\(round.note)",
+        ])
+        return round
+    }
+
+    /// Mean reward-model reward (and true watch time in seconds, on the simulator) of each user's top
+    /// generated session.
+    func evaluate(_ model: Seq2Seq, users: [(user: UInt64, history: [UInt64])]) -> (reward: Double, trueWatch: Double?) {
+        guard let codebook, let reward else { return (0, nil) }
+        let tokenizer = ItemTokenizer(codebook: codebook)
+        let decoder = SessionDecoder(model: model, weights: model.decodingWeights(), tokenizer: tokenizer)
+        var total = 0.0, watch = 0.0
+        for (user, history) in users {
+            let coded = history.filter { codebook.code(of: $0) != nil }
+            let sessions = decoder.generate(history: tokenizer.historyTokens(coded[...], maxItems: config.maxHistory), items: config.sessionItems,
+                                            beam: config.alignment.evaluationBeam, excluded: Set(history)).sessions
+            guard let top = sessions.first else { continue }
+            total += Double(RewardWeights().reward(reward.predict(RewardModel.Batch(histories: [history], sessions: [top.items]))[0]))
+            if let trueWatch { watch += trueWatch(user, top.items) / 1000 }
+        }
+        let n = Double(max(users.count, 1))
+        return (total / n, trueWatch == nil ? nil : watch / n)
+    }
+}
+
+extension Seq2Seq {
+    /// Parameters by name (to load into a model of the same shape).
+    var weights: [String: Tensor] { Dictionary(uniqueKeysWithValues: parameters.tensors.map { ($0.name!, $0) }) }
+}

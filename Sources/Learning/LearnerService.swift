@@ -1,0 +1,93 @@
+import Engine
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Runs the learner on its own thread (training would otherwise hold one of the few threads of the
+/// Swift concurrency pool that HTTP and ingest share) until graceful shutdown; then it finishes the
+/// current step and writes a checkpoint. Operators' alignment requests queue here and run between steps;
+/// scheduled rounds run every `alignment.intervalSeconds`.
+public final class LearnerService: Service, Sendable {
+    private struct Request {
+        let reason: String
+        let done: @Sendable (Result<AlignmentRound, any Error>) -> Void
+    }
+    private let learner: UnsafeSendable<Learner>  // only the learner thread touches it after init
+    private let requests = Mutex<[Request]>([])
+    private let stopping = Atomic<Bool>(false)
+    private let logger: Logger
+    public let status: LearnerStatus
+
+    public init(learner: Learner, logger: Logger) {
+        self.learner = UnsafeSendable(learner)
+        self.status = learner.status
+        self.logger = logger
+    }
+
+    /// Queues an alignment round and waits for its outcome.
+    public func align(reason: String) async throws -> AlignmentRound {
+        try await withCheckedThrowingContinuation { continuation in
+            let count = requests.withLock { queue in
+                queue.append(Request(reason: reason) { continuation.resume(with: $0) })
+                return queue.count
+            }
+            status.update { $0.pendingAlignments = count }
+        }
+    }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
+                let thread = Thread { [self] in
+                    loop()
+                    finished.resume()
+                }
+                thread.name = "onerec-learner"
+                thread.start()
+            }
+        } onGracefulShutdown: {
+            self.stopping.store(true, ordering: .relaxed)
+        }
+    }
+
+    private func loop() {
+        let learner = learner.value
+        do {
+            try learner.start()
+        } catch {
+            logger.error("learner could not start; serving continues with the stored model", metadata: ["reason": "\(error)"])
+            status.update { $0.errors += 1 }
+        }
+        var lastRound = Date()
+        let interval = learner.config.alignment.intervalSeconds
+        while !stopping.load(ordering: .relaxed) {
+            let next = requests.withLock { $0.isEmpty ? nil : $0.removeFirst() }
+            do {
+                if let next {
+                    status.update { $0.pendingAlignments = max(0, $0.pendingAlignments - 1) }
+                    next.done(Result { try learner.align(reason: next.reason) })
+                    lastRound = Date()
+                } else if interval > 0 && Date().timeIntervalSince(lastRound) >= interval {
+                    lastRound = Date()
+                    _ = try learner.align(reason: "schedule")
+                } else if try !learner.tick() {
+                    Thread.sleep(forTimeInterval: 0.2)
+                }
+            } catch {
+                logger.error("learner step failed", metadata: ["reason": "\(error)"])
+                status.update { $0.errors += 1 }
+                Thread.sleep(forTimeInterval: 1)
+            }
+        }
+        for request in requests.withLock({ q in defer { q.removeAll() }; return q }) {
+            request.done(.failure(LearnerError("the daemon is shutting down")))
+        }
+        do {
+            try learner.checkpoint()
+        } catch {
+            logger.error("shutdown checkpoint failed", metadata: ["reason": "\(error)"])
+        }
+        logger.info("learner stopped", metadata: ["steps": "\(status.snapshot.steps)"])
+    }
+}

@@ -1,0 +1,38 @@
+import Engine
+import Generator
+import Models
+import SemanticIDs
+
+/// One servable generator version: its weights, a frozen copy of the codebook its tokens refer to, and
+/// the decoding weights prepared from them. Nothing changes a snapshot after it is built, so requests
+/// decode from it concurrently while the trainer works on its own model and codebook.
+public final class ModelSnapshot: Sendable {
+    public let info: ModelInfo
+    let decoder: SessionDecoder
+    public var version: UInt32 { info.version }
+    public var tokenizer: ItemTokenizer { decoder.tokenizer }
+
+    /// Copies `model` and `codebook`, so the caller may go on training and extending them.
+    public init(info: ModelInfo, model: Seq2Seq, codebook: Codebook) {
+        precondition(model.config == info.config, "model shape differs from its record")
+        let frozen = Codebook(version: codebook.version, quantizer: codebook.quantizer, assignments: codebook.assignments,
+                              collisionsBeforeResolution: codebook.collisionsBeforeResolution)
+        let twin = model.copy()
+        self.info = info
+        decoder = SessionDecoder(model: twin, weights: twin.decodingWeights(), tokenizer: ItemTokenizer(codebook: frozen))
+    }
+
+    /// Beam-searched sessions of `items` items for a history (oldest first), none of them in `excluded`.
+    /// Items without a code in this version are left out of the history.
+    public func generate(history: [UInt64], items: Int, beam: Int, excluded: Set<UInt64>) -> SessionDecoder.Result {
+        let coded = history.filter { tokenizer.codebook.code(of: $0) != nil }
+        return decoder.generate(history: tokenizer.historyTokens(coded[...], maxItems: info.maxHistory), items: items, beam: beam,
+                                excluded: excluded)
+    }
+
+    /// The parameters, for writing this version to disk.
+    var parameters: [Tensor] { decoder.model.parameters.tensors }
+
+    /// The parameters by name, to start a model from this version (read only: the snapshot is shared).
+    public var weights: [String: Tensor] { Dictionary(uniqueKeysWithValues: parameters.map { ($0.name!, $0) }) }
+}

@@ -1,0 +1,197 @@
+import Engine
+import Events
+import Foundation
+import Generator
+import LMDB
+import Logging
+import Models
+import SemanticIDs
+import Serving
+import Store
+import TestSupport
+import Testing
+
+/// A store, a 60-item codebook and a tiny generator, in a temporary directory.
+struct Fixture: Sendable {
+    let dir = TempDirectory()
+    let environment: Environment
+    let registry: ModelRegistry
+    let history: HistoryStore
+    let codebook: Codebook
+    let config: Seq2Seq.Config
+
+    init() throws {
+        environment = try Environment(path: dir.path + "/store", options: Environment.Options())
+        registry = try ModelRegistry(environment: environment, directory: dir.path + "/models", keep: 3, logger: Logger(label: "test"))
+        history = try HistoryStore(environment: environment)
+        var rng = SplitMix64(seed: 5)
+        let vectors = ItemVectors(ids: (0..<60).map { UInt64($0) }, dimension: 4, values: (0..<240).map { _ in rng.nextGaussian() })
+        var qc = ResidualQuantizer.Config()
+        qc.codesPerLevel = 4
+        let (q, training) = ResidualQuantizer.train(vectors, config: qc)
+        codebook = try Codebook(version: 1, vectors: vectors, quantizer: q, training: training)
+        var c = Seq2Seq.Config.preset("tiny")!
+        c.vocabulary = 3 + 3 * 4
+        config = c
+    }
+
+    func info(_ version: UInt32, kind: ModelInfo.Kind = .trained) -> ModelInfo {
+        ModelInfo(version: version, parent: nil, kind: kind, codebookVersion: 1, config: config, maxHistory: 10, sessionItems: 3, steps: 0)
+    }
+
+    @discardableResult
+    func publish(seed: UInt64, promote: Bool = true) throws -> ModelSnapshot {
+        try registry.publish(model: Seq2Seq(config: config, seed: seed), codebook: codebook, info: info(try registry.nextVersion()), promote: promote)
+    }
+}
+
+@Suite struct ModelRegistryTests {
+    @Test func publishPromoteRollbackAndRestore() throws {
+        let f = try Fixture()
+        defer { f.dir.cleanup() }
+        #expect(f.registry.snapshot == nil)
+        try f.publish(seed: 1)
+        try f.publish(seed: 2)
+        try f.publish(seed: 3, promote: false)
+        #expect(f.registry.snapshot?.version == 2)
+        #expect(try f.registry.promotedStack() == [1, 2])
+        try f.registry.promote(version: 3)
+        #expect(f.registry.snapshot?.version == 3)
+        #expect(try f.registry.rollback().version == 2)
+        #expect(try f.registry.promotedStack() == [1, 2])
+
+        // A restart (a new registry on the same store) serves the same version with the same outputs.
+        let again = try ModelRegistry(environment: f.environment, directory: f.dir.path + "/models", logger: Logger(label: "test"))
+        let restored = try #require(try again.restore())
+        #expect(restored.version == 2)
+        let a = f.registry.snapshot!.generate(history: [1, 2, 3], items: 3, beam: 4, excluded: [1, 2, 3])
+        let b = restored.generate(history: [1, 2, 3], items: 3, beam: 4, excluded: [1, 2, 3])
+        #expect(a.sessions == b.sessions)
+    }
+
+    @Test func aDamagedVersionIsRefusedAndTheOneBeforeServes() throws {
+        let f = try Fixture()
+        defer { f.dir.cleanup() }
+        try f.publish(seed: 1)
+        try f.publish(seed: 2)
+        // Flip one byte in the middle of version 2's weights.
+        let path = f.dir.path + "/models/generator-v2.safetensors"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes[bytes.count / 2] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: path))
+
+        #expect(throws: (any Error).self) { try f.registry.promote(version: 2) }
+        #expect(f.registry.snapshot?.version == 2)  // the in-memory snapshot keeps serving
+        let again = try ModelRegistry(environment: f.environment, directory: f.dir.path + "/models", logger: Logger(label: "test"))
+        #expect(try again.restore()?.version == 1)
+    }
+
+    @Test func rollbackNeedsAnEarlierVersion() throws {
+        let f = try Fixture()
+        defer { f.dir.cleanup() }
+        try f.publish(seed: 1)
+        #expect(throws: ModelStoreError.self) { try f.registry.rollback() }
+    }
+
+    @Test func oldUnpromotedVersionsArePruned() throws {
+        let f = try Fixture()
+        defer { f.dir.cleanup() }
+        try f.publish(seed: 1)
+        for seed in 2...6 { try f.publish(seed: UInt64(seed), promote: false) }
+        let files = try FileManager.default.contentsOfDirectory(atPath: f.dir.path + "/models").filter { $0.hasSuffix(".safetensors") }.sorted()
+        // keep = 3: the newest three plus the promoted version 1.
+        #expect(files == ["generator-v1.safetensors", "generator-v4.safetensors", "generator-v5.safetensors", "generator-v6.safetensors"])
+    }
+}
+
+@Suite struct RecommenderTests {
+    func events(user: UInt64, items: [UInt64]) -> [Event] {
+        items.enumerated().map { i, item in
+            .interaction(InteractionEvent(eventID: "e-\(user)-\(item)", userID: user, itemID: item, timestampMs: 1_790_000_000_000 + Int64(i),
+                                          requestID: "r-\(user)", position: i, watchTimeMs: 9_000, durationMs: 10_000))
+        }
+    }
+
+    @Test func unknownUsersGetPopularItemsAndKnownOnesAGeneratedSession() async throws {
+        let f = try Fixture()
+        defer { f.dir.cleanup() }
+        let popular = PopularItems()
+        popular.observe([7, 7, 7, 8, 8, 9])
+        let pool = DecodePool(workers: 1, queueLimit: 4)
+        defer { pool.close() }
+        let recommender = Recommender(history: f.history, registry: f.registry, popular: popular, pool: pool)
+
+        // No model yet: popular, nothing seen excluded.
+        try f.history.apply(events(user: 1, items: [7, 3]), offsets: [:])
+        let early = try await recommender.recommend(user: 1, count: 2)
+        #expect(early.source == .popular && early.items == [8, 9] && early.modelVersion == nil)
+
+        try f.publish(seed: 4)
+        let unknown = try await recommender.recommend(user: 99, count: 3)
+        #expect(unknown.source == .popular && unknown.items == [7, 8, 9])
+        let known = try await recommender.recommend(user: 1, count: 4)
+        #expect(known.source == .generator && known.modelVersion == 1)
+        #expect(known.items.count == 4 && Set(known.items).count == 4)
+        #expect(!known.items.contains(7) && !known.items.contains(3))  // seen items are not recommended again
+        #expect(known.items.allSatisfy { f.codebook.code(of: $0) != nil })
+    }
+
+    /// Promotion while requests run: every request succeeds, each answer comes from one version.
+    @Test func promotionUnderLoadFailsNoRequest() async throws {
+        let f = try Fixture()
+        defer { f.dir.cleanup() }
+        let pool = DecodePool(workers: 2, queueLimit: 64)
+        defer { pool.close() }
+        let recommender = Recommender(history: f.history, registry: f.registry, popular: PopularItems(), pool: pool)
+        for user in 0..<8 { try f.history.apply(events(user: UInt64(user), items: [UInt64(user), UInt64(user + 10)]), offsets: [:]) }
+        try f.publish(seed: 1)
+        let versions = try await withThrowingTaskGroup(of: [UInt32].self) { group in
+            for client in 0..<4 {
+                group.addTask {
+                    var seen: [UInt32] = []
+                    for i in 0..<15 {
+                        let r = try await recommender.recommend(user: UInt64((client + i) % 8), count: 3)
+                        #expect(r.source == .generator && r.items.count == 3)
+                        seen.append(r.modelVersion!)
+                    }
+                    return seen
+                }
+            }
+            group.addTask {
+                for seed in 2...4 {
+                    try f.publish(seed: UInt64(seed))
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                return []
+            }
+            return try await group.reduce(into: Set<UInt32>()) { $0.formUnion($1) }
+        }
+        #expect(versions.isSubset(of: [1, 2, 3, 4]))
+        #expect(f.registry.snapshot?.version == 4)
+    }
+}
+
+@Suite struct DecodePoolTests {
+    @Test func aFullQueueIsRefusedNotWaitedFor() async throws {
+        let pool = DecodePool(workers: 1, queueLimit: 1)
+        defer { pool.close() }
+        let gate = DispatchSemaphore(value: 0)
+        async let first: Int = pool.run { gate.wait(); return 1 }
+        while pool.waiting > 0 { try await Task.sleep(for: .milliseconds(1)) }  // the worker has taken it
+        async let second: Int = pool.run { 2 }  // waits in the queue
+        while pool.waiting == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        await #expect(throws: Overloaded.self) { try await pool.run { 3 } }
+        gate.signal()
+        #expect(try await first + second == 3)
+    }
+}
+
+@Suite struct PopularItemsTests {
+    @Test func ranksByDecayedCountsAndExcludes() {
+        let popular = PopularItems(halfLife: 4, depth: 10)
+        popular.observe([1, 1, 1, 2])  // halving after the 4th: 1 -> 1.5, 2 -> 0.5
+        popular.observe([2, 2])        // 2 -> 2.5
+        #expect(popular.top(2) == [2, 1])
+        #expect(popular.top(5, excluding: [2]) == [1])
+    }
+}
