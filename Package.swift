@@ -149,6 +149,9 @@ let package = Package(
                                                        .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "ServingTests", dependencies: ["Serving", "Generator", "Store", "Events", "LMDB", "Models", "SemanticIDs", "Engine", "TestSupport",
                                                          .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .testTarget(name: "LearningTests", dependencies: ["Learning", "Serving", "Store", "Events", "LMDB", "Models", "Generator", "Alignment",
+                                                          "Simulator", "Engine", "TestSupport", .product(name: "Logging", package: "swift-log")],
+                    swiftSettings: strict),
         .testTarget(name: "EventsTests", dependencies: ["Events"], swiftSettings: strict),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Events"], swiftSettings: strict),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"], swiftSettings: strict),
@@ -156,7 +159,7 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "OneRecDaemon", "TestSupport",
+                "OneRecDaemon", "TestSupport", "Serving", "Store", "Events", "LMDB", "Models", "SemanticIDs", "Engine",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
             ],
@@ -164,7 +167,7 @@ let package = Package(
         // The real `onerec` binary, driven as an operator would: real processes, signals, HTTP, broker.
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["onerec", "TestSupport", "Kafka", "Events", "Store", "LMDB", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["onerec", "TestSupport", "Kafka", "Events", "Store", "LMDB", "Simulator", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
     ]
 )

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what onerec needs on Debian 12 that is not there yet. Safe to run again.
 set -euo pipefail
-packages=(liblmdb-dev librdkafka-dev libopenblas-dev pkg-config kcat python3-venv util-linux)
+packages=(liblmdb-dev librdkafka-dev libopenblas-dev pkg-config kcat python3-venv util-linux libcurl4)
 
 if ! command -v swift >/dev/null 2>&1; then
     echo "setup: no 'swift' on PATH: install the Swift 6.x toolchain for Debian 12 from swift.org first" >&2

@@ -86,7 +86,10 @@ public enum Daemon {
             learnerService = LearnerService(learner: learner, logger: logger)
             services.append(learnerService!)
         }
-        let api = ServingAPI(recommender: recommender, history: history, registry: models, learner: learnerService, adminToken: adminToken)
+        var api = ServingAPI(recommender: recommender, history: history, registry: models, learner: learnerService, adminToken: adminToken)
+        let rate = IngestRate(history: history)
+        api.ingestRate = rate
+        services.append(rate)
 
         let status = DaemonStatus()
         let notifier = SystemdNotifier(environment: environment)

@@ -3,7 +3,8 @@ import Foundation
 import SystemPackage
 
 /// The daemon's settings. Every key, its type and default, in one place; each is read from (first hit
-/// wins) the environment (`ONEREC_` + the key in upper case with `_` for `.`, e.g. `ONEREC_HTTP_PORT`),
+/// wins) the environment (`ONEREC_` + the key in upper case, `_` for `.` and between camel-case words, e.g.
+/// `ONEREC_HTTP_PORT`, `ONEREC_SIMULATOR_SESSIONS_PER_SECOND`),
 /// then the JSON file (`conf/onerec.json` or `--config`), then these defaults.
 ///
 /// | key | type | default | meaning |
@@ -20,7 +21,7 @@ import SystemPackage
 /// | `compute.threads` | int | cores - 1 (at least 1) | workers for training and inference math (the rest serve and ingest) |
 /// | `log.level` | string | `info` | trace, debug, info, notice, warning, error, critical |
 /// | `simulator.enabled` | bool | true when `kafka.brokers` is empty | run the built-in world as the event source |
-/// | `simulator.sessionsPerSecond` | double | `20` | sessions the simulated users receive per second |
+/// | `simulator.sessionsPerSecond` | double | `50` | sessions the simulated users receive per second |
 /// | `simulator.users` | int | `1000` | users in the built-in world |
 /// | `simulator.items` | int | `2000` | items in the built-in world |
 /// | `admin.token` | string | generated into `<store.path>/admin-token` | bearer token of the `/v1/admin` endpoints (16+ characters) |
@@ -29,7 +30,7 @@ import SystemPackage
 /// | `serving.queueLimit` | int | `64` | requests waiting for a decode worker before 503 |
 /// | `trainer.enabled` | bool | `true` | run the background trainer and alignment |
 /// | `trainer.preset` | string | `small` | generator size: tiny, small, base |
-/// | `trainer.minimumSessions` | int | `200` | training sessions before the first step |
+/// | `trainer.minimumSessions` | int | `100` | training sessions before the first step |
 /// | `trainer.publishEverySteps` | int | `200` | steps between served versions |
 /// | `trainer.checkpointEverySteps` | int | `200` | steps between trainer checkpoints (and one at shutdown) |
 /// | `alignment.intervalSeconds` | double | `0` | seconds between scheduled alignment rounds; 0: operator only |
@@ -79,7 +80,7 @@ public struct DaemonSettings: Sendable, Equatable {
         computeThreads = config.int(forKey: "compute.threads", default: max(1, ProcessInfo.processInfo.activeProcessorCount - 1))
         logLevel = config.string(forKey: "log.level", default: "info")
         simulatorEnabled = config.bool(forKey: "simulator.enabled", default: kafkaBrokers.isEmpty)
-        simulatorSessionsPerSecond = config.double(forKey: "simulator.sessionsPerSecond", default: 20)
+        simulatorSessionsPerSecond = config.double(forKey: "simulator.sessionsPerSecond", default: 50)
         simulatorUsers = config.int(forKey: "simulator.users", default: 1000)
         simulatorItems = config.int(forKey: "simulator.items", default: 2000)
         adminToken = config.string(forKey: "admin.token", default: "")
@@ -88,7 +89,7 @@ public struct DaemonSettings: Sendable, Equatable {
         queueLimit = config.int(forKey: "serving.queueLimit", default: 64)
         trainerEnabled = config.bool(forKey: "trainer.enabled", default: true)
         trainerPreset = config.string(forKey: "trainer.preset", default: "small")
-        minimumSessions = config.int(forKey: "trainer.minimumSessions", default: 200)
+        minimumSessions = config.int(forKey: "trainer.minimumSessions", default: 100)
         publishEverySteps = config.int(forKey: "trainer.publishEverySteps", default: 200)
         checkpointEverySteps = config.int(forKey: "trainer.checkpointEverySteps", default: 200)
         alignmentInterval = config.double(forKey: "alignment.intervalSeconds", default: 0)

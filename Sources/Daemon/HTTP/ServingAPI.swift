@@ -18,6 +18,8 @@ public struct ServingAPI: Sendable {
     public let decoder: EventDecoder
     /// Largest request body accepted (POST /v1/events).
     public var maxBodyBytes = 1 << 20
+    /// The ingest-rate sampler the status page plots.
+    public var ingestRate: IngestRate?
 
     public init(recommender: Recommender, history: HistoryStore, registry: ModelRegistry, learner: LearnerService?, adminToken: String,
                 decoder: EventDecoder = EventDecoder()) {
@@ -48,6 +50,10 @@ func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> 
 extension Router {
     /// `/v1/users/{id}/recommendations`, `/v1/events` and `/v1/admin/...`.
     func addServingRoutes(_ api: ServingAPI) {
+        get("/") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(string: try statusPage(api, rate: api.ingestRate))))
+        }
         let latency = Timer(label: "onerec_recommendation_seconds", preferredDisplayUnit: .seconds)
         let refused = Counter(label: "onerec_recommendations_refused_total", dimensions: [("reason", "overloaded")])
         get("/v1/users/:id/recommendations") { request, context -> Response in

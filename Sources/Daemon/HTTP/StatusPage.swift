@@ -1,0 +1,50 @@
+import Foundation
+import Learning
+import Serving
+import Store
+
+/// The page at `/`: ingest rate, training loss, reward before/after each alignment round (plots), the
+/// serving version, the promoted stack and recent versions. Rendered on the server; read-only.
+func statusPage(_ api: ServingAPI, rate: IngestRate?) throws -> String {
+    let learner = api.learner?.status.snapshot
+    let serving = api.registry.snapshot?.info
+    let versions = try api.registry.versions().suffix(10).reversed()
+    let promoted = try api.registry.promotedStack()
+    let rounds = learner?.rounds ?? []
+
+    let ingest = SVGPlot(title: "ingest (interactions/s)", xLabel: "s", series: [
+        .init(name: "stored", color: "#1f77b4", points: rate?.rates ?? []),
+    ])
+    let loss = SVGPlot(title: "training loss", xLabel: "step", series: [
+        .init(name: "generator next-token", color: "#d62728", points: (learner?.generatorLoss ?? []).map { ($0[0], $0[1]) }),
+        .init(name: "reward model BCE", color: "#2ca02c", points: (learner?.rewardLoss ?? []).map { ($0[0], $0[1]) }),
+    ])
+    let reward = SVGPlot(title: "held-out reward per alignment round", xLabel: "round", series: [
+        .init(name: "before", color: "#7f7f7f", points: rounds.map { (Double($0.id), $0.rewardBefore) }),
+        .init(name: "after", color: "#9467bd", points: rounds.map { (Double($0.id), $0.rewardAfter) }),
+    ])
+    var html = """
+    <!doctype html><html><head><meta charset="utf-8"><title>onerec</title><meta http-equiv="refresh" content="10">
+    <style>body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:3px 8px;font-size:13px}
+    .plots svg{margin:0 12px 12px 0}</style></head><body>
+    <h1>onerec \(escape(OneRecVersion.current))</h1>
+    <p id="serving">serving: \(serving.map { "version \($0.version) (\($0.kind.rawValue), \($0.steps) steps)" } ?? "popular items (no model yet)")
+    · promoted: \(promoted.map(String.init).joined(separator: " ")) · interactions stored: \(try api.history.counts().interactions)
+    · learner: \(escape(learner?.phase ?? "off"))\(learner.map { ", step \($0.steps), \($0.examples) sessions, \($0.errors) errors" } ?? "")</p>
+    <div class="plots">\(ingest.svg)\(loss.svg)\(reward.svg)</div>
+    <h2>versions</h2><table id="versions"><tr><th>version</th><th>kind</th><th>parent</th><th>steps</th><th>created</th><th>metrics</th></tr>
+    """
+    let time = ISO8601DateFormatter()
+    for v in versions {
+        let metrics = v.metrics.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4g", $0.value))" }.joined(separator: ", ")
+        html += "<tr><td>\(v.version)\(v.version == serving?.version ? " (serving)" : "")</td><td>\(v.kind.rawValue)</td><td>\(v.parent.map(String.init) ?? "")</td>"
+            + "<td>\(v.steps)</td><td>\(time.string(from: Date(timeIntervalSince1970: v.createdAt)))</td><td>\(escape(metrics))</td></tr>"
+    }
+    html += "</table><h2>alignment rounds</h2><table id=\"rounds\"><tr><th>round</th><th>reason</th><th>pairs</th><th>reward before → after</th><th>true watch before → after</th><th>outcome</th></tr>"
+    for r in rounds.suffix(20).reversed() {
+        let watch = r.trueWatchBefore.map { b in String(format: "%.1f s → %.1f s", b, r.trueWatchAfter ?? b) } ?? "-"
+        html += "<tr><td>\(r.id)</td><td>\(escape(r.reason))</td><td>\(r.pairs)</td><td>\(String(format: "%.4f → %.4f", r.rewardBefore, r.rewardAfter))</td>"
+            + "<td>\(watch)</td><td>\(escape(r.note))</td></tr>"
+    }
+    return html + "</table></body></html>"
+}

@@ -1,0 +1,95 @@
+import ArgumentParser
+import Foundation
+
+/// `onerec status`: what the running daemon serves and what its learner is doing.
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the running daemon's model versions, training and alignment rounds.")
+    @OptionGroup var daemon: DaemonOptions
+    @Flag(help: "Print the raw JSON.") var json = false
+
+    func run() async throws {
+        let status = try await daemon.client().call("GET", "/v1/admin/status")
+        if json {
+            print(String(decoding: try JSONSerialization.data(withJSONObject: status, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
+            return
+        }
+        let serving = status["serving"] as? [String: Any]
+        print("serving     : " + (serving.map { "version \($0["version"] ?? "?") (\($0["kind"] ?? "?"), \($0["steps"] ?? "?") steps)" } ?? "popular items (no model yet)"))
+        print("promoted    : \((status["promoted"] as? [Int] ?? []).map(String.init).joined(separator: " "))")
+        print("interactions: \(status["interactions"] ?? 0)")
+        guard let learner = status["learner"] as? [String: Any] else { return print("learner     : off") }
+        let loss = (learner["generatorLoss"] as? [[Double]])?.last.map { String(format: "%.3f", $0[1]) } ?? "-"
+        print("learner     : \(learner["phase"] ?? "?"); step \(learner["steps"] ?? 0), loss \(loss), \(learner["examples"] ?? 0) sessions, \(learner["users"] ?? 0) users, errors \(learner["errors"] ?? 0)")
+        for round in (learner["rounds"] as? [[String: Any]] ?? []).suffix(5) { print("round       : " + describe(round: round)) }
+    }
+}
+
+func describe(round: [String: Any]) -> String {
+    let number = { (key: String) in (round[key] as? Double).map { String(format: "%.4f", $0) } ?? "-" }
+    let watch = { (key: String) in (round[key] as? Double).map { String(format: "%.1f s", $0) } ?? "-" }
+    return "#\(round["id"] ?? "?") (\(round["reason"] ?? "?")): \(round["pairs"] ?? 0) pairs, reward \(number("rewardBefore")) -> \(number("rewardAfter"))"
+        + (round["trueWatchBefore"] != nil ? ", true watch \(watch("trueWatchBefore")) -> \(watch("trueWatchAfter"))" : "")
+        + ", \(round["note"] ?? "")" + ((round["version"] as? Int).map { ", version \($0)" } ?? "")
+}
+
+/// `onerec align`: asks the running daemon for an alignment round and waits for its outcome.
+struct AlignRound: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "round", abstract: "Run an alignment round in the running daemon and wait for the outcome.")
+    @OptionGroup var daemon: DaemonOptions
+    @Option(help: "Give up waiting after this many seconds (the round goes on).") var timeout: Double = 900
+
+    func run() async throws {
+        let client = try daemon.client()
+        let started = Date()
+        // Progress while the round runs: the learner's phase, polled.
+        let progress = Task {
+            while !Task.isCancelled {
+                try await Task.sleep(for: .seconds(2))
+                let learner = try? await client.call("GET", "/v1/admin/status")["learner"] as? [String: Any]
+                FileHandle.standardError.write(Data(String(format: "\r%.0f s: %@   ", Date().timeIntervalSince(started), "\(learner?["phase"] ?? "?")").utf8))
+            }
+        }
+        defer { progress.cancel() }
+        let round = try await client.call("POST", "/v1/admin/align?wait=true", timeout: timeout)
+        progress.cancel()
+        FileHandle.standardError.write(Data("\r".utf8))
+        print(describe(round: round))
+    }
+}
+
+/// `onerec rollback`: serve the version promoted before the current one.
+struct Rollback: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serve the previously promoted model version again.")
+    @OptionGroup var daemon: DaemonOptions
+
+    func run() async throws {
+        let info = try await daemon.client().call("POST", "/v1/admin/rollback")
+        print("serving version \(info["version"] ?? "?") (\(info["kind"] ?? "?"))")
+    }
+}
+
+/// `onerec promote VERSION`: serve a stored version.
+struct Promote: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serve a stored model version.")
+    @OptionGroup var daemon: DaemonOptions
+    @Argument(help: "The version to serve.") var version: UInt32
+
+    func run() async throws {
+        let info = try await daemon.client().call("POST", "/v1/admin/promote/\(version)")
+        print("serving version \(info["version"] ?? "?") (\(info["kind"] ?? "?"))")
+    }
+}
+
+/// `onerec recommend USER`: what the daemon would show this user now.
+struct Recommend: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Ask the running daemon for a user's recommendations.")
+    @OptionGroup var daemon: DaemonOptions
+    @Argument(help: "User id.") var user: UInt64
+    @Option(help: "Items to ask for.") var count = 5
+
+    func run() async throws {
+        let answer = try await daemon.client().call("GET", "/v1/users/\(user)/recommendations?count=\(count)")
+        let items = (answer["items"] as? [Int] ?? []).map(String.init).joined(separator: " ")
+        print("\(items)  (\(answer["source"] ?? "?")\((answer["modelVersion"] as? Int).map { ", version \($0)" } ?? ""))")
+    }
+}

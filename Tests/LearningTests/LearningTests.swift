@@ -1,0 +1,151 @@
+import Alignment
+import Engine
+import Events
+import Foundation
+import Generator
+@testable import Learning
+import LMDB
+import Logging
+import Models
+import Serving
+import Simulator
+import Store
+import TestSupport
+import Testing
+
+func interaction(_ user: UInt64, _ item: UInt64, request: String, position: Int, at ms: Int64, watched: Int64 = 9_000) -> InteractionEvent {
+    InteractionEvent(eventID: "\(request)-\(position)", userID: user, itemID: item, timestampMs: ms, requestID: request, position: position,
+                     watchTimeMs: watched, durationMs: 10_000)
+}
+
+@Suite struct SessionAssemblerTests {
+    @Test func sessionsCloseWhenFullOnTheNextRequestOrAfterTheGap() {
+        var a = SessionAssembler(sessionItems: 3, historyCap: 4, gapMs: 1_000)
+        // User 1: a full session of 3 closes at once; positives (watched >= half) join the history.
+        var done = a.add([interaction(1, 10, request: "a", position: 0, at: 0), interaction(1, 11, request: "a", position: 1, at: 1, watched: 1_000),
+                          interaction(1, 12, request: "a", position: 2, at: 2)])
+        #expect(done.count == 1 && done[0].history.isEmpty && done[0].events.map(\.itemID) == [10, 11, 12])
+        #expect(a.histories[1] == [10, 12])
+        // User 2: an unfinished session closes when the next request starts, with the history before it.
+        done = a.add([interaction(2, 20, request: "b", position: 0, at: 10), interaction(2, 21, request: "c", position: 0, at: 20)])
+        #expect(done.map(\.events.count) == [1] && done[0].events[0].requestID == "b")
+        // Positions sort the events even if they arrive out of order; the gap closes a quiet session.
+        done = a.add([interaction(1, 14, request: "d", position: 1, at: 30), interaction(1, 13, request: "d", position: 0, at: 31)])
+        #expect(done.isEmpty)
+        done = a.add([interaction(3, 30, request: "e", position: 0, at: 5_000)])
+        #expect(Set(done.map(\.user)) == [1, 2])
+        let user1 = done.first { $0.user == 1 }!
+        #expect(user1.events.map(\.itemID) == [13, 14] && user1.history == [10, 12])
+        #expect(a.histories[1] == [10, 12, 13, 14])
+    }
+}
+
+@Suite struct ReplayBufferTests {
+    @Test func keepsTheNewestAndDrawsFreshOnes() {
+        var buffer = ReplayBuffer<Int>(capacity: 5)
+        for i in 0..<12 { buffer.append(i) }
+        #expect(buffer.count == 5 && buffer.added == 12)
+        #expect((0..<5).map(buffer.newest) == [11, 10, 9, 8, 7])
+        var rng = SplitMix64(seed: 1)
+        let drawn = buffer.sample(100, freshShare: 0.5, window: 2, rng: &rng)
+        #expect(drawn.prefix(50).allSatisfy { $0 >= 10 } && drawn.allSatisfy { $0 >= 7 })
+    }
+}
+
+/// The learner over a real LMDB store filled by the simulator.
+@Suite(.serialized) struct LearnerTests {
+    struct Setup {
+        let dir = TempDirectory()
+        let environment: Environment
+        let history: HistoryStore
+        let world: World
+
+        init(users: Int = 120) throws {
+            environment = try Environment(path: dir.path + "/store", options: Environment.Options())
+            history = try HistoryStore(environment: environment)
+            var wc = World.Config()
+            (wc.users, wc.items) = (users, 150)
+            world = World(config: wc)
+            var log = SimulationLog(world: world)
+            log.requestsPerUser = 8
+            var policy = PopularityPolicy(items: wc.items, exploration: 0.5, seed: 3)
+            var batch: [Event] = []
+            try log.run(policy: &policy) { batch.append($0) }
+            try history.apply(batch, offsets: [:])
+        }
+
+        func learner(_ config: LearnerConfig) throws -> Learner {
+            let registry = try ModelRegistry(environment: environment, directory: dir.path + "/models", logger: Logger(label: "test"))
+            try registry.restore()
+            let world = self.world
+            return try Learner(config: config, history: history, registry: registry, popular: PopularItems(), directory: dir.path + "/trainer",
+                               trueWatch: { user, items in world.utility(user: Int(user), session: items).watchTimeMs }, logger: Logger(label: "test"))
+        }
+    }
+
+    static var config: LearnerConfig {
+        var c = LearnerConfig()
+        c.generator = Seq2Seq.Config.preset("tiny")!
+        c.maxHistory = 20
+        c.minimumItems = 50
+        c.minimumSessions = 50
+        c.publishEverySteps = 40
+        c.checkpointEverySteps = 40
+        c.batch = 16
+        c.alignment.candidates = 8
+        c.alignment.steps = 10
+        c.alignment.minimumUsers = 16
+        c.alignment.evaluationUsers = 12
+        return c
+    }
+
+    @Test func trainsPublishesAlignsAndResumes() throws {
+        let s = try Setup()
+        defer { s.dir.cleanup() }
+        let learner = try s.learner(Self.config)
+        try learner.start()
+        var status = learner.status.snapshot
+        #expect(status.codebookVersion == nil && status.catalogItems == 150)  // the codebook comes with the first tick
+        try #require(status.examples >= 50, "the simulated log gives \(status.examples) training sessions")
+        for _ in 0..<200 where learner.status.snapshot.steps < 120 { _ = try learner.tick() }
+        status = learner.status.snapshot
+        #expect(status.codebookVersion == 1 && status.codedItems == 150)
+        #expect(status.examples > 50)
+        // The next-token loss went down, and the reward model trained alongside.
+        let loss = status.generatorLoss.map { $0[1] }
+        #expect(loss.last! < 0.8 * loss.first!)
+        #expect(!status.rewardLoss.isEmpty)
+        // Versions 1-3 were published (steps 40, 80, 120) and the newest serves.
+        let registry = try ModelRegistry(environment: s.environment, directory: s.dir.path + "/models", logger: Logger(label: "test"))
+        #expect(try registry.promotedStack() == [1, 2, 3])
+
+        let round = try learner.align(reason: "operator")
+        #expect(round.id == 1 && round.pairs > 0 && round.users >= 16)
+        #expect(round.trueWatchBefore != nil && round.trueWatchAfter != nil)
+        #expect(round.promoted == (round.rewardAfter > round.rewardBefore))
+        if round.promoted { #expect(try registry.promotedStack().last == round.version) }
+
+        // A restart reads the log again and continues from the checkpoint written at step 120.
+        try learner.checkpoint()
+        let again = try s.learner(Self.config)
+        try again.start()
+        let resumed = again.status.snapshot
+        #expect(resumed.steps == 120 && resumed.examples == status.examples && resumed.rounds.map(\.id) == [1])
+    }
+
+    @Test func aDamagedCheckpointIsRefusedAndTrainingStartsFromTheServedVersion() throws {
+        let s = try Setup()
+        defer { s.dir.cleanup() }
+        let learner = try s.learner(Self.config)
+        try learner.start()
+        for _ in 0..<100 where learner.status.snapshot.steps < 40 { _ = try learner.tick() }
+        try #require(learner.status.snapshot.steps == 40)
+        try "not a checkpoint".write(toFile: s.dir.path + "/trainer/generator.safetensors", atomically: true, encoding: .utf8)
+        let again = try s.learner(Self.config)
+        try again.start()
+        #expect(again.status.snapshot.steps == 0)  // moments and step are lost, the weights are the served version's
+        let served = try #require(again.registry.snapshot).weights
+        #expect(again.trainer!.model.parameters.tensors.allSatisfy { t in t.values == served[t.name!]!.values })
+        #expect(try again.tick())
+    }
+}
