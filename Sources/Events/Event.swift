@@ -63,13 +63,33 @@ public enum Event: Sendable, Equatable {
         }
     }
 
+    /// A JSON string literal: quotes, `"` and `\\` escaped, control characters as `\\b \\t \\n \\f \\r` or
+    /// `\\u00xx`, everything else (slashes, non-ASCII) as it is.
+    static func jsonString(_ s: String) -> String {
+        var out = [UInt8]()
+        out.reserveCapacity(s.utf8.count + 2)
+        out.append(UInt8(ascii: "\""))
+        let hex = Array("0123456789abcdef".utf8)
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), b]
+            case 0x08: out += Array("\\b".utf8)
+            case 0x09: out += Array("\\t".utf8)
+            case 0x0A: out += Array("\\n".utf8)
+            case 0x0C: out += Array("\\f".utf8)
+            case 0x0D: out += Array("\\r".utf8)
+            case 0..<0x20: out += Array("\\u00".utf8) + [hex[Int(b >> 4)], hex[Int(b & 15)]]
+            default: out.append(b)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// One line of JSON with sorted keys: the same event always gives the same bytes.
     public func json() -> String {
         var fields: [(String, String)] = [("schema", "\(Self.schemaVersion)")]
-        func string(_ s: String) -> String {
-            let data = try! JSONSerialization.data(withJSONObject: [s], options: [.withoutEscapingSlashes])
-            return String(decoding: data.dropFirst().dropLast(), as: UTF8.self)
-        }
+        let string = Self.jsonString
         switch self {
         case let .interaction(e):
             fields += [("type", string("interaction")), ("event_id", string(e.eventID)), ("user_id", "\(e.userID)"),

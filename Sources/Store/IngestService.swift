@@ -22,6 +22,8 @@ public final class IngestService: Service, Sendable {
         public var instanceID: String?
         /// Required dimension of item embeddings, if the deployment fixes one.
         public var embeddingDimension: Int?
+        /// Most messages written in one LMDB transaction (one fsync each). Default 10,000.
+        public var maxBatchMessages = 10_000
         public init(kafka: KafkaConfig) { self.kafka = kafka }
     }
 
@@ -43,8 +45,9 @@ public final class IngestService: Service, Sendable {
         self.store = store
         self.logger = logger
         var consumerConfig = KafkaConsumer.Config(kafka: config.kafka, groupID: config.groupID,
-                                                  topics: [config.interactionsTopic, config.itemsTopic])
+                                                  topics: config.interactionsTopic == config.itemsTopic ? [config.interactionsTopic] : [config.interactionsTopic, config.itemsTopic])
         if let id = config.instanceID { consumerConfig.groupInstanceID = id }
+        consumerConfig.maxBatchMessages = config.maxBatchMessages
         consumer = try KafkaConsumer(config: consumerConfig, logger: logger) { partitions in
             var starts: [TopicPartition: Int64] = [:]
             for (topic, group) in Dictionary(grouping: partitions, by: \.topic) {

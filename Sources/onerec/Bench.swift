@@ -1,7 +1,7 @@
 import ArgumentParser
 
-struct Bench: ParsableCommand {
+struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks that print figures (never part of the test suite).",
-        subcommands: [BenchBLAS.self, BenchTrain.self, BenchDecode.self])
+        subcommands: [BenchBLAS.self, BenchTrain.self, BenchDecode.self, BenchIngest.self, BenchServe.self])
 }

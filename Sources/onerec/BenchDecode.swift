@@ -62,9 +62,8 @@ struct BenchDecode: ParsableCommand {
                 }
                 finished.wait()
                 let wall = Date().timeIntervalSince(start)
-                let sorted = latencies.values.sorted()
                 print(String(format: "beam %4d  clients %2d:  p50 %7.1f ms  p99 %7.1f ms  %6.1f requests/s", beam, clients,
-                             sorted[sorted.count / 2], sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))], Double(sorted.count) / wall))
+                             latencies.percentile(0.5), latencies.percentile(0.99), Double(latencies.count) / wall))
             }
         }
     }
@@ -76,5 +75,12 @@ final class Latencies: @unchecked Sendable {
     private let lock = NSLock()
     private var stored: [Double] = []
     func add(_ ms: Double) { lock.lock(); stored.append(ms); lock.unlock() }
-    var values: [Double] { lock.lock(); defer { lock.unlock() }; return stored }
+    var count: Int { lock.lock(); defer { lock.unlock() }; return stored.count }
+    /// The q-quantile (0...1) of the latencies so far, nearest rank.
+    func percentile(_ q: Double) -> Double {
+        lock.lock()
+        defer { lock.unlock() }
+        let sorted = stored.sorted()
+        return sorted.isEmpty ? .nan : sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))]
+    }
 }

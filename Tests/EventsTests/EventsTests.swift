@@ -1,4 +1,4 @@
-import Events
+@testable import Events
 import Foundation
 import Testing
 
@@ -69,5 +69,18 @@ import Testing
         #expect(decode(deep) == .failure(EventRejection(.invalidJSON)) || decode(deep) == .failure(EventRejection(.notAnObject)))
         deep = "\u{FFFF}\u{0}"
         #expect(decode(deep) == .failure(EventRejection(.invalidJSON)))
+    }
+}
+
+@Suite struct JSONStringTests {
+    /// The hand-written escaping matches Foundation's (which it replaced for speed) on every ASCII
+    /// character, quotes, backslashes, slashes and non-ASCII text.
+    @Test func escapingMatchesFoundation() throws {
+        var ascii = ""
+        for c in 0..<0x80 { ascii.unicodeScalars.append(Unicode.Scalar(c)!) }
+        for s in [ascii, "a/b\\c\"d", "é漢字🙂", "\u{7f}\u{80}\u{2028}\u{2029}", "\u{feff}x", ""] {
+            let data = try JSONSerialization.data(withJSONObject: [s], options: [.withoutEscapingSlashes])
+            #expect(Event.jsonString(s) == String(decoding: data.dropFirst().dropLast(), as: UTF8.self))
+        }
     }
 }

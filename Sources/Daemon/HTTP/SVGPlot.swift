@@ -13,6 +13,8 @@ struct SVGPlot {
     var xLabel: String
     var series: [Series]
     var width = 520.0, height = 200.0
+    /// Start the y axis at 0 (rates, counts) instead of at the smallest value.
+    var fromZero = false
 
     var svg: String {
         let (left, right, top, bottom) = (56.0, 12.0, 24.0, 28.0)
@@ -20,9 +22,10 @@ struct SVGPlot {
         var out = #"<svg xmlns="http://www.w3.org/2000/svg" width="\#(Int(width))" height="\#(Int(height))" role="img" aria-label="\#(escape(title))">"#
         out += #"<rect width="100%" height="100%" fill="white" stroke="silver"/>"#
         out += #"<text x="\#(left)" y="16" font-size="13" font-family="sans-serif">\#(escape(title))</text>"#
-        guard let minX = all.map(\.x).min(), let maxX = all.map(\.x).max(), let minY = all.map(\.y).min(), let maxY = all.map(\.y).max() else {
+        guard let minX = all.map(\.x).min(), let maxX = all.map(\.x).max(), let lowestY = all.map(\.y).min(), let maxY = all.map(\.y).max() else {
             return out + #"<text x="\#(left)" y="\#(height / 2)" font-size="12" font-family="sans-serif" fill="gray">no data yet</text></svg>"#
         }
+        let minY = fromZero ? min(0, lowestY) : lowestY
         let spanX = maxX > minX ? maxX - minX : 1, spanY = maxY > minY ? maxY - minY : 1
         let plotW = width - left - right, plotH = height - top - bottom
         func px(_ x: Double) -> Double { left + (x - minX) / spanX * plotW }

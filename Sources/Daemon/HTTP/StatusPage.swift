@@ -14,7 +14,7 @@ func statusPage(_ api: ServingAPI, rate: IngestRate?) throws -> String {
 
     let ingest = SVGPlot(title: "ingest (interactions/s)", xLabel: "s", series: [
         .init(name: "stored", color: "#1f77b4", points: rate?.rates ?? []),
-    ])
+    ], fromZero: true)
     let loss = SVGPlot(title: "training loss", xLabel: "step", series: [
         .init(name: "generator next-token", color: "#d62728", points: (learner?.generatorLoss ?? []).map { ($0[0], $0[1]) }),
         .init(name: "reward model BCE", color: "#2ca02c", points: (learner?.rewardLoss ?? []).map { ($0[0], $0[1]) }),

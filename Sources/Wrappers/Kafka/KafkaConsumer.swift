@@ -48,6 +48,7 @@ public final class KafkaConsumer: Service, Sendable {
 
     public init(config: Config, logger: Logger, onAssign: @escaping AssignHandler = { _ in [:] }) throws {
         precondition(!config.topics.isEmpty, "a consumer needs at least one topic")
+        precondition(Set(config.topics).count == config.topics.count, "topic listed twice: \(config.topics)")
         precondition(config.maxBatchMessages >= 1, "maxBatchMessages must be at least 1")
         var defaults = [
             "group.id": config.groupID,
