@@ -28,13 +28,13 @@ struct DaemonClient {
     let token: String?
     let tokenSource: String
 
-    func call(_ method: String, _ path: String, timeout: TimeInterval = 30) async throws -> [String: Any] {
-        let value = try await callJSON(method, path, timeout: timeout)
+    func call(_ method: String, _ path: String, body: Data? = nil, timeout: TimeInterval = 30) async throws -> [String: Any] {
+        let value = try await callJSON(method, path, body: body, timeout: timeout)
         guard let object = value as? [String: Any] else { throw CommandError("unexpected answer from \(path)") }
         return object
     }
 
-    func callJSON(_ method: String, _ path: String, timeout: TimeInterval = 30) async throws -> Any {
+    func callJSON(_ method: String, _ path: String, body: Data? = nil, timeout: TimeInterval = 30) async throws -> Any {
         var request = URLRequest(url: base.appendingPathComponent(path.components(separatedBy: "?")[0]))
         if let query = path.components(separatedBy: "?").dropFirst().first, var parts = URLComponents(url: request.url!, resolvingAgainstBaseURL: false) {
             parts.query = query
@@ -42,6 +42,7 @@ struct DaemonClient {
         }
         request.httpMethod = method
         request.timeoutInterval = timeout
+        request.httpBody = body
         if path.hasPrefix("/v1/admin") {
             guard let token else { throw CommandError("no admin token: pass --token, set ONEREC_ADMIN_TOKEN, or point --store at the daemon's store (\(tokenSource) is not readable)") }
             request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
@@ -53,12 +54,12 @@ struct DaemonClient {
             throw CommandError("cannot reach the daemon at \(base): \(error.localizedDescription) (is `onerec serve` running? see --url)")
         }
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        let body = try? JSONSerialization.jsonObject(with: data)
+        let answer = try? JSONSerialization.jsonObject(with: data)
         guard (200..<300).contains(status) else {
-            let reason = (body as? [String: Any])?["error"] as? String ?? String(decoding: data, as: UTF8.self)
+            let reason = (answer as? [String: Any])?["error"] as? String ?? String(decoding: data, as: UTF8.self)
             throw CommandError("\(method) \(path): HTTP \(status): \(reason)")
         }
-        guard let body else { throw CommandError("\(method) \(path): the answer is not JSON") }
-        return body
+        guard let answer else { throw CommandError("\(method) \(path): the answer is not JSON") }
+        return answer
     }
 }

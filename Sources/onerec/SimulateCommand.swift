@@ -8,7 +8,7 @@ import Simulator
 struct Simulate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The built-in world of users with hidden tastes: logs, policy utilities, load.",
-        subcommands: [SimulatePolicies.self, SimulateLog.self, SimulateLoad.self])
+        subcommands: [SimulatePolicies.self, SimulateLog.self, SimulateLoad.self, SimulateLoop.self])
 }
 
 /// The world's size, shared by the subcommands.
