@@ -21,7 +21,8 @@ import Store
 public enum Daemon {
     public static func run(
         settings: DaemonSettings, registry: PrometheusCollectorRegistry, logger: Logger,
-        environment: [String: String] = ProcessInfo.processInfo.environment
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        reread: (@Sendable () async throws -> DaemonSettings)? = nil, logLevel: SharedLogLevel? = nil
     ) async throws {
         try settings.validate()
         logger.info("onerec starting", metadata: ["version": "\(OneRecVersion.current)"].merging(
@@ -90,6 +91,12 @@ public enum Daemon {
         let rate = IngestRate(history: history)
         api.ingestRate = rate
         services.append(rate)
+        if let reread {
+            let learner = learnerService
+            services.append(ConfigReload(running: settings, read: reread, apply: { old, new in
+                reconfigure(from: old, to: new, recommender: recommender, learner: learner, logLevel: logLevel)
+            }, logger: logger))
+        }
 
         let status = DaemonStatus()
         let notifier = SystemdNotifier(environment: environment)
@@ -110,6 +117,32 @@ public enum Daemon {
                                fix: "free the port or set http.port (ONEREC_HTTP_PORT)")
         }
         logger.info("onerec stopped")
+    }
+
+    /// Applies what may change while running; names what needs a restart.
+    static func reconfigure(from old: DaemonSettings, to new: DaemonSettings, recommender: Recommender, learner: LearnerService?,
+                            logLevel: SharedLogLevel?) -> (changed: [String], needRestart: [String]) {
+        var changed: [String] = []
+        if new.logLevel != old.logLevel, let logLevel, let level = Logger.Level(rawValue: new.logLevel) {
+            logLevel.level = level
+            changed.append("log.level")
+        }
+        if new.servingBeam != old.servingBeam {
+            recommender.config.beam = new.servingBeam
+            changed.append("serving.beam")
+        }
+        if (new.alignmentInterval, new.alignmentUserShare, new.alignmentCandidates) != (old.alignmentInterval, old.alignmentUserShare, old.alignmentCandidates),
+           let learner {
+            let (interval, share, candidates) = (new.alignmentInterval, new.alignmentUserShare, new.alignmentCandidates)
+            learner.update { a in (a.intervalSeconds, a.userShare, a.candidates) = (interval, share, candidates) }
+            changed.append("alignment")
+        }
+        var runtime = new
+        (runtime.logLevel, runtime.servingBeam, runtime.alignmentInterval, runtime.alignmentUserShare, runtime.alignmentCandidates) =
+            (old.logLevel, old.servingBeam, old.alignmentInterval, old.alignmentUserShare, old.alignmentCandidates)
+        let needRestart = runtime == old ? [] : runtime.summary.filter { old.summary[$0.key] != $0.value }.map(\.key).sorted()
+            + (runtime.adminToken != old.adminToken ? ["admin.token"] : [])
+        return (changed, needRestart)
     }
 
     /// The learner's configuration from the settings (the rest keeps `LearnerConfig`'s defaults).

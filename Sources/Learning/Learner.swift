@@ -24,7 +24,8 @@ public struct LearnerError: Error, CustomStringConvertible {
 /// After a restart it reads the log again from the start (sessions, histories, popularity and reward
 /// rows come back in the same order) and resumes the models from its checkpoint.
 public final class Learner {
-    public let config: LearnerConfig
+    /// Settings; the alignment part may change between rounds (`LearnerService.update`).
+    public internal(set) var config: LearnerConfig
     let history: HistoryStore
     let registry: ModelRegistry
     let popular: PopularItems

@@ -15,6 +15,7 @@ public final class LearnerService: Service, Sendable {
     }
     private let learner: UnsafeSendable<Learner>  // only the learner thread touches it after init
     private let requests = Mutex<[Request]>([])
+    private let updates = Mutex<[@Sendable (inout AlignmentSettings) -> Void]>([])
     private let stopping = Atomic<Bool>(false)
     private let logger: Logger
     public let status: LearnerStatus
@@ -34,6 +35,12 @@ public final class LearnerService: Service, Sendable {
             }
             status.update { $0.pendingAlignments = count }
         }
+    }
+
+    /// Changes the alignment settings (schedule, round size); applied by the learner's thread before its
+    /// next step.
+    public func update(alignment change: @escaping @Sendable (inout AlignmentSettings) -> Void) {
+        updates.withLock { $0.append(change) }
     }
 
     public func run() async throws {
@@ -60,8 +67,9 @@ public final class LearnerService: Service, Sendable {
             status.update { $0.errors += 1 }
         }
         var lastRound = Date()
-        let interval = learner.config.alignment.intervalSeconds
         while !stopping.load(ordering: .relaxed) {
+            for change in updates.withLock({ u in defer { u.removeAll() }; return u }) { change(&learner.config.alignment) }
+            let interval = learner.config.alignment.intervalSeconds
             let next = requests.withLock { $0.isEmpty ? nil : $0.removeFirst() }
             do {
                 if let next {

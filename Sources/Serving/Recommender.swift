@@ -2,6 +2,7 @@ import Events
 import Foundation
 import Generator
 import Store
+import Synchronization
 
 /// A recommendation response: the items in order, where they came from, and the model version.
 public struct Recommendation: Sendable, Encodable {
@@ -39,14 +40,21 @@ public final class Recommender: Sendable {
     let registry: ModelRegistry
     let popular: PopularItems
     let pool: DecodePool
-    public let config: Config
+    private let settings: Mutex<Config>
+    /// The settings now (a config reload may change them between requests).
+    public var config: Config {
+        get { settings.withLock { $0 } }
+        set { settings.withLock { $0 = newValue } }
+    }
 
     public init(history: HistoryStore, registry: ModelRegistry, popular: PopularItems, pool: DecodePool, config: Config = Config()) {
-        (self.history, self.registry, self.popular, self.pool, self.config) = (history, registry, popular, pool, config)
+        (self.history, self.registry, self.popular, self.pool) = (history, registry, popular, pool)
+        settings = Mutex(config)
     }
 
     /// `count` items for `user` (1...maxCount); throws `Overloaded` when the decode queue is full.
     public func recommend(user: UInt64, count: Int) async throws -> Recommendation {
+        let config = self.config
         precondition((1...config.maxCount).contains(count), "count is checked by the caller")
         let recent = try history.interactions(user: user, limit: config.recentInteractions)
         let seen = Set(recent.map(\.itemID))

@@ -26,16 +26,13 @@ struct Serve: AsyncParsableCommand {
         let settings = DaemonSettings(config: try await loadConfiguration(file: file))
         try settings.validate()
 
-        let level = Logger.Level(rawValue: settings.logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        let level = SharedLogLevel(Logger.Level(rawValue: settings.logLevel) ?? .info)
+        LoggingSystem.bootstrap { label in SharedLevelLogHandler(label: label, shared: level) }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         var logger = Logger(label: "onerec")
         logger[metadataKey: "config"] = "\(file ?? "(none)")"
-        try await Daemon.run(settings: settings, registry: registry, logger: logger)
+        try await Daemon.run(settings: settings, registry: registry, logger: logger,
+                             reread: { DaemonSettings(config: try await loadConfiguration(file: file)) }, logLevel: level)
     }
 }

@@ -10,8 +10,13 @@ final class OneRecProcess: @unchecked Sendable {
     let directory = TempDirectory()
     private let stderrReader: PipeReader
 
-    init(environment extra: [String: String] = [:]) throws {
+    /// `config`: written to `conf/onerec.json` in the working directory, which `onerec serve` reads.
+    init(environment extra: [String: String] = [:], config: String? = nil) throws {
         port = try freePort()
+        if let config {
+            try FileManager.default.createDirectory(atPath: directory.path + "/conf", withIntermediateDirectories: true)
+            try config.write(toFile: directory.path + "/conf/onerec.json", atomically: true, encoding: .utf8)
+        }
         var environment = ProcessInfo.processInfo.environment
         environment["ONEREC_HTTP_PORT"] = "\(port)"
         environment["ONEREC_STORE_PATH"] = directory.path + "/store"

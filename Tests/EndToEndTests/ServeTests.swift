@@ -77,4 +77,27 @@ import Testing
         #expect(stores[0].interactions > 50)
         #expect(stores[1].interactions > stores[0].interactions)
     }
+
+    /// SIGHUP (ExecReload) applies a changed log level and beam, names a changed thread count as needing
+    /// a restart, refuses an invalid file as a whole, and the daemon serves on throughout.
+    @Test func sighupReloadsTheConfiguration() throws {
+        let config = { (level: String, beam: Int, threads: Int) in
+            #"{"log": {"level": "\#(level)"}, "serving": {"beam": \#(beam)}, "compute": {"threads": \#(threads)}, "trainer": {"enabled": false}}"#
+        }
+        let daemon = try OneRecProcess(config: config("info", 16, 1))
+        #expect(daemon.waitUntilHealthy())
+        let path = daemon.directory.path + "/conf/onerec.json"
+        try config("debug", 8, 2).write(toFile: path, atomically: true, encoding: .utf8)
+        kill(daemon.process.processIdentifier, SIGHUP)
+        usleep(500_000)
+        try #"{"serving": {"beam": 0}}"#.write(toFile: path, atomically: true, encoding: .utf8)
+        kill(daemon.process.processIdentifier, SIGHUP)
+        usleep(500_000)
+        #expect(daemon.get("/healthz")?.0 == 200)
+        #expect(daemon.stop()?.status == 0)
+        let log = daemon.stderr
+        #expect(log.contains(#"changed=["log.level", "serving.beam"]"#) && log.contains(#"needRestart=["compute.threads"]"#), "\(log.suffix(3000))")
+        #expect(log.contains("debug onerec"))  // the new level is in force
+        #expect(log.contains("configuration reload refused"))
+    }
 }
