@@ -42,13 +42,7 @@ public struct SimulatedTraffic: Service {
             return "sim-\(run)-\(counter)"
         }
         // The catalog once per item (its event id is stable, so restarts skip it as a duplicate).
-        let catalog = world.items.map { item -> Event in
-            var e = ItemEvent(eventID: "sim-item-\(world.config.seed)-\(item.id)", itemID: item.id, timestampMs: run)
-            e.durationMs = item.durationMs
-            e.authorID = item.author
-            e.embedding = item.embedding
-            return .item(e)
-        }
+        let catalog = world.items.map { Event.item($0.event(id: "sim-item-\(world.config.seed)-\($0.id)", timestampMs: run)) }
         try store.apply(validated(catalog, decoder), offsets: [:])
         var policy = PopularityPolicy(items: world.items.count, seed: world.config.seed)
         var coin = SplitMix64(seed: world.config.seed &+ 99)

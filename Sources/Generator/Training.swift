@@ -78,11 +78,7 @@ public final class GeneratorTrainer {
         guard metadata["format"] == "onerec.generator", let step = metadata["step"].flatMap(Int.init) else {
             throw CheckpointError("\(path) is not a generator checkpoint")
         }
-        // Everything is checked before anything is copied, so a refused checkpoint changes nothing.
-        try model.parameters.check(tensors)
-        try optimizer.check(tensors)
-        try model.parameters.load(tensors)
-        try optimizer.restore(step: step, tensors: tensors)
+        try model.parameters.restore(tensors, optimizer: optimizer, step: step)
         return metadata
     }
 

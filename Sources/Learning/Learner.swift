@@ -208,10 +208,7 @@ public final class Learner {
                 guard rewardMetadata["format"] == "onerec.reward", let step = rewardMetadata["step"].flatMap(Int.init) else {
                     throw LearnerError("\(rewardCheckpoint) is not a reward checkpoint")
                 }
-                try reward.parameters.check(rewardTensors)
-                try rewardOptimizer.check(rewardTensors)
-                try reward.parameters.load(rewardTensors)
-                try rewardOptimizer.restore(step: step, tensors: rewardTensors)
+                try reward.parameters.restore(rewardTensors, optimizer: rewardOptimizer, step: step)
                 logger.info("trainer resumed", metadata: ["step": "\(trainer.optimizer.step)", "codebook": "\(codebook.version)"])
             } catch {
                 // A damaged or mismatched checkpoint: start from the serving version's weights if there is

@@ -38,4 +38,13 @@ public final class ParameterStore {
         try check(loaded)
         for t in tensors { t.data.update(from: loaded[t.name!]!.data, count: t.count) }
     }
+
+    /// Parameters and the optimiser's moments and step from one checkpoint's tensors. Everything is
+    /// checked before anything is copied, so a refused checkpoint changes nothing.
+    public func restore(_ loaded: [String: Tensor], optimizer: AdamW, step: Int) throws {
+        try check(loaded)
+        try optimizer.check(loaded)
+        try load(loaded)
+        try optimizer.restore(step: step, tensors: loaded)
+    }
 }

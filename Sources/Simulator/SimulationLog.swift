@@ -18,13 +18,7 @@ public struct SimulationLog {
             counter += 1
             return "sim-\(world.config.seed)-\(counter)"
         }
-        for item in world.items {
-            var e = ItemEvent(eventID: nextID(), itemID: item.id, timestampMs: startMs)
-            e.durationMs = item.durationMs
-            e.authorID = item.author
-            e.embedding = item.embedding
-            try emit(.item(e))
-        }
+        for item in world.items { try emit(.item(item.event(id: nextID(), timestampMs: startMs))) }
         var seen = [Set<UInt64>](repeating: [], count: world.config.users)
         var clock = startMs
         var total = World.Utility()

@@ -158,3 +158,12 @@ func normalized(_ v: [Float]) -> [Float] {
 }
 
 func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
+
+extension World.Item {
+    /// The item as a catalog event: what a producer would announce (duration, author, content embedding).
+    public func event(id eventID: String, timestampMs: Int64) -> ItemEvent {
+        var e = ItemEvent(eventID: eventID, itemID: id, timestampMs: timestampMs)
+        (e.durationMs, e.authorID, e.embedding) = (durationMs, author, embedding)
+        return e
+    }
+}

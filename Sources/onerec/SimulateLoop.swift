@@ -27,11 +27,7 @@ struct SimulateLoop: AsyncParsableCommand {
             counter += 1
             return "loop-\(run)-\(counter)"
         }
-        let catalog = world.items.map { item -> Event in
-            var e = ItemEvent(eventID: "loop-item-\(world.config.seed)-\(item.id)", itemID: item.id, timestampMs: run)
-            (e.durationMs, e.authorID, e.embedding) = (item.durationMs, item.author, item.embedding)
-            return .item(e)
-        }
+        let catalog = world.items.map { Event.item($0.event(id: "loop-item-\(world.config.seed)-\($0.id)", timestampMs: run)) }
         for chunk in stride(from: 0, to: catalog.count, by: 1000) {
             try await post(Array(catalog[chunk..<min(catalog.count, chunk + 1000)]), client)
         }
