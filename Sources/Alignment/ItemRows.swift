@@ -11,8 +11,13 @@ public final class ItemRows {
         self.capacity = capacity
     }
 
-    /// The item's row, assigning one if it is new and there is room; 0 when the table is full.
-    public func row(_ id: UInt64) -> Int32 {
+    /// The item's row; 0 (unknown) if it has none.
+    public func row(_ id: UInt64) -> Int32 { index[id] ?? 0 }
+
+    /// The item's row, assigning the next one if it is new and there is room; 0 when the table is full.
+    /// Only catalog arrivals assign rows, so the order (and a checkpoint's meaning) survives a restart.
+    @discardableResult
+    public func assign(_ id: UInt64) -> Int32 {
         if let r = index[id] { return r }
         guard ids.count < capacity else { return 0 }
         ids.append(id)

@@ -127,7 +127,7 @@ public final class Learner {
             switch event {
             case let .interaction(e): interactions.append(e)
             case let .item(e):
-                _ = rows.row(e.itemID)
+                rows.assign(e.itemID)
                 if let v = e.embedding { embeddings[e.itemID] = v }
             }
         }

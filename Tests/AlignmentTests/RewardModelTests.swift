@@ -78,3 +78,13 @@ import Testing
         #expect(auc > 0.53, "held-out swt AUC \(auc)")
     }
 }
+
+@Suite struct ItemRowsTests {
+    @Test func rowsFollowArrivalAndLookupsNeverAssign() {
+        let rows = ItemRows(capacity: 2)
+        #expect(rows.row(900) == 0)  // unknown, and still unknown after the lookup
+        #expect(rows.assign(900) == 1 && rows.assign(5) == 2 && rows.assign(900) == 1)
+        #expect(rows.assign(7) == 0 && rows.row(7) == 0)  // the table is full: the shared unknown row
+        #expect(rows.ids == [900, 5])
+    }
+}
