@@ -88,6 +88,7 @@ public enum Daemon {
             services.append(learnerService!)
         }
         var api = ServingAPI(recommender: recommender, history: history, registry: models, learner: learnerService, adminToken: adminToken)
+        if settings.retentionDays > 0 { services.append(RetentionService(history: history, days: settings.retentionDays, logger: logger)) }
         let rate = IngestRate(history: history)
         api.ingestRate = rate
         services.append(rate)

@@ -13,6 +13,7 @@ import SystemPackage
 /// | `http.port` | int | `8080` | HTTP port |
 /// | `store.path` | string | `$STATE_DIRECTORY` or `./onerec-data` | directory of the LMDB store |
 /// | `store.mapSizeMegabytes` | int | `1024` | initial LMDB map size; grown when full |
+/// | `store.retentionDays` | double | `0` | interactions older than this are deleted hourly (catalog kept); 0: keep all |
 /// | `kafka.brokers` | string | empty | bootstrap brokers `host:port[,host:port]`; empty: no Kafka |
 /// | `kafka.groupId` | string | `onerec` | consumer group |
 /// | `kafka.interactionsTopic` | string | `onerec.interactions` | topic of interaction events |
@@ -41,6 +42,7 @@ public struct DaemonSettings: Sendable, Equatable {
     public var httpPort: Int
     public var storePath: String
     public var storeMapSizeMiB: Int
+    public var retentionDays: Double
     public var kafkaBrokers: [String]
     public var kafkaGroupID: String
     public var interactionsTopic: String
@@ -71,6 +73,7 @@ public struct DaemonSettings: Sendable, Equatable {
         httpPort = config.int(forKey: "http.port", default: 8080)
         storePath = config.string(forKey: "store.path", default: environment["STATE_DIRECTORY"] ?? "./onerec-data")
         storeMapSizeMiB = config.int(forKey: "store.mapSizeMegabytes", default: 1024)
+        retentionDays = config.double(forKey: "store.retentionDays", default: 0)
         kafkaBrokers = config.string(forKey: "kafka.brokers", default: "")
             .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         kafkaGroupID = config.string(forKey: "kafka.groupId", default: "onerec")
@@ -104,6 +107,7 @@ public struct DaemonSettings: Sendable, Equatable {
         }
         guard (1...65535).contains(httpPort) else { throw fail("http.port", "\(httpPort) is not a port (1-65535)") }
         guard storeMapSizeMiB >= 1 else { throw fail("store.mapSizeMegabytes", "must be at least 1") }
+        guard retentionDays >= 0 else { throw fail("store.retentionDays", "must not be negative") }
         guard computeThreads >= 1 else { throw fail("compute.threads", "must be at least 1") }
         guard kafkaConnectTimeout > .zero else { throw fail("kafka.connectTimeoutSeconds", "must be positive") }
         guard !storePath.isEmpty else { throw fail("store.path", "must not be empty") }
@@ -126,7 +130,7 @@ public struct DaemonSettings: Sendable, Equatable {
     /// The settings as log metadata (no secrets are among them).
     public var summary: [String: String] {
         [
-            "http": "\(httpHost):\(httpPort)", "store.path": storePath, "store.mapSizeMegabytes": "\(storeMapSizeMiB)",
+            "http": "\(httpHost):\(httpPort)", "store.path": storePath, "store.mapSizeMegabytes": "\(storeMapSizeMiB)", "store.retentionDays": "\(retentionDays)",
             "kafka.brokers": kafkaBrokers.isEmpty ? "(none)" : kafkaBrokers.joined(separator: ","),
             "kafka.groupId": kafkaGroupID, "kafka.topics": "\(interactionsTopic),\(itemsTopic)",
             "compute.threads": "\(computeThreads)", "log.level": logLevel,

@@ -116,6 +116,34 @@ public final class HistoryStore: Sendable {
         }
     }
 
+    /// Retention: deletes up to `limit` interactions older than `cutoffMs` (their history entry, log entry
+    /// and event id), oldest arrivals first, stopping at the first newer one; catalog items stay. Returns
+    /// how many were deleted (call again while it returns `limit`).
+    @discardableResult
+    public func compact(olderThan cutoffMs: Int64, limit: Int = 10_000) throws -> Int {
+        let decoder = EventDecoder()
+        return try environment.write { txn in
+            var doomed: [(log: [UInt8], history: [UInt8], eventID: String?)] = []
+            try txn.scan(log) { key, value in
+                guard value[0] == 0 else { return true }  // catalog items are kept
+                var r = KeyReader(Array(value.dropFirst()))
+                _ = r.read(UInt64.self)
+                guard r.read(Int64.self) < cutoffMs else { return false }
+                let stored = try txn.get(history, Array(value.dropFirst()))
+                var eventID: String?
+                if let stored, case .success(.interaction(let e)) = decoder.decode(stored, now: .distantFuture) { eventID = e.eventID }
+                doomed.append((key, Array(value.dropFirst()), eventID))
+                return doomed.count < limit
+            }
+            for d in doomed {
+                _ = try txn.delete(log, d.log)
+                _ = try txn.delete(history, d.history)
+                if let id = d.eventID { _ = try txn.delete(events, Array(id.utf8)) }
+            }
+            return doomed.count
+        }
+    }
+
     /// Interactions and items stored.
     public func counts() throws -> (interactions: Int, items: Int) {
         try environment.read { txn in (try txn.count(history), try txn.count(items)) }

@@ -27,6 +27,23 @@ func interaction(_ i: Int, user: UInt64, eventID: String? = nil) -> Event {
         #expect(try store.interactions(user: 1, limit: 2).map(\.eventID) == ["e13", "e11"].reversed())
         #expect(try store.counts().interactions == 15)
     }
+
+    @Test func retentionDeletesOldInteractionsAndKeepsTheCatalog() throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        let store = try HistoryStore(environment: Environment(path: dir.path))
+        let item = Event.item(ItemEvent(eventID: "i1", itemID: 1, timestampMs: 1_767_225_600_000))
+        try store.apply([item] + (0..<30).map { interaction($0, user: UInt64($0 % 3)) }, offsets: [:])
+        let cutoff: Int64 = 1_767_225_600_000 + 20 * 1000  // events 0-19 are older
+        #expect(try store.compact(olderThan: cutoff, limit: 8) == 8)
+        #expect(try store.compact(olderThan: cutoff) == 12)
+        #expect(try store.compact(olderThan: cutoff) == 0)
+        #expect(try store.counts() == (10, 1))
+        #expect(try store.log(after: 0, limit: 100).count == 11)
+        #expect(try store.interactions(user: 0).allSatisfy { $0.timestampMs >= cutoff })
+        // A deleted event's id is forgotten with it; a kept one is still deduplicated.
+        #expect(try store.apply([interaction(3, user: 0), interaction(25, user: 1)], offsets: [:]) == { var a = HistoryStore.Applied(); a.stored = 1; a.duplicates = 1; return a }())
+    }
 }
 
 @Suite(.serialized) struct IngestServiceTests {
