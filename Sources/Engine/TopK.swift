@@ -1,25 +1,28 @@
 /// The `capacity` best-scoring payloads offered, kept in a min-heap; on equal scores the earlier offer
-/// wins, so results do not depend on anything but the order of offers.
+/// wins, so results do not depend on anything but the order of offers. Inlinable, so callers in other
+/// modules get it specialised to their payload (unspecialised, generic dispatch dominated its cost).
 public struct TopK<Payload> {
     public struct Entry {
         public let score: Float
         public let payload: Payload
-        let order: Int
+        @usableFromInline let order: Int
+
+        @usableFromInline init(score: Float, payload: Payload, order: Int) { (self.score, self.payload, self.order) = (score, payload, order) }
     }
 
     public let capacity: Int
-    private var heap: [Entry] = []
-    private var offered = 0
+    @usableFromInline var heap: [Entry] = []
+    @usableFromInline var offered = 0
 
-    public init(capacity: Int) { self.capacity = capacity }
+    @inlinable public init(capacity: Int) { self.capacity = capacity }
 
-    public var isFull: Bool { heap.count == capacity }
+    @inlinable public var isFull: Bool { heap.count == capacity }
     /// The lowest score kept (when full, an offer must beat it to enter).
-    public var threshold: Float { heap.first?.score ?? -.infinity }
+    @inlinable public var threshold: Float { heap.first?.score ?? -.infinity }
 
-    private func below(_ a: Entry, _ b: Entry) -> Bool { a.score < b.score || (a.score == b.score && a.order > b.order) }
+    @inlinable func below(_ a: Entry, _ b: Entry) -> Bool { a.score < b.score || (a.score == b.score && a.order > b.order) }
 
-    public mutating func offer(_ score: Float, _ payload: Payload) {
+    @inlinable public mutating func offer(_ score: Float, _ payload: Payload) {
         let entry = Entry(score: score, payload: payload, order: offered)
         offered += 1
         if heap.count < capacity {
@@ -42,5 +45,5 @@ public struct TopK<Payload> {
     }
 
     /// The kept entries, best first.
-    public func sortedDescending() -> [Entry] { heap.sorted { below($1, $0) } }
+    @inlinable public func sortedDescending() -> [Entry] { heap.sorted { below($1, $0) } }
 }

@@ -7,11 +7,15 @@ import Simulator
 import Store
 
 /// `onerec bench ingest`: events/s from the broker into LMDB (validated, deduplicated, offsets in the
-/// same transaction) next to kcat's raw consume rate of the same topic, measured in the same run.
+/// same transaction) next to kcat's raw consume rate of the same topic, measured in the same run. The
+/// default size stays under 100 MB of messages: the test broker (noida-db) answers a fetch with the whole
+/// topic whatever fetch.max.bytes says, and librdkafka refuses responses above receive.message.max.bytes.
 struct BenchIngest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "ingest", abstract: "Ingest events/s into LMDB next to kcat's raw consume rate.")
     @Option(help: "Kafka brokers host:port[,...].") var brokers: String
-    @OptionGroup var world: WorldOptions
+    @Option(help: "Users in the world.") var users = 30_000
+    @Option(help: "Items in the world.") var items = 2000
+    @Option(help: "Seed.") var seed: UInt64 = 1
     @Option(help: "Sessions per user in the produced log.") var requests = 4
     @Option(help: "Partitions of the benchmark topic.") var partitions = 4
 
@@ -24,11 +28,13 @@ struct BenchIngest: AsyncParsableCommand {
         try KafkaAdmin(config: kafka, logger: logger).createTopic(topic, partitions: partitions)
 
         // The log: the world's catalog and sessions, everything on one topic.
-        var sim = SimulationLog(world: World(config: world.config))
+        var wc = World.Config()
+        (wc.users, wc.items, wc.seed) = (users, items, seed)
+        var sim = SimulationLog(world: World(config: wc))
         sim.requestsPerUser = requests
         let sink = try EventSink(out: nil, brokers: brokers, topic: topic, itemsTopic: topic)
         var produced = 0
-        var policy = PopularityPolicy(items: world.items, seed: world.seed)
+        var policy = PopularityPolicy(items: items, seed: seed)
         _ = try sim.run(policy: &policy) { event in
             try sink.write(event)
             produced += 1
