@@ -63,6 +63,7 @@ public enum Daemon {
         }()) : nil
 
         var services: [any Service] = []
+        var consumerLag: (@Sendable () -> Int64?)?
         if !settings.kafkaBrokers.isEmpty {
             try checkKafka(settings, logger: logger)
             var ingest = IngestService.Config(kafka: KafkaConfig(brokers: settings.kafkaBrokers, clientID: "onerec"))
@@ -70,7 +71,9 @@ public enum Daemon {
             ingest.interactionsTopic = settings.interactionsTopic
             ingest.itemsTopic = settings.itemsTopic
             ingest.instanceID = environment["ONEREC_KAFKA_INSTANCE_ID"] ?? "\(ProcessInfo.processInfo.hostName)-\(settings.kafkaGroupID)"
-            services.append(try IngestService(config: ingest, store: history, logger: logger))
+            let service = try IngestService(config: ingest, store: history, logger: logger)
+            consumerLag = { service.lag() }
+            services.append(service)
         }
         if let world {
             services.append(SimulatedTraffic(world: world, store: history, recommender: recommender,
@@ -89,7 +92,7 @@ public enum Daemon {
         }
         var api = ServingAPI(recommender: recommender, history: history, registry: models, learner: learnerService, adminToken: adminToken)
         if settings.retentionDays > 0 { services.append(RetentionService(history: history, days: settings.retentionDays, logger: logger)) }
-        let rate = IngestRate(history: history)
+        let rate = IngestRate(history: history, lag: consumerLag)
         api.ingestRate = rate
         services.append(rate)
         if let reread {

@@ -120,6 +120,12 @@ public final class IngestService: Service, Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// Messages the consumer has not read yet, over its assigned partitions (nil before the first fetch).
+    public func lag() -> Int64? {
+        guard let perPartition = try? consumer.lag(), !perPartition.isEmpty else { return nil }
+        return perPartition.values.reduce(0, +)
+    }
+
     /// Leaves the group cleanly (the batch being processed completes first).
     public func stop() { consumer.stop() }
 }

@@ -38,6 +38,25 @@ import Testing
         #expect(committed.values.reduce(0) { $0 + ($1 ?? 0) } == 100_000)
     }
 
+    /// Lag: what is left after the position, from the broker's watermarks; none once everything is read.
+    @Test func lagShrinksToZeroAsTheConsumerReads() async throws {
+        let topic = try TestBroker.topic("lag", partitions: 2)
+        _ = try TestBroker.produce(2_000, to: topic)
+        let consumer = try TestBroker.consumer(group: "lag-\(topic)", topic: topic, instance: "a")
+        let run = Task { try await consumer.run() }
+        var read = 0, lags: [Int64] = []
+        for try await batch in consumer.batches {
+            read += batch.messages.count
+            if let lag = try? consumer.lag(), lag.count == 2 { lags.append(lag.values.reduce(0, +)) }
+            if read >= 2_000 { break }
+        }
+        try await waitFor { (try? consumer.lag().values.reduce(0, +)) == 0 }
+        consumer.stop()
+        try await run.value
+        #expect(read == 2_000)
+        #expect(!lags.isEmpty && lags.allSatisfy { $0 >= 0 && $0 <= 2_000 })
+    }
+
     @Test func twoMembersSharePartitions() async throws {
         let topic = try TestBroker.topic("share", partitions: 4)
         let sent = try TestBroker.produce(4_000, to: topic)

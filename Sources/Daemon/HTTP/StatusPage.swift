@@ -15,6 +15,9 @@ func statusPage(_ api: ServingAPI, rate: IngestRate?) throws -> String {
     let ingest = SVGPlot(title: "ingest (interactions/s)", xLabel: "s", series: [
         .init(name: "stored", color: "#1f77b4", points: rate?.rates ?? []),
     ], fromZero: true)
+    let lag = SVGPlot(title: "Kafka consumer lag (messages)", xLabel: "s", series: [
+        .init(name: "behind", color: "#ff7f0e", points: rate?.lags ?? []),
+    ], fromZero: true)
     let loss = SVGPlot(title: "training loss", xLabel: "step", series: [
         .init(name: "generator next-token", color: "#d62728", points: (learner?.generatorLoss ?? []).map { ($0[0], $0[1]) }),
         .init(name: "reward model BCE", color: "#2ca02c", points: (learner?.rewardLoss ?? []).map { ($0[0], $0[1]) }),
@@ -31,7 +34,7 @@ func statusPage(_ api: ServingAPI, rate: IngestRate?) throws -> String {
     <p id="serving">serving: \(serving.map { "version \($0.version) (\($0.kind.rawValue), \($0.steps) steps)" } ?? "popular items (no model yet)")
     · promoted: \(promoted.map(String.init).joined(separator: " ")) · interactions stored: \(try api.history.counts().interactions)
     · learner: \(escape(learner?.phase ?? "off"))\(learner.map { ", step \($0.steps), \($0.examples) sessions, \($0.errors) errors" } ?? "")</p>
-    <div class="plots">\(ingest.svg)\(loss.svg)\(reward.svg)</div>
+    <div class="plots">\(ingest.svg)\(rate?.lags.isEmpty == false ? lag.svg : "")\(loss.svg)\(reward.svg)</div>
     <h2>versions</h2><table id="versions"><tr><th>version</th><th>kind</th><th>parent</th><th>steps</th><th>created</th><th>metrics</th></tr>
     """
     let time = ISO8601DateFormatter()

@@ -130,6 +130,25 @@ public final class KafkaConsumer: Service, Sendable {
         }
     }
 
+    /// Messages between the consumer's position and the end of each assigned partition, from the high
+    /// watermarks the broker last reported with fetched data (no round trip). Partitions not fetched from
+    /// yet are left out.
+    public func lag() throws -> [TopicPartition: Int64] {
+        var assigned: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+        try check(rd_kafka_assignment(client.handle, &assigned), "read the assignment")
+        guard let assigned else { return [:] }
+        defer { rd_kafka_topic_partition_list_destroy(assigned) }
+        try check(rd_kafka_position(client.handle, assigned), "read the positions")
+        var lag: [TopicPartition: Int64] = [:]
+        for e in PartitionList.elements(assigned) {
+            var low: Int64 = 0, high: Int64 = 0
+            guard rd_kafka_get_watermark_offsets(client.handle, e.topic, e.partition, &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR,
+                  high >= 0 else { continue }
+            lag[TopicPartition(topic: String(cString: e.topic), partition: e.partition)] = max(0, high - (e.offset >= 0 ? e.offset : low))
+        }
+        return lag
+    }
+
     /// Commits the stored offsets now and waits for the broker's answer.
     public func commit() throws {
         let err = rd_kafka_commit(client.handle, nil, 0)
