@@ -3,7 +3,7 @@ import Generator
 import Models
 
 /// One preference pair of an alignment round, kept for audit.
-public struct PreferencePair: Sendable {
+public struct PreferencePair: Sendable, Codable {
     public let round: Int
     public let history: [UInt64]
     public let chosen: [UInt64], rejected: [UInt64]

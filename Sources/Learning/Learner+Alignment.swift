@@ -75,7 +75,7 @@ extension Learner {
             }
         }
         round.seconds = Date().timeIntervalSince(started)
-        try rounds.append(round)
+        try rounds.append(round, pairs: pairs)
         status.update { $0.rounds.append(round) }
         logger.notice("alignment round done", metadata: [
             "round": "\(id)", "reason": "\(reason)", "pairs": "\(pairs.count)", "promoted": "\(round.promoted)",

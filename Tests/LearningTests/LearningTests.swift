@@ -124,6 +124,9 @@ func interaction(_ user: UInt64, _ item: UInt64, request: String, position: Int,
         #expect(round.trueWatchBefore != nil && round.trueWatchAfter != nil)
         #expect(round.promoted == (round.rewardAfter > round.rewardBefore))
         if round.promoted { #expect(try registry.promotedStack().last == round.version) }
+        // The round's pairs are kept with it: best over worst by the reward model.
+        let kept = try learner.rounds.pairs(round: 1)
+        #expect(kept.count == round.pairs && kept.allSatisfy { $0.chosenReward >= $0.rejectedReward && $0.round == 0 })
 
         // A restart reads the log again and continues from the checkpoint written at step 120.
         try learner.checkpoint()
