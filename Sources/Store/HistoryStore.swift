@@ -34,10 +34,17 @@ public final class HistoryStore: Sendable {
     /// before are skipped; offsets only move forward.
     @discardableResult
     public func apply(_ batch: [Event], offsets next: [String: [Int32: Int64]]) throws -> Applied {
+        try apply(batch.map { ($0, Array($0.json().utf8)) }, offsets: next)
+    }
+
+    /// The same, for events that come with the JSON to store (the validated message as it arrived, so
+    /// ingest need not encode it again).
+    @discardableResult
+    public func apply(_ batch: [(event: Event, json: [UInt8])], offsets next: [String: [Int32: Int64]]) throws -> Applied {
         try environment.write { txn in
             var applied = Applied()
             var sequence = try counter(txn, "sequence")
-            for event in batch {
+            for (event, json) in batch {
                 switch event {
                 case let .interaction(e):
                     guard try txn.put(events, Array(e.eventID.utf8), [], flags: .noOverwrite) else {
@@ -49,7 +56,7 @@ public final class HistoryStore: Sendable {
                     key.append(e.userID)
                     key.append(e.timestampMs)
                     key.append(sequence)
-                    try txn.put(history, key.bytes, Array(event.json().utf8))
+                    try txn.put(history, key.bytes, json)
                     try txn.put(log, KeyBuilder.key(sequence), [0] + key.bytes)
                     applied.stored += 1
                 case let .item(e):
@@ -58,7 +65,7 @@ public final class HistoryStore: Sendable {
                         continue
                     }
                     sequence += 1
-                    try txn.put(items, KeyBuilder.key(e.itemID), Array(event.json().utf8))
+                    try txn.put(items, KeyBuilder.key(e.itemID), json)
                     try txn.put(log, KeyBuilder.key(sequence), [1] + KeyBuilder.key(e.itemID))
                     applied.stored += 1
                 }

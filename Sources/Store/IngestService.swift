@@ -75,11 +75,20 @@ public final class IngestService: Service, Sendable {
     }
 
     private func process(_ batch: ConsumerBatch, decoder: EventDecoder) throws {
-        var valid: [Event] = []
+        // Validation on every core (messages are independent), in message order.
+        let messages = batch.messages
+        let workers = messages.count >= 256 ? ProcessInfo.processInfo.activeProcessorCount : 1
+        let chunk = (messages.count + workers - 1) / workers
+        let parts = Mutex([[Result<Event, EventRejection>]](repeating: [], count: workers))
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let decoded = messages[min(messages.count, w * chunk)..<min(messages.count, (w + 1) * chunk)].map { decoder.decode($0.value) }
+            parts.withLock { $0[w] = decoded }
+        }
+        var valid: [(event: Event, json: [UInt8])] = []
         var rejected: [(ConsumerMessage, EventRejection)] = []
-        for message in batch.messages {
-            switch decoder.decode(message.value) {
-            case .success(let event): valid.append(event)
+        for (message, result) in zip(messages, parts.withLock { $0 }.joined()) {
+            switch result {
+            case .success(let event): valid.append((event, message.value))
             case .failure(let reason): rejected.append((message, reason))
             }
         }
