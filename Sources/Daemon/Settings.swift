@@ -34,7 +34,7 @@ import SystemPackage
 /// | `trainer.minimumSessions` | int | `100` | training sessions before the first step |
 /// | `trainer.publishEverySteps` | int | `200` | steps between served versions |
 /// | `trainer.checkpointEverySteps` | int | `200` | steps between trainer checkpoints (and one at shutdown) |
-/// | `alignment.intervalSeconds` | double | `0` | seconds between scheduled alignment rounds; 0: operator only |
+/// | `alignment.intervalSeconds` | double | `1800` | seconds between scheduled alignment rounds; 0: operator only |
 /// | `alignment.userShare` | double | `0.01` | share of users whose candidates make preference pairs per round |
 /// | `alignment.candidates` | int | `32` | candidate sessions beam-searched per user (the paper: 128) |
 public struct DaemonSettings: Sendable, Equatable {
@@ -95,7 +95,7 @@ public struct DaemonSettings: Sendable, Equatable {
         minimumSessions = config.int(forKey: "trainer.minimumSessions", default: 100)
         publishEverySteps = config.int(forKey: "trainer.publishEverySteps", default: 200)
         checkpointEverySteps = config.int(forKey: "trainer.checkpointEverySteps", default: 200)
-        alignmentInterval = config.double(forKey: "alignment.intervalSeconds", default: 0)
+        alignmentInterval = config.double(forKey: "alignment.intervalSeconds", default: 1800)
         alignmentUserShare = config.double(forKey: "alignment.userShare", default: 0.01)
         alignmentCandidates = config.int(forKey: "alignment.candidates", default: 32)
     }

@@ -167,8 +167,11 @@ final class EventSink {
         }
     }
 
+    /// Waits until everything written so far is delivered (Kafka).
+    func flush() throws { try producer?.flush(timeout: .seconds(60)) }
+
     func finish() throws {
         try file?.close()
-        try producer?.flush(timeout: .seconds(60))
+        try flush()
     }
 }

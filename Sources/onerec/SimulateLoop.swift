@@ -7,8 +7,9 @@ import Simulator
 /// backend and its event producers would be. The catalog goes in through `POST /v1/events`; then, round
 /// after round, each user is shown what `GET /v1/users/{id}/recommendations` returns (a popular session
 /// while the daemon has none, or with probability `--exploration`), responds, and the events are posted
-/// back. Each round prints the true expected watch time of the sessions shown, which only the simulator
-/// knows, and the share the daemon's generator served.
+/// back (or produced to Kafka with `--brokers`, for a daemon that ingests from there). Each round prints
+/// the minute it ended, the true expected watch time of the sessions shown (which only the simulator
+/// knows) and the share the daemon's generator served.
 struct SimulateLoop: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "loop", abstract: "Closed loop with a running daemon over HTTP; true utility per round.")
     @OptionGroup var world: WorldOptions
@@ -17,10 +18,15 @@ struct SimulateLoop: AsyncParsableCommand {
     @Option(help: "Share of sessions shown from the popularity policy instead of the daemon.") var exploration = 0.2
     @Option(help: "Users whose events go in one POST.") var usersPerPost = 50
     @Option(help: "Seconds between rounds (the daemon trains meanwhile).") var pause = 5.0
+    @Option(help: "Produce the events to these Kafka brokers instead of POSTing them.") var brokers: String?
+    @Option(help: "Topic of interaction events (with --brokers).") var topic = "onerec.interactions"
+    @Option(help: "Topic of item events (with --brokers).") var itemsTopic = "onerec.items"
 
     func run() async throws {
         let world = World(config: self.world.config)
         let client = try daemon.client()
+        let kafka = try brokers.map { try EventSink(out: nil, brokers: $0, topic: topic, itemsTopic: itemsTopic) }
+        let started = Date()
         let run = Int64(Date().timeIntervalSince1970 * 1000)
         var counter = 0
         func nextID() -> String {
@@ -29,7 +35,7 @@ struct SimulateLoop: AsyncParsableCommand {
         }
         let catalog = world.items.map { Event.item($0.event(id: "loop-item-\(world.config.seed)-\($0.id)", timestampMs: run)) }
         for chunk in stride(from: 0, to: catalog.count, by: 1000) {
-            try await post(Array(catalog[chunk..<min(catalog.count, chunk + 1000)]), client)
+            try await send(Array(catalog[chunk..<min(catalog.count, chunk + 1000)]), client, kafka)
         }
         print("posted \(catalog.count) catalog items; \(world.config.users) users, \(rounds) rounds, exploration \(exploration)")
         var policy = PopularityPolicy(items: world.items.count, seed: world.config.seed)
@@ -57,20 +63,24 @@ struct SimulateLoop: AsyncParsableCommand {
                 for e in events { seen[user].insert(e.itemID) }
                 pending += events.map(Event.interaction)
                 if (user + 1) % usersPerPost == 0 || user == world.config.users - 1 {
-                    try await post(pending, client)
+                    try await send(pending, client, kafka)
                     pending = []
                 }
             }
             let users = Double(world.config.users)
-            print(String(format: "round %3d: true expected watch time %.1f s/session, %.0f%% of sessions from the generator (versions %@)",
-                         round + 1, watch / users, 100 * Double(generated) / users,
+            print(String(format: "round %3d (minute %.1f): true expected watch time %.1f s/session, %.0f%% of sessions from the generator (versions %@)",
+                         round + 1, Date().timeIntervalSince(started) / 60, watch / users, 100 * Double(generated) / users,
                          versions.isEmpty ? "none" : "\(versions.min()!)-\(versions.max()!)"))
             try await Task.sleep(for: .seconds(pause))
         }
     }
 
-    private func post(_ events: [Event], _ client: DaemonClient) async throws {
+    private func send(_ events: [Event], _ client: DaemonClient, _ kafka: EventSink?) async throws {
         guard !events.isEmpty else { return }
+        if let kafka {
+            for e in events { try kafka.write(e) }
+            return try kafka.flush()
+        }
         let body = Data(events.map { $0.json() }.joined(separator: "\n").utf8)
         let outcome = try await client.call("POST", "/v1/events", body: body)
         if let rejected = outcome["rejected"] as? [Any], !rejected.isEmpty {

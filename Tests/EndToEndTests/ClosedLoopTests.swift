@@ -115,4 +115,22 @@ import Testing
         #expect(status.stdout.contains("aligned") || status.stdout.contains("promoted"), "\(status.stdout)")
         #expect(daemon.stop()?.status == 0)
     }
+
+    /// `onerec simulate loop` against a daemon over HTTP: the catalog and every response go in through
+    /// POST /v1/events, each round reports the true utility of what was shown.
+    @Test func simulateLoopFeedsADaemonOverHTTP() throws {
+        let daemon = try OneRecProcess(environment: ["ONEREC_SIMULATOR_ENABLED": "false", "ONEREC_TRAINER_PRESET": "tiny",
+                                                     "ONEREC_ADMIN_TOKEN": Self.token])
+        #expect(daemon.waitUntilHealthy())
+        let loop = try runToCompletion(builtExecutable("onerec"), ["simulate", "loop", "--url", "http://127.0.0.1:\(daemon.port)",
+                                                                  "--token", Self.token, "--users", "80", "--items", "150", "--rounds", "3", "--pause", "0"])
+        #expect(loop.status == 0, "\(loop.stderr)")
+        let rounds = loop.stdout.split(separator: "\n").filter { $0.hasPrefix("round") }
+        #expect(rounds.count == 3 && rounds.allSatisfy { $0.contains("true expected watch time") }, "\(loop.stdout)")
+        let status = try runToCompletion(builtExecutable("onerec"), ["status", "--json", "--url", "http://127.0.0.1:\(daemon.port)", "--token", Self.token])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        #expect((json["interactions"] as? Int ?? 0) > 80)
+        #expect(((json["learner"] as? [String: Any])?["catalogItems"] as? Int) == 150)
+        #expect(daemon.stop()?.status == 0)
+    }
 }
