@@ -35,14 +35,10 @@ public struct SimulatedTraffic: Service {
     public func run() async throws {
         let decoder = EventDecoder(embeddingDimension: world.config.embeddingDimension)
         // Ids unique across restarts: the start time is part of each one.
-        let run = Int64(Date().timeIntervalSince1970 * 1000)
-        var counter = 0
-        func nextID() -> String {
-            counter += 1
-            return "sim-\(run)-\(counter)"
-        }
+        var ids = EventIDs(prefix: "sim", run: Int64(Date().timeIntervalSince1970 * 1000))
+        let run = ids.run
         // The catalog once per item (its event id is stable, so restarts skip it as a duplicate).
-        let catalog = world.items.map { Event.item($0.event(id: "sim-item-\(world.config.seed)-\($0.id)", timestampMs: run)) }
+        let catalog = world.catalog(idPrefix: "sim-item", timestampMs: run)
         try store.apply(validated(catalog, decoder), offsets: [:])
         var policy = PopularityPolicy(items: world.items.count, seed: world.config.seed)
         var coin = SplitMix64(seed: world.config.seed &+ 99)
@@ -59,7 +55,7 @@ public struct SimulatedTraffic: Service {
                 session = served.items
             }
             let events = world.respond(user: user, session: session, requestID: "sim-\(run)-r\(sessions)",
-                                       startMs: Int64(Date().timeIntervalSince1970 * 1000), nextEventID: nextID)
+                                       startMs: Int64(Date().timeIntervalSince1970 * 1000), nextEventID: { ids.next() })
             policy.observe(events)
             for e in events { seen[user].insert(e.itemID) }
             try store.apply(validated(events.map(Event.interaction), decoder), offsets: [:])

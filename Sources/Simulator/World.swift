@@ -167,3 +167,25 @@ extension World.Item {
         return e
     }
 }
+
+extension World {
+    /// The whole catalog as item events whose ids are stable for this world (`<prefix>-<seed>-<item>`), so
+    /// announcing it again is recognised as a duplicate.
+    public func catalog(idPrefix: String, timestampMs: Int64) -> [Event] {
+        items.map { Event.item($0.event(id: "\(idPrefix)-\(config.seed)-\($0.id)", timestampMs: timestampMs)) }
+    }
+}
+
+/// Event ids unique across runs: a prefix, the run's start (ms) and a counter.
+public struct EventIDs {
+    public let run: Int64
+    let prefix: String
+    var counter = 0
+
+    public init(prefix: String, run: Int64) { (self.prefix, self.run) = (prefix, run) }
+
+    public mutating func next() -> String {
+        counter += 1
+        return "\(prefix)-\(run)-\(counter)"
+    }
+}

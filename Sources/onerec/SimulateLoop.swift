@@ -27,13 +27,9 @@ struct SimulateLoop: AsyncParsableCommand {
         let client = try daemon.client()
         let kafka = try brokers.map { try EventSink(out: nil, brokers: $0, topic: topic, itemsTopic: itemsTopic) }
         let started = Date()
-        let run = Int64(Date().timeIntervalSince1970 * 1000)
-        var counter = 0
-        func nextID() -> String {
-            counter += 1
-            return "loop-\(run)-\(counter)"
-        }
-        let catalog = world.items.map { Event.item($0.event(id: "loop-item-\(world.config.seed)-\($0.id)", timestampMs: run)) }
+        var ids = EventIDs(prefix: "loop", run: Int64(Date().timeIntervalSince1970 * 1000))
+        let run = ids.run
+        let catalog = world.catalog(idPrefix: "loop-item", timestampMs: run)
         for chunk in stride(from: 0, to: catalog.count, by: 1000) {
             try await send(Array(catalog[chunk..<min(catalog.count, chunk + 1000)]), client, kafka)
         }
@@ -58,7 +54,7 @@ struct SimulateLoop: AsyncParsableCommand {
                 }
                 watch += world.utility(user: user, session: session).watchTimeMs / 1000
                 let events = world.respond(user: user, session: session, requestID: "loop-\(run)-u\(user)-r\(round)",
-                                           startMs: Int64(Date().timeIntervalSince1970 * 1000), nextEventID: nextID)
+                                           startMs: Int64(Date().timeIntervalSince1970 * 1000), nextEventID: { ids.next() })
                 policy.observe(events)
                 for e in events { seen[user].insert(e.itemID) }
                 pending += events.map(Event.interaction)
