@@ -42,6 +42,8 @@ public final class Learner {
     var replay: ReplayBuffer<SessionExample>
     var rewardReplay: ReplayBuffer<RewardExample>
     var embeddings: [UInt64: [Float]] = [:]
+    /// Items whose vector the codebook refused (logged once, not retried).
+    var uncodable: Set<UInt64> = []
     let rows: ItemRows
     var codebook: Codebook?
     var trainer: GeneratorTrainer?
@@ -167,12 +169,13 @@ public final class Learner {
 
     /// Items that arrived after the codebook get codes (nearest centroids, then the nearest free code).
     func codeNewItems() {
-        guard let codebook, codebook.count < embeddings.count else { return }
-        for (id, vector) in embeddings where codebook.code(of: id) == nil {
+        guard let codebook, codebook.count + uncodable.count < embeddings.count else { return }
+        for (id, vector) in embeddings where codebook.code(of: id) == nil && !uncodable.contains(id) {
             do {
                 let code = try codebook.add(item: id, vector: vector)
                 try codebooks.saveAssignment(version: codebook.version, item: id, code: code)
             } catch {
+                uncodable.insert(id)
                 logger.warning("item left without a code", metadata: ["item": "\(id)", "reason": "\(error)"])
             }
         }

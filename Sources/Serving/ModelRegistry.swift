@@ -87,14 +87,27 @@ public final class ModelRegistry: Sendable {
     }
 
     /// The version the next publication takes.
-    public func nextVersion() throws -> UInt32 { (try versions().map(\.version).max() ?? 0) + 1 }
+    public func nextVersion() throws -> UInt32 { (try versionNumbers(newestFirst: true, limit: 1).first ?? 0) + 1 }
+
+    /// Recorded version numbers (keys only, no record decoded).
+    func versionNumbers(newestFirst: Bool = false, limit: Int = .max) throws -> [UInt32] {
+        try environment.read { txn in
+            var found: [UInt32] = []
+            try txn.scan(models, reverse: newestFirst) { key, _ in
+                var r = KeyReader(key)
+                found.append(r.read(UInt32.self))
+                return found.count < limit
+            }
+            return found
+        }
+    }
 
     /// Writes a new version (file first, then its record) and, if asked, promotes it. The snapshot copies
     /// the model and codebook, so the caller keeps training them.
     @discardableResult
     public func publish(model: Seq2Seq, codebook: Codebook, info: ModelInfo, promote: Bool) throws -> ModelSnapshot {
         let snapshot = ModelSnapshot(info: info, model: model, codebook: codebook)
-        if try codebooks.load(version: codebook.version) == nil { try codebooks.save(codebook, makeCurrent: true) }
+        if try !codebooks.versions().contains(codebook.version) { try codebooks.save(codebook, makeCurrent: true) }
         let json = try JSONEncoder().encode(info)
         try Safetensors.save(snapshot.parameters, metadata: ["format": "onerec.model", "version": "\(info.version)",
                                                              "info": String(decoding: json, as: UTF8.self)],
@@ -167,7 +180,7 @@ public final class ModelRegistry: Sendable {
     /// Deletes the files of versions that are neither promoted nor among the newest `keep`.
     private func prune() throws {
         let promoted = Set(try promotedStack())
-        let all = try versions().map(\.version).sorted()
+        let all = try versionNumbers()
         for v in all.dropLast(keep) where !promoted.contains(v) && FileManager.default.fileExists(atPath: path(v)) {
             try? FileManager.default.removeItem(atPath: path(v))
         }
