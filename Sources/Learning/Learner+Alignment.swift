@@ -62,7 +62,7 @@ extension Learner {
             let after = evaluate(policy.model, users: evaluation)
             (round.rewardAfter, round.trueWatchAfter) = (after.reward, after.trueWatch)
             if after.reward > before.reward * (1 + settings.minimumGain) {
-                try trainer.model.parameters.load(policy.model.weights)
+                try trainer.model.parameters.load(policy.model.parameters.named)
                 let snapshot = try publish(kind: .aligned, model: trainer.model, metrics: [
                     "rewardBefore": before.reward, "rewardAfter": after.reward, "pairs": Double(pairs.count),
                     "preferenceLoss": Double(stats.preferenceLoss.last ?? 0),
@@ -102,9 +102,4 @@ extension Learner {
         let n = Double(max(users.count, 1))
         return (total / n, trueWatch == nil ? nil : watch / n)
     }
-}
-
-extension Seq2Seq {
-    /// Parameters by name (to load into a model of the same shape).
-    var weights: [String: Tensor] { Dictionary(uniqueKeysWithValues: parameters.tensors.map { ($0.name!, $0) }) }
 }

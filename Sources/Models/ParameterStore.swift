@@ -25,6 +25,9 @@ public final class ParameterStore {
 
     public var count: Int { tensors.reduce(0) { $0 + $1.count } }
 
+    /// The parameters by name (what `load` and `check` take), sharing storage with the model.
+    public var named: [String: Tensor] { Dictionary(uniqueKeysWithValues: tensors.map { ($0.name!, $0) }) }
+
     /// Throws unless `loaded` holds every parameter with its shape.
     public func check(_ loaded: [String: Tensor]) throws(CheckpointError) {
         for t in tensors {

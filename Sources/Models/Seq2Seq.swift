@@ -137,8 +137,7 @@ public final class Seq2Seq {
     /// A copy with the same configuration and parameter values (the frozen reference of an alignment round).
     public func copy() -> Seq2Seq {
         let twin = Seq2Seq(config: config, seed: 0)
-        let values = Dictionary(uniqueKeysWithValues: parameters.tensors.map { ($0.name!, $0) })
-        do { try twin.parameters.load(values) } catch { preconditionFailure("a model's copy has its shapes: \(error)") }
+        do { try twin.parameters.load(parameters.named) } catch { preconditionFailure("a model's copy has its shapes: \(error)") }
         return twin
     }
 

@@ -65,15 +65,15 @@ public final class ModelRegistry: Sendable {
         return nil
     }
 
-    /// Every recorded version, oldest first.
-    public func versions() throws -> [ModelInfo] {
+    /// Recorded versions, oldest first: all of them, or the newest `limit`.
+    public func versions(limit: Int = .max) throws -> [ModelInfo] {
         try environment.read { txn in
             var found: [ModelInfo] = []
-            try txn.scan(models) { _, value in
+            try txn.scan(models, reverse: true) { _, value in
                 if let info = try? JSONDecoder().decode(ModelInfo.self, from: Data(value)) { found.append(info) }
-                return true
+                return found.count < limit
             }
-            return found
+            return found.reversed()
         }
     }
 

@@ -34,5 +34,5 @@ public final class ModelSnapshot: Sendable {
     var parameters: [Tensor] { decoder.model.parameters.tensors }
 
     /// The parameters by name, to start a model from this version (read only: the snapshot is shared).
-    public var weights: [String: Tensor] { Dictionary(uniqueKeysWithValues: parameters.map { ($0.name!, $0) }) }
+    public var weights: [String: Tensor] { decoder.model.parameters.named }
 }

@@ -69,6 +69,9 @@ import Testing
                 #expect(json["source"] as? String == "generator" && json["modelVersion"] as? Int == 1)
                 let items = json["items"] as! [Int]
                 #expect(items.count == 4 && !items.contains(3) && !items.contains(4))
+                // The status page names the serving version and lists it among the versions.
+                let page = String(buffer: try await client.execute(uri: "/", method: .get).body)
+                #expect(page.contains("serving: version 1") && page.contains(#"<table id="versions">"#) && page.contains("<td>1 (serving)</td>"))
             }
         }
     }

@@ -8,7 +8,7 @@ import Store
 func statusPage(_ api: ServingAPI, rate: IngestRate?) throws -> String {
     let learner = api.learner?.status.snapshot
     let serving = api.registry.snapshot?.info
-    let versions = try api.registry.versions().suffix(10).reversed()
+    let versions = try api.registry.versions(limit: 10).reversed()
     let promoted = try api.registry.promotedStack()
     let rounds = learner?.rounds ?? []
 
