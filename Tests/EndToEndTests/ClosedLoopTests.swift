@@ -127,8 +127,14 @@ import Testing
         #expect(loop.status == 0, "\(loop.stderr)")
         let rounds = loop.stdout.split(separator: "\n").filter { $0.hasPrefix("round") }
         #expect(rounds.count == 3 && rounds.allSatisfy { $0.contains("true expected watch time") }, "\(loop.stdout)")
-        let status = try runToCompletion(builtExecutable("onerec"), ["status", "--json", "--url", "http://127.0.0.1:\(daemon.port)", "--token", Self.token])
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        // The learner reads the store on its own thread: wait (up to 30 s) until it has caught up.
+        var json: [String: Any] = [:]
+        for _ in 0..<300 {
+            let status = try runToCompletion(builtExecutable("onerec"), ["status", "--json", "--url", "http://127.0.0.1:\(daemon.port)", "--token", Self.token])
+            json = (try? JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]) ?? [:]
+            if ((json["learner"] as? [String: Any])?["catalogItems"] as? Int) == 150 { break }
+            usleep(100_000)
+        }
         #expect((json["interactions"] as? Int ?? 0) > 80)
         #expect(((json["learner"] as? [String: Any])?["catalogItems"] as? Int) == 150)
         #expect(daemon.stop()?.status == 0)
