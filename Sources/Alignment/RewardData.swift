@@ -7,19 +7,25 @@ public struct RewardExample: Sendable {
     public let history: [UInt64]
     public let session: [UInt64]
     public let labels: [Float]
+    /// The session's items the user responded to positively, in order: the generator's target.
+    public let positives: [UInt64]
 
-    public init(user: UInt64, history: [UInt64], session: [UInt64], labels: [Float]) {
+    public init(user: UInt64, history: [UInt64], session: [UInt64], labels: [Float], positives: [UInt64]) {
         precondition(labels.count == 4, "one label per tower")
-        (self.user, self.history, self.session, self.labels) = (user, history, session, labels)
+        (self.user, self.history, self.session, self.labels, self.positives) = (user, history, session, labels, positives)
     }
 
-    /// The four labels of a logged session's events (in position order): swt = watched time / total
-    /// duration, in [0, 1]; vtr = share of items watched at least halfway; wtr = any follow; ltr = any like.
+    /// Session watch time at which the swt label is 0.5.
+    public static let watchScaleMs = 60_000.0
+
+    /// The four labels of a logged session's events (in position order): swt = w / (w + 60 s) for the
+    /// session's total watch time w, in [0, 1) and rising with w (so the tower ranks sessions by how long
+    /// they are watched, long items and continued sessions included); vtr = share of items watched at
+    /// least halfway; wtr = any follow; ltr = any like.
     public static func labels(of session: some Collection<InteractionEvent>) -> [Float] {
         let watched = session.reduce(0.0) { $0 + Double($1.watchTimeMs) }
-        let duration = session.reduce(0.0) { $0 + Double($1.durationMs) }
         let views = session.filter { $0.watchTimeMs * 2 >= $0.durationMs }.count
-        return [Float(min(1, watched / max(duration, 1))), Float(views) / Float(max(session.count, 1)),
+        return [Float(watched / (watched + watchScaleMs)), Float(views) / Float(max(session.count, 1)),
                 session.contains { $0.follow } ? 1 : 0, session.contains { $0.like } ? 1 : 0]
     }
 
@@ -37,26 +43,11 @@ public struct RewardExample: Sendable {
         for request in order {
             let session = byRequest[request]!.sorted { $0.position < $1.position }.prefix(sessionLength)
             let user = session[session.startIndex].userID
-            examples.append(RewardExample(user: user, history: positives[user] ?? [], session: session.map(\.itemID), labels: labels(of: session)))
-            positives[user, default: []] += session.filter(\.isPositive).map(\.itemID)
+            let liked = session.filter(\.isPositive).map(\.itemID)
+            examples.append(RewardExample(user: user, history: positives[user] ?? [], session: session.map(\.itemID), labels: labels(of: session),
+                                          positives: liked))
+            positives[user, default: []] += liked
         }
         return examples
     }
-}
-
-/// Area under the ROC curve of scores against binary outcomes (ties count half); nil without both classes.
-public func areaUnderCurve(scores: [Float], positives: [Bool]) -> Double? {
-    let ranked = zip(scores, positives).sorted { $0.0 < $1.0 }
-    let p = positives.filter { $0 }.count, n = positives.count - p
-    guard p > 0 && n > 0 else { return nil }
-    var rankSum = 0.0
-    var i = 0
-    while i < ranked.count {
-        var j = i
-        while j < ranked.count && ranked[j].0 == ranked[i].0 { j += 1 }
-        let meanRank = Double(i + j + 1) / 2  // ranks i+1 ... j
-        rankSum += meanRank * Double(ranked[i..<j].filter { $0.1 }.count)
-        i = j
-    }
-    return (rankSum - Double(p * (p + 1)) / 2) / Double(p * n)
 }

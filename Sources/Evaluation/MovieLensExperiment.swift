@@ -142,49 +142,23 @@ public struct MovieLensExperiment {
         var sc = config.sasrec
         sc.items = items
         let model = SASRec(config: sc, seed: config.seed)
-        var oc = AdamW.Config()
-        oc.learningRate = 1e-3
-        oc.weightDecay = 0
-        let optimizer = AdamW(parameters: model.parameters.tensors, config: oc)
-        var rng = SplitMix64(seed: config.seed &+ 7)
-        let t = sc.maxLength
+        var training = SASRec.Training()
+        (training.epochs, training.batch, training.seed) = (config.sasrecEpochs, config.sasrecBatch, config.seed)
         say("sasrec: \(model.parameters.count) parameters, \(config.sasrecEpochs) epochs")
         let start = Date()
-        for epoch in 0..<config.sasrecEpochs {
-            var order = Array(split.users.indices)
-            for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
-            var total: Float = 0, batches = 0
-            for chunk in stride(from: 0, to: order.count, by: config.sasrecBatch) {
-                let users = order[chunk..<min(order.count, chunk + config.sasrecBatch)].map { split.users[$0] }
-                var inputs: [Int32] = [], targets: [Int32] = []
-                for u in users {
-                    let s = Array(u.train.suffix(t + 1)).map { $0 + 1 }  // ids shifted: 0 is padding
-                    let x = Array(s.dropLast()), y = Array(s.dropFirst())
-                    inputs += [Int32](repeating: 0, count: t - x.count) + x
-                    targets += [Int32](repeating: -1, count: t - y.count) + y
-                }
-                let g = Graph(seed: config.seed &+ UInt64(epoch * 100_000 + chunk))
-                let loss = model.loss(g, sequences: inputs, targets: targets, batch: users.count, length: t)
-                g.backward(loss)
-                optimizer.update()
-                optimizer.zeroGradients()
-                total += loss[0]
-                batches += 1
-            }
-            say(String(format: "  epoch %d/%d  loss %.3f  %.0f s", epoch + 1, config.sasrecEpochs, total / Float(batches), Date().timeIntervalSince(start)))
+        model.train(on: split.users.map(\.train), training) { epoch, loss in
+            say(String(format: "  epoch %d/%d  loss %.3f  %.0f s", epoch + 1, config.sasrecEpochs, loss, Date().timeIntervalSince(start)))
         }
         return (model, Date().timeIntervalSince(start))
     }
 
     /// 1 + the number of unseen items SASRec scores above the target.
     private func sasrecRank(_ model: SASRec, history: [Int32], target: Int32) -> Int {
-        let t = min(history.count, model.config.maxLength)
-        let sequence = history.suffix(t).map { $0 + 1 }
-        let scores = model.scores(sequences: sequence, batch: 1, length: t)
-        let seen = Set(history.map { Int($0) + 1 })
-        let targetScore = scores[Int(target) + 1]
+        let scores = model.itemScores(history: history)
+        let seen = Set(history.map(Int.init))
+        let targetScore = scores[Int(target)]
         var above = 0
-        for j in 1..<scores.count where !seen.contains(j) && j != Int(target) + 1 && scores[j] > targetScore { above += 1 }
+        for j in scores.indices where !seen.contains(j) && j != Int(target) && scores[j] > targetScore { above += 1 }
         return above + 1
     }
 }

@@ -144,9 +144,9 @@ public final class Learner {
     /// example: the user's earlier positives as history, this session's positives as the target.
     func learn(from session: LoggedSession) {
         let shown = Array(session.events.prefix(config.sessionItems))
-        rewardReplay.append(RewardExample(user: session.user, history: session.history, session: shown.map(\.itemID),
-                                          labels: RewardExample.labels(of: shown)))
         let target = session.events.filter(\.isPositive).map(\.itemID)
+        rewardReplay.append(RewardExample(user: session.user, history: session.history, session: shown.map(\.itemID),
+                                          labels: RewardExample.labels(of: shown), positives: target))
         if !target.isEmpty && !session.history.isEmpty { replay.append(SessionExample(history: session.history, session: target)) }
     }
 

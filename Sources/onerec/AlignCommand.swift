@@ -17,31 +17,31 @@ struct Align: AsyncParsableCommand {
 struct AlignReport: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "report", abstract: "Reward-model scores and true utility of the base and aligned generators on the simulator.")
 
-    @Option(help: "Users in the world.") var users = 1000
+    @Option(help: "Users in the world.") var users = 10_000
     @Option(help: "Items in the world.") var items = 2000
     @Option(help: "Logged sessions per user.") var sessions = 10
     @Option(help: "Generator size: tiny, small or base.") var preset = "tiny"
     @Option(help: "Generator training steps.") var steps = 1500
-    @Option(help: "Alignment rounds per objective.") var rounds = 2
-    @Option(help: "Users sampled per round.") var usersPerRound = 100
+    @Option(help: "Alignment rounds per objective.") var rounds = 3
+    @Option(help: "Share of users sampled per round (r_DPO).") var userShare = 0.01
     @Option(help: "Candidate sessions per user.") var candidates = 32
     @Option(help: "Optimisation steps per round.") var roundSteps = 50
     @Option(help: "Objectives, comma separated: dpo, ipo, cdpo, rdpo, cpo, simpo, sdpo.") var objectives = "dpo,ipo,cdpo,rdpo,cpo,simpo,sdpo"
     @Option(help: "Held-out users evaluated.") var evaluationUsers = 200
-    @Option(help: "Seed.") var seed: UInt64 = 1
+    @Option(help: "Seeds (worlds, models and samples), comma separated; figures are averaged over them.") var seeds = "1,2,3"
+    @Option(help: "Instead of the table: the r_DPO ablation (DPO only) for these user shares, comma separated.") var ablation: String?
 
     func run() throws {
         _ = try OpenBLAS.shared(.fromCPU(CoreSelection.cpuFlags()))
         var config = AlignmentExperiment.Config()
         config.world.users = users
         config.world.items = items
-        config.world.seed = seed
         config.sessionsPerUser = sessions
         guard let size = Seq2Seq.Config.preset(preset) else { throw ValidationError("--preset takes tiny, small or base") }
         config.generator = size
         config.generatorSteps = steps
         config.rounds = rounds
-        config.usersPerRound = usersPerRound
+        config.userShare = userShare
         config.candidates = candidates
         config.alignment.steps = roundSteps
         config.evaluationUsers = evaluationUsers
@@ -57,12 +57,42 @@ struct AlignReport: ParsableCommand {
             default: throw ValidationError("unknown objective \(name)")
             }
         }
+        let seedList = try seeds.split(separator: ",").map { s in
+            guard let v = UInt64(s) else { throw ValidationError("--seeds takes numbers, comma separated") }
+            return v
+        }
+        let shares = try ablation.map { list in
+            try list.split(separator: ",").map { s in
+                guard let v = Double(s), v > 0, v <= 1 else { throw ValidationError("--ablation takes shares in (0, 1], comma separated") }
+                return v
+            }
+        }
+        guard !seedList.isEmpty, userShare > 0, userShare <= 1 else { throw ValidationError("--seeds needs a seed and --user-share a share in (0, 1]") }
+        let say = { (line: String) in FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
         let started = Date()
-        let experiment = AlignmentExperiment(config: config)
-        let rows = try experiment.run { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
+        var lines: [String]
+        if let shares {
+            var runs: [(seed: UInt64, base: AlignmentExperiment.Row, rounds: [Double: [AlignmentExperiment.Round]])] = []
+            for seed in seedList {
+                config.seed = seed
+                config.world.seed = seed
+                say("seed \(seed)")
+                let (base, rounds) = try AlignmentExperiment(config: config).ablation(shares: shares, log: say)
+                runs.append((seed, base, rounds))
+            }
+            lines = AlignmentTable.ablationLines(runs)
+        } else {
+            var results: [AlignmentExperiment.Result] = []
+            for seed in seedList {
+                config.seed = seed
+                config.world.seed = seed
+                say("seed \(seed)")
+                results.append(try AlignmentExperiment(config: config).run(log: say))
+            }
+            lines = AlignmentTable(results: results).lines
+        }
         print("")
-        print(AlignmentExperiment.header)
-        for row in rows { print(experiment.describe(row)) }
+        lines.forEach { print($0) }
         print(String(format: "total time %.0f s", Date().timeIntervalSince(started)))
     }
 }

@@ -13,16 +13,26 @@ import Testing
         #expect(areaUnderCurve(scores: [1], positives: [true]) == nil)
     }
 
+    @Test func towerQualityByHand() {
+        let q = TowerQuality(tower: "ltr", predictions: [0.05, 0.15, 0.95, 0.85], labels: [0, 0, 1, 1])
+        #expect(q.auc == 1 && abs(q.predicted - 0.5) < 1e-6 && q.observed == 0.5)
+        #expect(abs(q.calibrationError - 0.1) < 1e-6)  // (0.05 + 0.15 + 0.05 + 0.15) / 4, one session per bin
+        // A continuous label: positive above the median (0.3), so only the last session; ranked last.
+        #expect(TowerQuality(tower: "swt", predictions: [0.4, 0.3, 0.2, 0.1], labels: [0.1, 0.2, 0.3, 0.4]).auc == 0)
+    }
+
     @Test func labelsFromALoggedSession() {
-        var a = InteractionEvent(eventID: "1", userID: 1, itemID: 10, timestampMs: 1, requestID: "r1", position: 0, watchTimeMs: 30, durationMs: 40)
+        // swt = w / (w + 60 s): 40 s watched in r1, 60 s in r2.
+        var a = InteractionEvent(eventID: "1", userID: 1, itemID: 10, timestampMs: 1, requestID: "r1", position: 0, watchTimeMs: 30_000, durationMs: 40_000)
         a.like = true
-        let b = InteractionEvent(eventID: "2", userID: 1, itemID: 11, timestampMs: 2, requestID: "r1", position: 1, watchTimeMs: 10, durationMs: 60)
-        let c = InteractionEvent(eventID: "3", userID: 1, itemID: 12, timestampMs: 3, requestID: "r2", position: 0, watchTimeMs: 5, durationMs: 10)
+        let b = InteractionEvent(eventID: "2", userID: 1, itemID: 11, timestampMs: 2, requestID: "r1", position: 1, watchTimeMs: 10_000, durationMs: 60_000)
+        let c = InteractionEvent(eventID: "3", userID: 1, itemID: 12, timestampMs: 3, requestID: "r2", position: 0, watchTimeMs: 60_000, durationMs: 120_000)
         let examples = RewardExample.from([a, b, c], sessionLength: 5)
         #expect(examples.count == 2)
         #expect(examples[0].session == [10, 11] && examples[0].history.isEmpty)
         #expect(examples[0].labels == [0.4, 0.5, 0, 1])
-        #expect(examples[1].history == [10])  // the liked, watched item; not the skimmed one
+        #expect(examples[0].positives == [10])  // the liked, watched item; not the skimmed one
+        #expect(examples[1].history == [10])
         #expect(examples[1].labels == [0.5, 1, 0, 0])
     }
 
@@ -53,10 +63,10 @@ import Testing
 }
 
 @Suite struct RewardModelLearningTests {
-    /// Trained on a simulated log (random policy), the swt tower ranks held-out users' sessions better
-    /// than chance. The ceiling here is low: the exact expected utility itself reaches an AUC of about
-    /// 0.70 against the noisy realised labels, and a content-similarity heuristic about 0.54.
-    @Test func ranksHeldOutUsersSessionsAboveChance() {
+    /// Trained on a simulated log (random policy), the swt tower ranks held-out users' sessions by watch
+    /// time far better than chance (0.85 measured; the simulator's exact expectations reach about 0.9
+    /// against the noisy realised labels, see `onerec align report`).
+    @Test func ranksHeldOutUsersSessionsByWatchTime() {
         var wc = World.Config()
         wc.items = 200
         wc.users = 1000
@@ -75,7 +85,7 @@ import Testing
         let median = held.map { $0.labels[0] }.sorted()[held.count / 2]
         let p = model.predict(RewardModel.Batch(histories: held.map(\.history), sessions: held.map(\.session)))
         let auc = areaUnderCurve(scores: p.map { $0[0] }, positives: held.map { $0.labels[0] > median })!
-        #expect(auc > 0.53, "held-out swt AUC \(auc)")
+        #expect(auc > 0.75, "held-out swt AUC \(auc)")
     }
 }
 

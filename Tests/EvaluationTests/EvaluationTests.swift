@@ -63,16 +63,40 @@ import Testing
         c.generatorSteps = 20
         c.rewardSteps = 20
         c.rounds = 1
-        c.usersPerRound = 6
+        c.sasrecEpochs = 1
+        c.userShare = 0.05
         c.candidates = 4
         c.alignment.steps = 3
         c.alignment.batch = 4
         c.objectives = [.dpo(beta: 0.1), .sdpo(beta: 0.1)]
         c.evaluationUsers = 10
         c.evaluationBeam = 4
-        let rows = try AlignmentExperiment(config: c).run { _ in }
-        #expect(rows.map(\.name) == ["base generator", "+ DPO x1", "+ S-DPO x1"])
+        let result = try AlignmentExperiment(config: c).run { _ in }
+        let rows = result.rows
+        #expect(rows.map(\.name) == ["SASRec", "base generator", "+ DPO x1", "+ S-DPO x1"])
+        #expect(result.rounds.map(\.pairs).allSatisfy { $0 > 0 } && result.rewardQuality.count == 4)
+        #expect(AlignmentTable(results: [result, result]).lines.contains { $0.hasPrefix("  + DPO x1") && $0.contains("true watch") })
         #expect(rows.allSatisfy { $0.invalid == 0 && $0.trueWatchSeconds > 0 })
         #expect(rows.allSatisfy { r in (0..<4).allSatisfy { r.max[$0] >= r.mean[$0] - 1e-9 } })
+    }
+}
+
+@Suite struct AlignmentGainTests {
+    /// Two DPO rounds on a small world (1,000 users, 500 items) raise both the reward model's best-session
+    /// swt and the simulator's true watch time of the top session over the base generator (measured:
+    /// 0.487 -> 0.550 and 34.3 -> 42.1 s).
+    @Test func dpoRaisesRewardAndTrueWatchTime() throws {
+        var c = AlignmentExperiment.Config()
+        c.world.users = 1000
+        c.world.items = 500
+        c.generatorSteps = 300
+        c.rewardSteps = 1000
+        c.rounds = 2
+        c.evaluationUsers = 100
+        let (base, rounds) = try AlignmentExperiment(config: c).ablation(shares: [0.05]) { _ in }
+        let aligned = rounds[0.05]!.last!.row
+        #expect(aligned.max[0] > base.max[0] * 1.05, "max swt \(base.max[0]) -> \(aligned.max[0])")
+        #expect(aligned.trueWatchSeconds > base.trueWatchSeconds * 1.1, "true watch \(base.trueWatchSeconds) -> \(aligned.trueWatchSeconds) s")
+        #expect(aligned.invalid == 0)
     }
 }
