@@ -5,6 +5,7 @@ import Models
 /// One preference pair of an alignment round, kept for audit.
 public struct PreferencePair: Sendable, Codable {
     public let round: Int
+    public let user: UInt64
     public let history: [UInt64]
     public let chosen: [UInt64], rejected: [UInt64]
     public let chosenReward: Float, rejectedReward: Float
@@ -49,12 +50,12 @@ public final class PreferenceAlignment {
         self.config = config
     }
 
-    /// Beam-searched candidates for each history, scored: (chosen, rejected) per user whose margin is enough.
-    public func pairs(histories: [[UInt64]]) -> [PreferencePair] {
+    /// Beam-searched candidates for each user's history, scored: (chosen, rejected) per user whose margin is enough.
+    public func pairs(users: [(user: UInt64, history: [UInt64])]) -> [PreferencePair] {
         let model = trainer.model
         let decoder = SessionDecoder(model: model, weights: model.decodingWeights(), tokenizer: trainer.tokenizer)
         var out: [PreferencePair] = []
-        for history in histories {
+        for (user, history) in users {
             let tokens = trainer.tokenizer.historyTokens(history[...], maxItems: trainer.maxHistory)
             let sessions = decoder.generate(history: tokens, items: trainer.sessionItems, beam: config.candidates, excluded: Set(history)).sessions
             guard sessions.count >= 2 else { continue }
@@ -64,7 +65,7 @@ public final class PreferenceAlignment {
             let (best, worst) = (ascending.last!, ascending[0])
             guard scores[best] - scores[worst] >= config.minimumMargin, best != worst else { continue }
             let more = ascending.dropFirst().prefix(config.sdpoRejected - 1).filter { $0 != best }.map { sessions[$0].items }
-            out.append(PreferencePair(round: round, history: history, chosen: sessions[best].items, rejected: sessions[worst].items,
+            out.append(PreferencePair(round: round, user: user, history: history, chosen: sessions[best].items, rejected: sessions[worst].items,
                                       chosenReward: scores[best], rejectedReward: scores[worst], moreRejected: more))
         }
         return out
@@ -74,6 +75,8 @@ public final class PreferenceAlignment {
         public let pairs: Int
         /// Per step: the preference loss, reward accuracy and margin (implied by the objective).
         public let preferenceLoss: [Float], accuracy: [Float], margin: [Float]
+        /// Per step: mean log π(chosen) and log π(rejected) under the policy (the worst rejected for S-DPO).
+        public let chosenLogProbability: [Float], rejectedLogProbability: [Float]
         public let nextTokenLoss: [Float]
     }
 
@@ -82,7 +85,7 @@ public final class PreferenceAlignment {
         precondition(!pairs.isEmpty && !realSessions.isEmpty, "an alignment round needs pairs and real sessions")
         let reference = trainer.model.copy()
         var rng = SplitMix64(seed: config.seed &+ UInt64(round) &* 1_000_003)
-        var stats = (loss: [Float](), accuracy: [Float](), margin: [Float](), ntp: [Float]())
+        var stats = (loss: [Float](), accuracy: [Float](), margin: [Float](), ntp: [Float](), chosen: [Float](), rejected: [Float]())
         for step in 0..<config.steps {
             let chosenPairs = (0..<config.batch).map { _ in pairs[Int(rng.next() % UInt64(pairs.count))] }
             let real = (0..<config.batch).map { _ in realSessions[Int(rng.next() % UInt64(realSessions.count))] }
@@ -111,8 +114,12 @@ public final class PreferenceAlignment {
             stats.accuracy.append(out.accuracy)
             stats.margin.append(out.margin)
             stats.ntp.append(ntp[0])
+            let values = logp.values
+            stats.chosen.append(values[0..<b].reduce(0, +) / Float(b))
+            stats.rejected.append(stride(from: b, to: b + b * k, by: k).reduce(0) { $0 + values[$1] } / Float(b))
         }
         round += 1
-        return RoundStatistics(pairs: pairs.count, preferenceLoss: stats.loss, accuracy: stats.accuracy, margin: stats.margin, nextTokenLoss: stats.ntp)
+        return RoundStatistics(pairs: pairs.count, preferenceLoss: stats.loss, accuracy: stats.accuracy, margin: stats.margin,
+                               chosenLogProbability: stats.chosen, rejectedLogProbability: stats.rejected, nextTokenLoss: stats.ntp)
     }
 }

@@ -67,6 +67,8 @@ public struct AlignmentExperiment {
         public let chosenWatch: Double, rejectedWatch: Double, agreement: Double
         public let preferenceLoss: (first: Float, last: Float)
         public let accuracy: Float
+        /// log π(chosen) - log π(rejected) under the policy at the round's first and last step.
+        public let logProbabilityGap: (first: Float, last: Float)
         /// Wall time of the round (candidates, scoring and training), seconds.
         public let seconds: Double
         public let row: Row
@@ -208,26 +210,26 @@ public struct AlignmentExperiment {
         var rounds: [Round] = []
         for r in 0..<config.rounds {
             let start = Date()
-            var pairs: [PreferencePair] = [], pairUsers: [UInt64] = []
-            for _ in 0..<users {
-                let s = setup.trainHistories[Int(rng.next() % UInt64(setup.trainHistories.count))]
-                for p in alignment.pairs(histories: [s.history]) { pairs.append(p); pairUsers.append(s.user) }
-            }
+            let pairs = alignment.pairs(users: (0..<users).map { _ in setup.trainHistories[Int(rng.next() % UInt64(setup.trainHistories.count))] })
             guard !pairs.isEmpty else { break }
             let stats = alignment.train(pairs: pairs, realSessions: setup.realSessions)
             let seconds = Date().timeIntervalSince(start)
-            let truth = zip(pairs, pairUsers).map { p, u in
-                (setup.world.utility(user: Int(u), session: p.chosen).watchTimeMs / 1000, setup.world.utility(user: Int(u), session: p.rejected).watchTimeMs / 1000)
+            let truth = pairs.map { p in
+                (setup.world.utility(user: Int(p.user), session: p.chosen).watchTimeMs / 1000, setup.world.utility(user: Int(p.user), session: p.rejected).watchTimeMs / 1000)
             }
             let row = evaluate("+ \(objective.name) x\(r + 1)", setup, model: policy.model)
             let round = Round(objective: objective.name, round: r + 1, pairs: pairs.count,
                               chosenWatch: mean(truth.map(\.0)), rejectedWatch: mean(truth.map(\.1)),
                               agreement: Double(truth.filter { $0.0 > $0.1 }.count) / Double(truth.count),
                               preferenceLoss: (stats.preferenceLoss.first ?? 0, stats.preferenceLoss.last ?? 0),
-                              accuracy: stats.accuracy.last ?? 0, seconds: seconds, row: row)
-            say(String(format: "  %@ round %d: %d pairs (true watch chosen %.1f s, rejected %.1f s, truth agrees %.0f%%), preference loss %.3f -> %.3f, accuracy %.2f; max swt %.4f, true watch %.1f s; %.1f s",
+                              accuracy: stats.accuracy.last ?? 0,
+                              logProbabilityGap: ((stats.chosenLogProbability.first ?? 0) - (stats.rejectedLogProbability.first ?? 0),
+                                                  (stats.chosenLogProbability.last ?? 0) - (stats.rejectedLogProbability.last ?? 0)),
+                              seconds: seconds, row: row)
+            say(String(format: "  %@ round %d: %d pairs (true watch chosen %.1f s, rejected %.1f s, truth agrees %.0f%%), preference loss %.3f -> %.3f, accuracy %.2f, log-prob gap %.1f -> %.1f; max swt %.4f, true watch %.1f s; %.1f s",
                        objective.name, r + 1, pairs.count, round.chosenWatch, round.rejectedWatch, 100 * round.agreement,
-                       round.preferenceLoss.first, round.preferenceLoss.last, round.accuracy, row.max[0], row.trueWatchSeconds, seconds))
+                       round.preferenceLoss.first, round.preferenceLoss.last, round.accuracy,
+                       round.logProbabilityGap.first, round.logProbabilityGap.last, row.max[0], row.trueWatchSeconds, seconds))
             rounds.append(round)
         }
         return rounds

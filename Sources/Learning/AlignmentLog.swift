@@ -5,7 +5,7 @@ import LMDB
 /// Finished alignment rounds and their preference pairs in LMDB (`alignment.rounds`: round id -> JSON;
 /// `alignment.pairs`: (round id, pair index) -> JSON), for the status page, audits and the operator's
 /// history after restarts.
-struct AlignmentLog {
+struct AlignmentLog: Sendable {
     let environment: Environment
     let db: Database, pairs: Database
 

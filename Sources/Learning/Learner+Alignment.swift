@@ -34,7 +34,7 @@ extension Learner {
         }
         for i in stride(from: pool.count - 1, to: 0, by: -1) { pool.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
         let coded = { (items: [UInt64]) in items.filter { self.codebook?.code(of: $0) != nil } }
-        let sample = pool.prefix(wanted).map { coded(histories[$0]!) }.filter { !$0.isEmpty }
+        let sample = pool.prefix(wanted).map { (user: $0, history: coded(histories[$0]!)) }.filter { !$0.history.isEmpty }
 
         let policy = GeneratorTrainer(model: trainer.model.copy(), tokenizer: trainer.tokenizer, maxHistory: config.maxHistory,
                                       sessionItems: config.sessionItems, optimizer: {
@@ -48,7 +48,7 @@ extension Learner {
         ac.steps = settings.steps
         ac.seed = config.seed &+ UInt64(id)
         let alignment = PreferenceAlignment(trainer: policy, reward: reward, config: ac)
-        let pairs = alignment.pairs(histories: sample)
+        let pairs = alignment.pairs(users: sample)
         let evaluation = heldOut.map { (user: $0, history: histories[$0]!) }
         let before = evaluate(trainer.model, users: evaluation)
         var round = AlignmentRound(id: id, reason: reason, startedAt: started.timeIntervalSince1970, seconds: 0, users: sample.count,

@@ -1,3 +1,4 @@
+import Alignment
 import Engine
 import Foundation
 import Logging
@@ -18,13 +19,18 @@ public final class LearnerService: Service, Sendable {
     private let updates = Mutex<[@Sendable (inout AlignmentSettings) -> Void]>([])
     private let stopping = Atomic<Bool>(false)
     private let logger: Logger
+    private let log: AlignmentLog
     public let status: LearnerStatus
 
     public init(learner: Learner, logger: Logger) {
         self.learner = UnsafeSendable(learner)
         self.status = learner.status
+        self.log = learner.rounds
         self.logger = logger
     }
+
+    /// The preference pairs a finished alignment round trained on (read from LMDB; any thread), for audits.
+    public func pairs(round: Int) throws -> [PreferencePair] { try log.pairs(round: round) }
 
     /// Queues an alignment round and waits for its outcome.
     public func align(reason: String) async throws -> AlignmentRound {

@@ -10,7 +10,7 @@ import Simulator
 struct Align: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Preference alignment: a round in the running daemon (default), or the offline report.",
-        subcommands: [AlignRound.self, AlignReport.self], defaultSubcommand: AlignRound.self)
+        subcommands: [AlignRound.self, AlignPairs.self, AlignReport.self], defaultSubcommand: AlignRound.self)
 }
 
 /// `onerec align report`: OneRec's Table 1 on the built-in world, with the true utility column.

@@ -57,6 +57,25 @@ struct AlignRound: AsyncParsableCommand {
     }
 }
 
+/// `onerec align pairs ROUND`: the preference pairs a finished round trained on, one line each.
+struct AlignPairs: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "pairs", abstract: "Show the preference pairs of a finished alignment round in the running daemon.")
+    @OptionGroup var daemon: DaemonOptions
+    @Argument(help: "The round (see `onerec status`).") var round: Int
+
+    func run() async throws {
+        guard let pairs = try await daemon.client().callJSON("GET", "/v1/admin/rounds/\(round)/pairs") as? [[String: Any]] else {
+            throw CommandError("unexpected answer for round \(round)'s pairs")
+        }
+        func items(_ key: String, _ pair: [String: Any]) -> String { (pair[key] as? [Int] ?? []).map(String.init).joined(separator: " ") }
+        for pair in pairs {
+            let (c, r) = ((pair["chosenReward"] as? Double) ?? 0, (pair["rejectedReward"] as? Double) ?? 0)
+            print(String(format: "user %@  chosen [%@] %.4f  rejected [%@] %.4f", "\(pair["user"] ?? "?")", items("chosen", pair), c, items("rejected", pair), r))
+        }
+        print("\(pairs.count) pairs in round \(round)")
+    }
+}
+
 /// `onerec rollback`: serve the version promoted before the current one.
 struct Rollback: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Serve the previously promoted model version again.")

@@ -32,9 +32,10 @@ import Testing
         config.batch = 8
         let alignment = PreferenceAlignment(trainer: trainer, reward: reward, config: config)
         let histories = (0..<12).map { _ in (0..<3).map { _ in rng.next() % UInt64(n) } }
-        let pairs = alignment.pairs(histories: histories)
+        let pairs = alignment.pairs(users: histories.enumerated().map { (user: UInt64($0.offset), history: $0.element) })
         #expect(pairs.count == 12)
         #expect(pairs.allSatisfy { $0.chosenReward >= $0.rejectedReward && $0.chosen != $0.rejected && $0.round == 0 })
+        #expect(pairs.map(\.user) == (0..<12).map { UInt64($0) })
 
         func margin() -> Float {
             let both = trainer.batch(pairs.map { SessionExample(history: $0.history, session: $0.chosen) }
@@ -48,6 +49,9 @@ import Testing
         let after = margin()
         #expect(after > before + 1, "margin \(before) -> \(after)")
         #expect(stats.accuracy.last! > stats.accuracy.first! || stats.accuracy.last! == 1)
+        // The per-step log-probabilities tell the same story (dropout on, so only the direction is checked).
+        let gaps = zip(stats.chosenLogProbability, stats.rejectedLogProbability).map { $0 - $1 }
+        #expect(gaps.count == 30 && gaps.suffix(5).reduce(0, +) > gaps.prefix(5).reduce(0, +))
         #expect(alignment.round == 1)
         #expect(pairs.allSatisfy { $0.moreRejected.count == 3 && !$0.moreRejected.contains($0.chosen) })
 

@@ -111,6 +111,9 @@ import Testing
         let client = await requesting.value
         #expect(promoted)
         #expect(client.ok > 0 && client.failed.isEmpty, "failed requests: \(client.failed.prefix(5))")
+        // The round's pairs are kept for audit: user, chosen and rejected sessions with their rewards.
+        let pairs = try cli(["align", "pairs", "1"])
+        #expect(pairs.status == 0 && pairs.stdout.contains("user ") && pairs.stdout.contains("chosen ["), "\(pairs.stdout)\(pairs.stderr)")
         let status = try cli(["status"])
         #expect(status.stdout.contains("aligned") || status.stdout.contains("promoted"), "\(status.stdout)")
         #expect(daemon.stop()?.status == 0)

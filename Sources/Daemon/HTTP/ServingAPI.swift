@@ -107,6 +107,12 @@ extension Router {
             Task { _ = try? await learner.align(reason: "operator") }
             return try json(["queued": true], status: .accepted)
         }
+        admin.get("/rounds/:round/pairs") { _, context -> Response in
+            guard let learner = api.learner else { throw APIError(.conflict, "this daemon runs no learner") }
+            guard let round = context.parameters.get("round").flatMap(Int.init), round > 0 else { throw APIError(.badRequest, "round must be a positive integer") }
+            guard learner.status.snapshot.rounds.contains(where: { $0.id == round }) else { throw APIError(.notFound, "no alignment round \(round)") }
+            return try json(try learner.pairs(round: round))
+        }
         admin.post("/promote/:version") { _, context -> Response in
             guard let version = context.parameters.get("version").flatMap(UInt32.init) else { throw APIError(.badRequest, "version must be an integer") }
             do {
