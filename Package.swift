@@ -152,7 +152,7 @@ let package = Package(
         .testTarget(name: "LearningTests", dependencies: ["Learning", "Serving", "Store", "Events", "LMDB", "Models", "Generator", "Alignment",
                                                           "Simulator", "Engine", "TestSupport", .product(name: "Logging", package: "swift-log")],
                     swiftSettings: strict),
-        .testTarget(name: "EventsTests", dependencies: ["Events"], swiftSettings: strict),
+        .testTarget(name: "EventsTests", dependencies: ["Events", "Engine"], swiftSettings: strict),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Events"], swiftSettings: strict),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SemanticIDsTests", dependencies: ["SemanticIDs", "Engine", "LMDB", "TestSupport"], swiftSettings: strict),

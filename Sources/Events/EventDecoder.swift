@@ -47,19 +47,18 @@ public struct EventDecoder: Sendable {
 
     public func decode(_ bytes: [UInt8], now: Date = Date()) -> Result<Event, EventRejection> {
         guard bytes.count <= maxBytes else { return .failure(EventRejection(.tooLarge)) }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]) else {
-            return .failure(EventRejection(.invalidJSON))
-        }
-        guard let fields = object as? [String: Any] else { return .failure(EventRejection(.notAnObject)) }
+        let parsed: [JSONValue?]?
+        do { parsed = try JSONValue.members(of: bytes, named: Field.names) } catch { return .failure(EventRejection(.invalidJSON)) }
+        guard let fields = parsed else { return .failure(EventRejection(.notAnObject)) }
         do {
             let reader = FieldReader(fields: fields, decoder: self, now: now)
-            guard try reader.integer("schema", 1...1_000_000) == Int64(Event.schemaVersion) else {
-                throw EventRejection(.unsupportedSchema, "schema")
+            guard try reader.integer(.schema, 1...1_000_000) == Int64(Event.schemaVersion) else {
+                throw EventRejection(.unsupportedSchema, Field.schema.name)
             }
-            switch try reader.string("type") {
+            switch try reader.string(.type) {
             case "interaction": return .success(.interaction(try interaction(reader)))
             case "item": return .success(.item(try item(reader)))
-            default: throw EventRejection(.unknownType, "type")
+            default: throw EventRejection(.unknownType, Field.type.name)
             }
         } catch let rejection as EventRejection {
             return .failure(rejection)
@@ -70,39 +69,39 @@ public struct EventDecoder: Sendable {
 
     private func interaction(_ r: FieldReader) throws -> InteractionEvent {
         var e = InteractionEvent(
-            eventID: try r.string("event_id"), userID: try r.id("user_id"), itemID: try r.id("item_id"),
-            timestampMs: try r.timestamp(), requestID: try r.string("request_id"),
-            position: Int(try r.integer("position", 0...9_999)),
-            watchTimeMs: try r.integer("watch_time_ms", 0...maxDurationMs), durationMs: try r.integer("duration_ms", 1...maxDurationMs))
-        e.like = try r.bool("like") ?? false
-        e.follow = try r.bool("follow") ?? false
-        e.share = try r.bool("share") ?? false
-        e.collect = try r.bool("collect") ?? false
-        e.dislike = try r.bool("dislike") ?? false
-        e.skip = try r.bool("skip") ?? false
+            eventID: try r.string(.eventID), userID: try r.id(.userID), itemID: try r.id(.itemID),
+            timestampMs: try r.timestamp(), requestID: try r.string(.requestID),
+            position: Int(try r.integer(.position, 0...9_999)),
+            watchTimeMs: try r.integer(.watchTimeMs, 0...maxDurationMs), durationMs: try r.integer(.durationMs, 1...maxDurationMs))
+        e.like = try r.bool(.like) ?? false
+        e.follow = try r.bool(.follow) ?? false
+        e.share = try r.bool(.share) ?? false
+        e.collect = try r.bool(.collect) ?? false
+        e.dislike = try r.bool(.dislike) ?? false
+        e.skip = try r.bool(.skip) ?? false
         return e
     }
 
     private func item(_ r: FieldReader) throws -> ItemEvent {
-        var e = ItemEvent(eventID: try r.string("event_id"), itemID: try r.id("item_id"), timestampMs: try r.timestamp())
-        if r.has("duration_ms") { e.durationMs = try r.integer("duration_ms", 1...maxDurationMs) }
-        if r.has("author_id") { e.authorID = try r.id("author_id") }
-        if r.has("tags") {
-            guard let tags = r.fields["tags"] as? [Any] else { throw EventRejection(.wrongType, "tags") }
+        var e = ItemEvent(eventID: try r.string(.eventID), itemID: try r.id(.itemID), timestampMs: try r.timestamp())
+        if r.has(.durationMs) { e.durationMs = try r.integer(.durationMs, 1...maxDurationMs) }
+        if r.has(.authorID) { e.authorID = try r.id(.authorID) }
+        if r.has(.tags) {
+            guard case let .array(tags) = r[.tags] else { throw EventRejection(.wrongType, "tags") }
             guard tags.count <= maxTags else { throw EventRejection(.tooLarge, "tags") }
             e.tags = try tags.map { t in
-                guard let s = t as? String else { throw EventRejection(.wrongType, "tags") }
+                guard case let .string(s) = t else { throw EventRejection(.wrongType, "tags") }
                 guard !s.isEmpty, s.utf8.count <= maxStringLength else { throw EventRejection(.outOfRange, "tags") }
                 return s
             }
         }
-        if r.has("embedding") {
-            guard let values = r.fields["embedding"] as? [Any] else { throw EventRejection(.wrongType, "embedding") }
+        if r.has(.embedding) {
+            guard case let .array(values) = r[.embedding] else { throw EventRejection(.wrongType, "embedding") }
             let dimension = embeddingDimension ?? values.count
             guard values.count == dimension, dimension >= 1, dimension <= 4096 else { throw EventRejection(.wrongDimension, "embedding") }
             e.embedding = try values.map { v in
-                guard let n = v as? NSNumber, !isBool(n) else { throw EventRejection(.wrongType, "embedding") }
-                let f = n.floatValue
+                guard case let .number(n) = v else { throw EventRejection(.wrongType, "embedding") }
+                let f = Float(n)
                 guard f.isFinite else { throw EventRejection(.notFinite, "embedding") }
                 return f
             }
@@ -111,47 +110,83 @@ public struct EventDecoder: Sendable {
     }
 }
 
-/// Typed access to a decoded JSON object, throwing the right rejection for each field.
+/// The top-level members the decoder reads.
+enum Field: Int, CaseIterable {
+    case schema, type, eventID, userID, itemID, timestampMs, requestID, position, watchTimeMs, durationMs
+    case like, follow, share, collect, dislike, skip, authorID, tags, embedding
+
+    /// The JSON name.
+    var name: String {
+        switch self {
+        case .schema: "schema"
+        case .type: "type"
+        case .eventID: "event_id"
+        case .userID: "user_id"
+        case .itemID: "item_id"
+        case .timestampMs: "timestamp_ms"
+        case .requestID: "request_id"
+        case .position: "position"
+        case .watchTimeMs: "watch_time_ms"
+        case .durationMs: "duration_ms"
+        case .like: "like"
+        case .follow: "follow"
+        case .share: "share"
+        case .collect: "collect"
+        case .dislike: "dislike"
+        case .skip: "skip"
+        case .authorID: "author_id"
+        case .tags: "tags"
+        case .embedding: "embedding"
+        }
+    }
+
+    static let names: [[UInt8]] = allCases.map { Array($0.name.utf8) }
+}
+
+/// Typed access to an event's members, throwing the right rejection for each field.
 struct FieldReader {
-    let fields: [String: Any]
+    /// By `Field` raw value.
+    let fields: [JSONValue?]
     let decoder: EventDecoder
     let now: Date
 
-    func has(_ name: String) -> Bool { fields[name] != nil && !(fields[name] is NSNull) }
+    /// The member's value; null counts as missing.
+    subscript(field: Field) -> JSONValue? {
+        guard let value = fields[field.rawValue], value != .null else { return nil }
+        return value
+    }
 
-    func string(_ name: String) throws -> String {
-        guard let value = fields[name], !(value is NSNull) else { throw EventRejection(.missingField, name) }
-        guard let s = value as? String else { throw EventRejection(.wrongType, name) }
-        guard !s.isEmpty, s.utf8.count <= decoder.maxStringLength else { throw EventRejection(.outOfRange, name) }
+    func has(_ field: Field) -> Bool { self[field] != nil }
+
+    func string(_ field: Field) throws -> String {
+        guard let value = self[field] else { throw EventRejection(.missingField, field.name) }
+        guard case let .string(s) = value else { throw EventRejection(.wrongType, field.name) }
+        guard !s.isEmpty, s.utf8.count <= decoder.maxStringLength else { throw EventRejection(.outOfRange, field.name) }
         return s
     }
 
-    func integer(_ name: String, _ range: ClosedRange<Int64>) throws -> Int64 {
-        guard let value = fields[name], !(value is NSNull) else { throw EventRejection(.missingField, name) }
-        guard let n = value as? NSNumber, !isBool(n) else { throw EventRejection(.wrongType, name) }
-        let d = n.doubleValue
-        guard d.isFinite else { throw EventRejection(.notFinite, name) }
-        guard d == d.rounded() else { throw EventRejection(.wrongType, name) }
-        guard d >= Double(range.lowerBound), d <= Double(range.upperBound) else { throw EventRejection(.outOfRange, name) }
+    /// An integral number (5 and 5.0 alike) within `range`.
+    func integer(_ field: Field, _ range: ClosedRange<Int64>) throws -> Int64 {
+        guard let value = self[field] else { throw EventRejection(.missingField, field.name) }
+        guard case let .number(d) = value else { throw EventRejection(.wrongType, field.name) }
+        guard d.isFinite else { throw EventRejection(.notFinite, field.name) }
+        guard d == d.rounded() else { throw EventRejection(.wrongType, field.name) }
+        guard d >= Double(range.lowerBound), d <= Double(range.upperBound) else { throw EventRejection(.outOfRange, field.name) }
         return Int64(d)
     }
 
     /// A non-negative integer id below 2^53.
-    func id(_ name: String) throws -> UInt64 { UInt64(try integer(name, 0...(1 << 53) - 1)) }
+    func id(_ field: Field) throws -> UInt64 { UInt64(try integer(field, 0...(1 << 53) - 1)) }
 
     /// `timestamp_ms`: after 2000-01-01 and not further in the future than the tolerance.
     func timestamp() throws -> Int64 {
         let latest = Int64((now.timeIntervalSince1970 + decoder.futureTolerance) * 1000)
-        return try integer("timestamp_ms", 946_684_800_000...latest)
+        return try integer(.timestampMs, 946_684_800_000...latest)
     }
 
-    func bool(_ name: String) throws -> Bool? {
-        guard let value = fields[name], !(value is NSNull) else { return nil }
-        guard let n = value as? NSNumber, isBool(n) else { throw EventRejection(.wrongType, name) }
-        return n.boolValue
+    func bool(_ field: Field) throws -> Bool? {
+        guard let value = self[field] else { return nil }
+        guard case let .bool(b) = value else { throw EventRejection(.wrongType, field.name) }
+        return b
     }
 }
-
-/// JSON booleans and numbers both arrive as NSNumber; JSONSerialization gives booleans the objCType
-/// "c" (char) and numbers "i", "q" or "d", so 1 and true stay apart.
-func isBool(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" }

@@ -1,0 +1,359 @@
+import Glibc
+
+/// A parsed JSON value (RFC 8259). Numbers are doubles (event fields are integers below 2^53 or floats);
+/// booleans stay apart from numbers; an object keeps its members in order.
+public enum JSONValue: Sendable, Equatable {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([(key: String, value: JSONValue)])
+
+    public static func == (a: JSONValue, b: JSONValue) -> Bool {
+        switch (a, b) {
+        case (.null, .null): true
+        case let (.bool(x), .bool(y)): x == y
+        case let (.number(x), .number(y)): x == y
+        case let (.string(x), .string(y)): x == y
+        case let (.array(x), .array(y)): x == y
+        case let (.object(x), .object(y)): x.count == y.count && zip(x, y).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+        default: false
+        }
+    }
+
+    /// A member of an object (nil for a missing member or a non-object).
+    public subscript(key: String) -> JSONValue? {
+        guard case let .object(members) = self else { return nil }
+        return members.first { $0.key == key }?.value
+    }
+
+    /// Parses one JSON text: a value with optional whitespace around it, nothing else. Strict: no
+    /// comments, trailing commas, NaN or Infinity literals, numbers beyond a double's range, leading zeros, unescaped control characters,
+    /// invalid UTF-8, lone surrogates or duplicate keys; nesting deeper than `maxDepth` is refused.
+    public static func parse(_ bytes: [UInt8], maxDepth: Int = 32) throws(JSONSyntaxError) -> JSONValue {
+        try bytes.withUnsafeBufferPointer { buffer throws(JSONSyntaxError) in
+            var parser = JSONParser(bytes: buffer, maxDepth: maxDepth)
+            parser.skipWhitespace()
+            let value = try parser.value(depth: 0)
+            parser.skipWhitespace()
+            guard parser.position == buffer.count else { throw JSONSyntaxError(parser.position, "trailing characters") }
+            return value
+        }
+    }
+}
+
+extension JSONValue {
+    /// Parses one JSON text whose value should be an object and returns the members named in `names`
+    /// (UTF-8), by index, nil where absent; nil in all when the text is JSON but not an object. The
+    /// whole text is checked as strictly as `parse` does; members not asked for are dropped.
+    public static func members(of bytes: [UInt8], named names: [[UInt8]], maxDepth: Int = 32) throws(JSONSyntaxError) -> [JSONValue?]? {
+        try bytes.withUnsafeBufferPointer { buffer throws(JSONSyntaxError) in
+            var parser = JSONParser(bytes: buffer, maxDepth: maxDepth)
+            parser.skipWhitespace()
+            let found: [JSONValue?]?
+            if parser.position < buffer.count && buffer[parser.position] == UInt8(ascii: "{") {
+                found = try parser.members(named: names)
+            } else {
+                _ = try parser.value(depth: 0)
+                found = nil
+            }
+            parser.skipWhitespace()
+            guard parser.position == buffer.count else { throw JSONSyntaxError(parser.position, "trailing characters") }
+            return found
+        }
+    }
+}
+
+/// Why a text is not JSON, and where.
+public struct JSONSyntaxError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let offset: Int
+    public let problem: String
+    init(_ offset: Int, _ problem: String) { (self.offset, self.problem) = (offset, problem) }
+    public var description: String { "\(problem) at byte \(offset)" }
+}
+
+/// A recursive-descent parser over a byte buffer.
+struct JSONParser {
+    let bytes: UnsafeBufferPointer<UInt8>
+    let maxDepth: Int
+    var position = 0
+
+    init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) { (self.bytes, self.maxDepth) = (bytes, maxDepth) }
+
+    private var current: UInt8? { position < bytes.count ? bytes[position] : nil }
+
+    mutating func skipWhitespace() {
+        while let b = current, b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 { position += 1 }
+    }
+
+    mutating func value(depth: Int) throws(JSONSyntaxError) -> JSONValue {
+        guard let b = current else { throw JSONSyntaxError(position, "unexpected end") }
+        switch b {
+        case UInt8(ascii: "{"): return try object(depth: depth + 1)
+        case UInt8(ascii: "["): return try array(depth: depth + 1)
+        case UInt8(ascii: "\""): return .string(try string())
+        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+        case UInt8(ascii: "n"): try literal("null"); return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
+        default: throw JSONSyntaxError(position, "unexpected character")
+        }
+    }
+
+    private mutating func literal(_ word: StaticString) throws(JSONSyntaxError) {
+        let n = word.utf8CodeUnitCount
+        guard position + n <= bytes.count, memcmp(bytes.baseAddress! + position, word.utf8Start, n) == 0 else {
+            throw JSONSyntaxError(position, "unexpected character")
+        }
+        position += n
+    }
+
+    private mutating func object(depth: Int) throws(JSONSyntaxError) -> JSONValue {
+        guard depth <= maxDepth else { throw JSONSyntaxError(position, "nested deeper than \(maxDepth)") }
+        position += 1  // {
+        var members: [(key: String, value: JSONValue)] = []
+        skipWhitespace()
+        if current == UInt8(ascii: "}") { position += 1; return .object(members) }
+        while true {
+            skipWhitespace()
+            guard current == UInt8(ascii: "\"") else { throw JSONSyntaxError(position, "expected a member name") }
+            let at = position
+            let key = try string()
+            guard !members.contains(where: { $0.key == key }) else { throw JSONSyntaxError(at, "duplicate member \"\(key)\"") }
+            skipWhitespace()
+            guard current == UInt8(ascii: ":") else { throw JSONSyntaxError(position, "expected ':'") }
+            position += 1
+            skipWhitespace()
+            members.append((key, try value(depth: depth)))
+            skipWhitespace()
+            switch current {
+            case UInt8(ascii: ","): position += 1
+            case UInt8(ascii: "}"): position += 1; return .object(members)
+            default: throw JSONSyntaxError(position, "expected ',' or '}'")
+            }
+        }
+    }
+
+    private mutating func array(depth: Int) throws(JSONSyntaxError) -> JSONValue {
+        guard depth <= maxDepth else { throw JSONSyntaxError(position, "nested deeper than \(maxDepth)") }
+        position += 1  // [
+        var elements: [JSONValue] = []
+        skipWhitespace()
+        if current == UInt8(ascii: "]") { position += 1; return .array(elements) }
+        while true {
+            skipWhitespace()
+            elements.append(try value(depth: depth))
+            skipWhitespace()
+            switch current {
+            case UInt8(ascii: ","): position += 1
+            case UInt8(ascii: "]"): position += 1; return .array(elements)
+            default: throw JSONSyntaxError(position, "expected ',' or ']'")
+            }
+        }
+    }
+
+    /// A string literal's content: the bytes as they are when it has no escapes (not yet checked as
+    /// UTF-8 unless `ascii`), else the decoded bytes.
+    enum StringContent {
+        case raw(UnsafeBufferPointer<UInt8>, ascii: Bool)
+        case decoded([UInt8])
+    }
+
+    private mutating func stringContent() throws(JSONSyntaxError) -> StringContent {
+        let start = position
+        position += 1  // "
+        var runStart = position
+        var decoded: [UInt8] = []
+        var escaped = false, ascii = true
+        while true {
+            guard let b = current else { throw JSONSyntaxError(start, "unterminated string") }
+            if b == UInt8(ascii: "\"") { break }
+            if b < 0x20 { throw JSONSyntaxError(position, "control character in a string") }
+            if b >= 0x80 { ascii = false }
+            if b == UInt8(ascii: "\\") {
+                decoded.append(contentsOf: bytes[runStart..<position])
+                escaped = true
+                try escape(into: &decoded)
+                runStart = position
+                continue
+            }
+            position += 1
+        }
+        let run = UnsafeBufferPointer(rebasing: bytes[runStart..<position])
+        position += 1  // "
+        guard escaped else { return .raw(run, ascii: ascii) }
+        decoded.append(contentsOf: run)
+        return .decoded(decoded)
+    }
+
+    /// A string literal, checked as UTF-8.
+    private mutating func string() throws(JSONSyntaxError) -> String {
+        let start = position
+        switch try stringContent() {
+        case let .raw(run, ascii: true): return String(decoding: run, as: UTF8.self)
+        case let .raw(run, ascii: false):
+            guard let s = String(validating: run, as: UTF8.self) else { throw JSONSyntaxError(start, "invalid UTF-8") }
+            return s
+        case let .decoded(bytes):
+            guard let s = String(validating: bytes, as: UTF8.self) else { throw JSONSyntaxError(start, "invalid UTF-8") }
+            return s
+        }
+    }
+
+    /// The members of the object starting here whose names are in `names` (UTF-8), by index; other
+    /// members are parsed (so the text is still checked whole) and dropped. No member name may repeat.
+    mutating func members(named names: [[UInt8]]) throws(JSONSyntaxError) -> [JSONValue?] {
+        position += 1  // {
+        var found = [JSONValue?](repeating: nil, count: names.count)
+        var others: [String] = []
+        skipWhitespace()
+        if current == UInt8(ascii: "}") { position += 1; return found }
+        while true {
+            skipWhitespace()
+            guard current == UInt8(ascii: "\"") else { throw JSONSyntaxError(position, "expected a member name") }
+            let at = position
+            let content = try stringContent()
+            var index: Int?
+            switch content {
+            case let .raw(run, ascii: true): index = names.firstIndex { $0.count == run.count && memcmp($0, run.baseAddress!, run.count) == 0 }
+            case .raw(_, ascii: false): index = nil
+            case let .decoded(bytes): index = names.firstIndex(of: bytes)
+            }
+            if index == nil {
+                let name: String
+                switch content {
+                case let .raw(run, _): guard let s = String(validating: run, as: UTF8.self) else { throw JSONSyntaxError(at, "invalid UTF-8") }; name = s
+                case let .decoded(bytes): guard let s = String(validating: bytes, as: UTF8.self) else { throw JSONSyntaxError(at, "invalid UTF-8") }; name = s
+                }
+                guard !others.contains(name) else { throw JSONSyntaxError(at, "duplicate member \"\(name)\"") }
+                others.append(name)
+            }
+            skipWhitespace()
+            guard current == UInt8(ascii: ":") else { throw JSONSyntaxError(position, "expected ':'") }
+            position += 1
+            skipWhitespace()
+            let v = try value(depth: 1)
+            if let index {
+                guard found[index] == nil else { throw JSONSyntaxError(at, "duplicate member") }
+                found[index] = v
+            }
+            skipWhitespace()
+            switch current {
+            case UInt8(ascii: ","): position += 1
+            case UInt8(ascii: "}"): position += 1; return found
+            default: throw JSONSyntaxError(position, "expected ',' or '}'")
+            }
+        }
+    }
+
+    /// One escape sequence after a backslash, appended as UTF-8.
+    private mutating func escape(into out: inout [UInt8]) throws(JSONSyntaxError) {
+        let at = position
+        position += 1  // backslash
+        guard let e = current else { throw JSONSyntaxError(at, "unterminated escape") }
+        position += 1
+        switch e {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
+        case UInt8(ascii: "b"): out.append(0x08)
+        case UInt8(ascii: "f"): out.append(0x0C)
+        case UInt8(ascii: "n"): out.append(0x0A)
+        case UInt8(ascii: "r"): out.append(0x0D)
+        case UInt8(ascii: "t"): out.append(0x09)
+        case UInt8(ascii: "u"):
+            var scalar = try hex4()
+            if (0xD800..<0xDC00).contains(scalar) {
+                guard current == UInt8(ascii: "\\"), position + 1 < bytes.count, bytes[position + 1] == UInt8(ascii: "u") else {
+                    throw JSONSyntaxError(at, "lone surrogate")
+                }
+                position += 2
+                let low = try hex4()
+                guard (0xDC00..<0xE000).contains(low) else { throw JSONSyntaxError(at, "lone surrogate") }
+                scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+            } else if (0xDC00..<0xE000).contains(scalar) {
+                throw JSONSyntaxError(at, "lone surrogate")
+            }
+            out.append(contentsOf: Array(String(Character(Unicode.Scalar(scalar)!)).utf8))
+        default: throw JSONSyntaxError(at, "invalid escape")
+        }
+    }
+
+    private mutating func hex4() throws(JSONSyntaxError) -> UInt32 {
+        guard position + 4 <= bytes.count else { throw JSONSyntaxError(position, "short \\u escape") }
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            let b = bytes[position]
+            let digit: UInt8
+            switch b {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = b - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = b - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = b - UInt8(ascii: "A") + 10
+            default: throw JSONSyntaxError(position, "invalid \\u escape")
+            }
+            v = v << 4 | UInt32(digit)
+            position += 1
+        }
+        return v
+    }
+
+    /// A number per the RFC grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?. Up to 19 significant
+    /// digits with a small exponent convert exactly (an integer, or one rounding of an exact product);
+    /// anything else goes through strtod.
+    private mutating func number() throws(JSONSyntaxError) -> Double {
+        let start = position
+        var negative = false
+        if current == UInt8(ascii: "-") { negative = true; position += 1 }
+        var mantissa: UInt64 = 0, digits = 0, exponent = 0
+        func isDigit(_ b: UInt8?) -> Bool { b.map { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") } ?? false }
+        guard isDigit(current) else { throw JSONSyntaxError(position, "expected a digit") }
+        if current == UInt8(ascii: "0") {
+            position += 1
+            if isDigit(current) { throw JSONSyntaxError(position, "leading zero") }
+        } else {
+            while let b = current, isDigit(b) {
+                if digits < 19 { mantissa = mantissa * 10 + UInt64(b - UInt8(ascii: "0")) } else { exponent += 1 }
+                if mantissa > 0 { digits += 1 }
+                position += 1
+            }
+        }
+        if current == UInt8(ascii: ".") {
+            position += 1
+            guard isDigit(current) else { throw JSONSyntaxError(position, "expected a digit after '.'") }
+            while let b = current, isDigit(b) {
+                if digits < 19 {
+                    mantissa = mantissa * 10 + UInt64(b - UInt8(ascii: "0"))
+                    exponent -= 1
+                    if mantissa > 0 { digits += 1 }
+                }
+                position += 1
+            }
+        }
+        var explicit = 0
+        if current == UInt8(ascii: "e") || current == UInt8(ascii: "E") {
+            position += 1
+            var sign = 1
+            if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") { sign = current == UInt8(ascii: "-") ? -1 : 1; position += 1 }
+            guard isDigit(current) else { throw JSONSyntaxError(position, "expected a digit in the exponent") }
+            while let b = current, isDigit(b) {
+                if explicit < 100_000 { explicit = explicit * 10 + Int(b - UInt8(ascii: "0")) }
+                position += 1
+            }
+            explicit *= sign
+        }
+        let e10 = exponent + explicit
+        // Exact: the mantissa fits a double's 53 bits and 10^|e| is exact (|e| <= 22).
+        if mantissa < 1 << 53 && abs(e10) <= 22 {
+            let m = Double(mantissa)
+            let v = e10 >= 0 ? m * exactPowersOfTen[e10] : m / exactPowersOfTen[-e10]
+            return negative ? -v : v
+        }
+        var text = Array(bytes[start..<position])
+        text.append(0)
+        let v = text.withUnsafeBufferPointer { strtod(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), nil) }
+        guard v.isFinite else { throw JSONSyntaxError(start, "number out of range") }
+        return v
+    }
+}
+
+/// 10^0 ... 10^22, each exactly representable as a double.
+private let exactPowersOfTen: [Double] = (0...22).map { e in (0..<e).reduce(1.0) { a, _ in a * 10 } }
