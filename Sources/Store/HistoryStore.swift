@@ -6,9 +6,10 @@ import LMDB
 /// history in time order, the item catalog, and the Kafka offsets the stored events came from, all
 /// written in one transaction per batch, so a crash at any instant loses nothing and counts nothing twice.
 ///
-/// Databases: `events` (event id -> nothing: seen), `history` ((user, timestamp, sequence) -> event JSON),
-/// `items` (item -> item event JSON), `log` (sequence -> kind byte + the event's key in `history` or
-/// `items`: arrival order, which the trainer tails), `offsets` ((topic, partition) -> next offset), `counters`.
+/// Databases: `log` (sequence -> kind byte + the event's JSON, in arrival order: what the trainer tails;
+/// appended, so a batch dirties few pages), `events` (event id -> nothing: seen), `history`
+/// ((user, timestamp, sequence) -> nothing: each user's interactions in time order, small entries),
+/// `items` (item -> its latest item event JSON), `offsets` ((topic, partition) -> next offset), `counters`.
 public final class HistoryStore: Sendable {
     public let environment: Environment
     let events: Database, history: Database, items: Database, log: Database, offsets: Database, counters: Database
@@ -45,30 +46,25 @@ public final class HistoryStore: Sendable {
             var applied = Applied()
             var sequence = try counter(txn, "sequence")
             for (event, json) in batch {
+                let id: String
+                switch event {
+                case let .interaction(e): id = e.eventID
+                case let .item(e): id = e.eventID
+                }
+                guard try txn.put(events, Array(id.utf8), [], flags: .noOverwrite) else {
+                    applied.duplicates += 1
+                    continue
+                }
+                sequence += 1
                 switch event {
                 case let .interaction(e):
-                    guard try txn.put(events, Array(e.eventID.utf8), [], flags: .noOverwrite) else {
-                        applied.duplicates += 1
-                        continue
-                    }
-                    sequence += 1
-                    var key = KeyBuilder()
-                    key.append(e.userID)
-                    key.append(e.timestampMs)
-                    key.append(sequence)
-                    try txn.put(history, key.bytes, json)
-                    try txn.put(log, KeyBuilder.key(sequence), [0] + key.bytes)
-                    applied.stored += 1
+                    try txn.put(log, KeyBuilder.key(sequence), [Kind.interaction] + json, flags: .append)
+                    try txn.put(history, Self.historyKey(user: e.userID, timestampMs: e.timestampMs, sequence: sequence), [])
                 case let .item(e):
-                    guard try txn.put(events, Array(e.eventID.utf8), [], flags: .noOverwrite) else {
-                        applied.duplicates += 1
-                        continue
-                    }
-                    sequence += 1
+                    try txn.put(log, KeyBuilder.key(sequence), [Kind.item] + json, flags: .append)
                     try txn.put(items, KeyBuilder.key(e.itemID), json)
-                    try txn.put(log, KeyBuilder.key(sequence), [1] + KeyBuilder.key(e.itemID))
-                    applied.stored += 1
                 }
+                applied.stored += 1
             }
             try setCounter(txn, "sequence", sequence)
             for (topic, partitions) in next {
@@ -98,8 +94,11 @@ public final class HistoryStore: Sendable {
         let decoder = EventDecoder()
         return try environment.read { txn in
             var found: [InteractionEvent] = []
-            try txn.scan(history, from: KeyBuilder.key(user), to: KeyBuilder.key(user + 1), reverse: true) { _, value in
-                if case .success(.interaction(let e)) = decoder.decode(value, now: .distantFuture) { found.append(e) }
+            try txn.scan(history, from: KeyBuilder.key(user), to: KeyBuilder.key(user + 1), reverse: true) { key, _ in
+                var r = KeyReader(key)
+                _ = (r.read(UInt64.self), r.read(Int64.self))
+                if let stored = try txn.get(log, KeyBuilder.key(r.read(UInt64.self))),
+                   case .success(.interaction(let e)) = decoder.decode(Array(stored.dropFirst()), now: .distantFuture) { found.append(e) }
                 return found.count < limit
             }
             return found.reversed()
@@ -107,7 +106,7 @@ public final class HistoryStore: Sendable {
     }
 
     /// Events in arrival order after `sequence` (0: from the start), at most `limit`, each with its
-    /// sequence number: the trainer's feed. An item event gives the item as it is now.
+    /// sequence number: the trainer's feed.
     public func log(after sequence: UInt64, limit: Int) throws -> [(sequence: UInt64, event: Event)] {
         let decoder = EventDecoder()
         return try environment.read { txn in
@@ -115,8 +114,7 @@ public final class HistoryStore: Sendable {
             try txn.scan(log, from: KeyBuilder.key(sequence + 1)) { key, value in
                 var r = KeyReader(key)
                 let s = r.read(UInt64.self)
-                let stored = try txn.get(value[0] == 0 ? history : items, Array(value.dropFirst()))
-                if let stored, case .success(let event) = decoder.decode(stored, now: .distantFuture) { found.append((s, event)) }
+                if case .success(let event) = decoder.decode(Array(value.dropFirst()), now: .distantFuture) { found.append((s, event)) }
                 return found.count < limit
             }
             return found
@@ -130,22 +128,21 @@ public final class HistoryStore: Sendable {
     public func compact(olderThan cutoffMs: Int64, limit: Int = 10_000) throws -> Int {
         let decoder = EventDecoder()
         return try environment.write { txn in
-            var doomed: [(log: [UInt8], history: [UInt8], eventID: String?)] = []
+            var doomed: [(log: [UInt8], history: [UInt8], eventID: String)] = []
             try txn.scan(log) { key, value in
-                guard value[0] == 0 else { return true }  // catalog items are kept
-                var r = KeyReader(Array(value.dropFirst()))
-                _ = r.read(UInt64.self)
-                guard r.read(Int64.self) < cutoffMs else { return false }
-                let stored = try txn.get(history, Array(value.dropFirst()))
-                var eventID: String?
-                if let stored, case .success(.interaction(let e)) = decoder.decode(stored, now: .distantFuture) { eventID = e.eventID }
-                doomed.append((key, Array(value.dropFirst()), eventID))
+                guard value[0] == Kind.interaction else { return true }  // catalog items are kept
+                guard case .success(.interaction(let e)) = decoder.decode(Array(value.dropFirst()), now: .distantFuture) else {
+                    preconditionFailure("the store's log holds an event its decoder refuses")
+                }
+                guard e.timestampMs < cutoffMs else { return false }
+                var r = KeyReader(key)
+                doomed.append((key, Self.historyKey(user: e.userID, timestampMs: e.timestampMs, sequence: r.read(UInt64.self)), e.eventID))
                 return doomed.count < limit
             }
             for d in doomed {
                 _ = try txn.delete(log, d.log)
                 _ = try txn.delete(history, d.history)
-                if let id = d.eventID { _ = try txn.delete(events, Array(id.utf8)) }
+                _ = try txn.delete(events, Array(d.eventID.utf8))
             }
             return doomed.count
         }
@@ -154,6 +151,19 @@ public final class HistoryStore: Sendable {
     /// Interactions and items stored.
     public func counts() throws -> (interactions: Int, items: Int) {
         try environment.read { txn in (try txn.count(history), try txn.count(items)) }
+    }
+
+    /// The first byte of a log entry.
+    enum Kind {
+        static let interaction: UInt8 = 0, item: UInt8 = 1
+    }
+
+    static func historyKey(user: UInt64, timestampMs: Int64, sequence: UInt64) -> [UInt8] {
+        var key = KeyBuilder()
+        key.append(user)
+        key.append(timestampMs)
+        key.append(sequence)
+        return key.bytes
     }
 
     private func counter(_ txn: Transaction, _ name: String) throws -> UInt64 {

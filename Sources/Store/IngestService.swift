@@ -66,16 +66,29 @@ public final class IngestService: Service, Sendable {
         let decoder = EventDecoder(embeddingDimension: config.embeddingDimension)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.consumer.run() }
+            // Two stages: while one batch is written (and synced) to LMDB, the next is validated; writes
+            // stay in batch order, one at a time.
+            var writing: Task<Void, any Error>?
             for try await batch in consumer.batches {
-                try process(batch, decoder: decoder)
+                let validated = Self.validate(batch, decoder: decoder)
+                try await writing?.value
+                writing = Task.detached { try self.store(validated) }
             }
+            try await writing?.value
             try await group.waitForAll()
         }
         logger.info("ingest stopped", metadata: ["stored": "\(totals.stored)", "invalid": "\(totals.invalid)"])
     }
 
-    private func process(_ batch: ConsumerBatch, decoder: EventDecoder) throws {
-        // Validation on every core (messages are independent), in message order.
+    /// A batch after validation: the valid events with their bytes, the refused messages with reasons.
+    struct Validated: Sendable {
+        let batch: ConsumerBatch
+        let valid: [(event: Event, json: [UInt8])]
+        let rejected: [(ConsumerMessage, EventRejection)]
+    }
+
+    /// Validates a batch's messages on every core (they are independent), keeping message order.
+    static func validate(_ batch: ConsumerBatch, decoder: EventDecoder) -> Validated {
         let messages = batch.messages
         let workers = messages.count >= 256 ? ProcessInfo.processInfo.activeProcessorCount : 1
         let chunk = (messages.count + workers - 1) / workers
@@ -86,33 +99,39 @@ public final class IngestService: Service, Sendable {
         }
         var valid: [(event: Event, json: [UInt8])] = []
         var rejected: [(ConsumerMessage, EventRejection)] = []
+        valid.reserveCapacity(messages.count)
         for (message, result) in zip(messages, parts.withLock { $0 }.joined()) {
             switch result {
             case .success(let event): valid.append((event, message.value))
             case .failure(let reason): rejected.append((message, reason))
             }
         }
+        return Validated(batch: batch, valid: valid, rejected: rejected)
+    }
+
+    /// Dead letters, then the events and offsets in one LMDB transaction, then the offsets for Kafka.
+    private func store(_ v: Validated) throws {
         // Dead letters first, durably: once offsets move past them they must already be kept elsewhere.
-        if !rejected.isEmpty {
-            for (message, reason) in rejected {
+        if !v.rejected.isEmpty {
+            for (message, reason) in v.rejected {
                 try deadLetters.send(topic: config.deadLetterTopic, key: message.key, value: Array(deadLetter(message, reason).utf8))
             }
             try deadLetters.flush()
         }
         var next: [String: [Int32: Int64]] = [:]
-        for (tp, offset) in batch.nextOffsets { next[tp.topic, default: [:]][tp.partition] = offset }
-        let applied = try store.apply(valid, offsets: next)
-        try consumer.storeOffsets(batch)
+        for (tp, offset) in v.batch.nextOffsets { next[tp.topic, default: [:]][tp.partition] = offset }
+        let applied = try store.apply(v.valid, offsets: next)
+        try consumer.storeOffsets(v.batch)
         totalsState.withLock { t in
             t.stored += applied.stored
             t.duplicates += applied.duplicates
-            t.invalid += rejected.count
+            t.invalid += v.rejected.count
             t.batches += 1
-            for (_, reason) in rejected { t.invalidByReason[reason.reason.rawValue, default: 0] += 1 }
+            for (_, reason) in v.rejected { t.invalidByReason[reason.reason.rawValue, default: 0] += 1 }
         }
         Counter(label: "onerec.ingest.events", dimensions: [("result", "stored")]).increment(by: applied.stored)
         Counter(label: "onerec.ingest.events", dimensions: [("result", "duplicate")]).increment(by: applied.duplicates)
-        for (_, reason) in rejected {
+        for (_, reason) in v.rejected {
             Counter(label: "onerec.ingest.events", dimensions: [("result", "invalid"), ("reason", reason.reason.rawValue)]).increment()
         }
     }

@@ -18,6 +18,7 @@ struct BenchIngest: AsyncParsableCommand {
     @Option(help: "Seed.") var seed: UInt64 = 1
     @Option(help: "Sessions per user in the produced log.") var requests = 4
     @Option(help: "Partitions of the benchmark topic.") var partitions = 4
+    @Option(help: "Runs of each reader over the topic; the median is reported.") var `repeat` = 3
 
     func run() async throws {
         var logger = Logger(label: "onerec.bench")
@@ -42,39 +43,64 @@ struct BenchIngest: AsyncParsableCommand {
         try sink.finish()
         print("produced \(produced) events to \(topic) (\(partitions) partitions)")
 
-        // kcat: consume everything, print nothing but a newline per message.
-        let kcatStart = Date()
+        // Each reader runs `repeat` times over the same topic; the median run is reported.
+        var raw: [Double] = [], group: [Double] = [], ingest: [(total: Double, steady: Double, batches: Int)] = []
+        for run in 0..<self.repeat {
+            raw.append(try kcat(["-C", "-t", topic, "-o", "beginning"], expect: produced))
+            group.append(try kcat(["-G", "bench-kcat-\(suffix)-\(run)", "-X", "auto.offset.reset=earliest", topic], expect: produced))
+            ingest.append(try await onerec(kafka: kafka, topic: topic, group: "bench-\(suffix)-\(run)", expect: produced, logger: logger))
+        }
+        let (r, g) = (median(raw), median(group))
+        let i = ingest.sorted { $0.total < $1.total }[ingest.count / 2]
+        let n = Double(produced)
+        print(String(format: "kcat raw consume (-C, no group)  : %8.0f events/s (%.2f s, median of %d)", n / r, r, self.repeat))
+        print(String(format: "kcat group consume (-G)          : %8.0f events/s (%.2f s)", n / g, g))
+        print(String(format: "onerec ingest into LMDB          : %8.0f events/s (%.2f s, %d batches; after the first batch: %.0f events/s)",
+                     n / i.total, i.total, i.batches, n / i.steady))
+        print(String(format: "ratio onerec / kcat raw = %.2f, onerec / kcat group = %.2f", r / i.total, g / i.total))
+    }
+
+    /// Seconds kcat takes to read the whole topic, printing a newline per message.
+    private func kcat(_ mode: [String], expect produced: Int) throws -> Double {
+        let start = Date()
         let kcat = Process()
         kcat.executableURL = URL(fileURLWithPath: "/usr/bin/kcat")
-        kcat.arguments = ["-C", "-b", brokers, "-t", topic, "-o", "beginning", "-e", "-q", "-f", "\n"]
+        kcat.arguments = ["-b", brokers, "-e", "-q", "-f", "\n"] + mode
         let out = Pipe()
         kcat.standardOutput = out
         do { try kcat.run() } catch { throw CommandError("cannot run /usr/bin/kcat (scripts/setup.sh installs it): \(error)") }
         let lines = out.fileHandleForReading.readDataToEndOfFile().filter { $0 == UInt8(ascii: "\n") }.count
         kcat.waitUntilExit()
-        let kcatSeconds = Date().timeIntervalSince(kcatStart)
-        guard lines == produced else { throw CommandError("kcat read \(lines) of \(produced) messages") }
+        guard lines == produced else { throw CommandError("kcat \(mode[0]) read \(lines) of \(produced) messages") }
+        return Date().timeIntervalSince(start)
+    }
 
-        // onerec: the ingest service into a fresh store until every event is stored.
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("onerec-bench-\(suffix)").path
+    /// The ingest service into a fresh store until every event is stored: seconds in all (group join
+    /// included, as for kcat -G), seconds after the first batch was stored, batches.
+    private func onerec(kafka: KafkaConfig, topic: String, group: String, expect produced: Int, logger: Logger) async throws -> (total: Double, steady: Double, batches: Int) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("onerec-\(group)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let store = try HistoryStore(environment: Environment(path: dir))
         var config = IngestService.Config(kafka: kafka)
-        (config.groupID, config.interactionsTopic, config.itemsTopic, config.instanceID) = ("bench-\(suffix)", topic, topic, "bench")
+        (config.groupID, config.interactionsTopic, config.itemsTopic, config.instanceID) = (group, topic, topic, "bench")
         let service = try IngestService(config: config, store: store, logger: logger)
         let start = Date()
+        var first: (time: Date, events: Int)?
         let running = Task { try await service.run() }
-        while service.totals.stored + service.totals.duplicates + service.totals.invalid < produced {
+        while true {
+            let t = service.totals
+            let done = t.stored + t.duplicates + t.invalid
+            if first == nil && done > 0 { first = (Date(), done) }
+            if done >= produced { break }
             guard Date().timeIntervalSince(start) < 600 else { service.stop(); throw CommandError("ingest did not finish in 600 s") }
-            try await Task.sleep(for: .milliseconds(5))
+            try await Task.sleep(for: .milliseconds(2))
         }
-        let seconds = Date().timeIntervalSince(start)
+        let end = Date()
         service.stop()
         try await running.value
-        let t = service.totals
-        print(String(format: "kcat raw consume : %8.0f events/s (%d in %.2f s)", Double(produced) / kcatSeconds, produced, kcatSeconds))
-        print(String(format: "onerec ingest    : %8.0f events/s (%d stored, %d invalid, %d batches, in %.2f s, into LMDB)",
-                     Double(produced) / seconds, t.stored, t.invalid, t.batches, seconds))
-        print(String(format: "ratio onerec / kcat = %.2f", kcatSeconds / seconds))
+        let steady = end.timeIntervalSince(first!.time) * Double(produced) / Double(max(produced - first!.events, 1))
+        return (end.timeIntervalSince(start), steady, service.totals.batches)
     }
 }
+
+private func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
