@@ -127,6 +127,9 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/Support", swiftSettings: strict),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "CLMDB", "TestSupport", "lmdb-test-helper"], swiftSettings: strict),
         .executableTarget(
+            name: "event-decoder-fuzz", dependencies: ["Events"], path: "Tests/Fuzz/EventDecoderFuzz",
+            swiftSettings: strict + [.unsafeFlags(["-parse-as-library"])]),
+        .executableTarget(
             name: "lmdb-test-helper", dependencies: ["LMDB"], path: "Tests/Helpers/LMDBTestHelper", swiftSettings: strict),
         .testTarget(
             name: "KafkaTests",

@@ -33,6 +33,9 @@ public final class IngestService: Service, Sendable {
         public var invalidByReason: [String: Int] = [:]
     }
 
+    /// Most bytes of a refused message kept in its dead letter.
+    static let deadLetterPayloadBytes = 64 << 10
+
     private let config: Config
     private let store: HistoryStore
     private let logger: Logger
@@ -136,14 +139,18 @@ public final class IngestService: Service, Sendable {
         }
     }
 
-    /// The dead-letter record: where the message came from, why it was refused, and its bytes (as text
-    /// when they are UTF-8, else base64).
+    /// The dead-letter record: where the message came from, why it was refused, its size and its bytes
+    /// (as text when they are UTF-8, else base64), cut to the first `deadLetterPayloadBytes` so any
+    /// message fits the producer's limit.
     private func deadLetter(_ m: ConsumerMessage, _ reason: EventRejection) -> String {
-        let text = String(validating: m.value, as: UTF8.self)
-        let object: [String: Any] = [
+        let kept = Array(m.value.prefix(Self.deadLetterPayloadBytes))
+        let text = String(validating: kept, as: UTF8.self)
+        var object: [String: Any] = [
             "reason": reason.description, "topic": m.topic, "partition": Int(m.partition), "offset": Int(m.offset),
-            text == nil ? "payload_base64" : "payload": text ?? Data(m.value).base64EncodedString(),
+            "payload_bytes": m.value.count,
+            text == nil ? "payload_base64" : "payload": text ?? Data(kept).base64EncodedString(),
         ]
+        if kept.count < m.value.count { object["payload_truncated"] = true }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }

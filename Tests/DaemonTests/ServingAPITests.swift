@@ -93,6 +93,31 @@ import Testing
         }
     }
 
+    /// The hostile corpus as NDJSON lines between valid events: each line refused with its reason, every
+    /// valid line stored; the 1 MB message does not fit a request body (1 MiB) and is refused whole; an
+    /// empty line is no event at all. The server answers as before afterwards.
+    @Test func hostileLinesGetTheirReasonAndTheRestIsStored() async throws {
+        try await withAPI { api, history in
+            try await app(api).test(.router) { client in
+                let corpus = HostileEvents.corpus.filter { !$0.bytes.isEmpty && $0.bytes.count < 1 << 20 }
+                var body: [UInt8] = []
+                for (i, entry) in corpus.enumerated() { body += Array((event(50, UInt64(i), 0) + "\n").utf8) + entry.bytes + [UInt8(ascii: "\n")] }
+                let posted = try await client.execute(uri: "/v1/events", method: .post, body: ByteBuffer(bytes: body))
+                #expect(posted.status == .ok)
+                let outcome = try JSONSerialization.jsonObject(with: Data(String(buffer: posted.body).utf8)) as! [String: Any]
+                #expect(outcome["stored"] as? Int == corpus.count)
+                let rejected = (outcome["rejected"] as? [[String: Any]] ?? []).map { ($0["line"] as! Int, $0["reason"] as! String) }
+                #expect(rejected.map(\.0) == corpus.indices.map { 2 * $0 + 2 })
+                for ((_, reason), entry) in zip(rejected, corpus) { #expect(reason == entry.reason, "\(entry.name)") }
+                #expect(try history.counts().interactions == corpus.count)
+
+                let huge = HostileEvents.corpus.first { $0.bytes.count >= 1 << 20 }!
+                #expect(try await client.execute(uri: "/v1/events", method: .post, body: ByteBuffer(bytes: huge.bytes)).status == .contentTooLarge)
+                #expect(try await client.execute(uri: "/v1/users/50/recommendations", method: .get).status == .ok)
+            }
+        }
+    }
+
     @Test func adminNeedsTheBearerToken() async throws {
         try await withAPI { api, _ in
             try await app(api).test(.router) { client in

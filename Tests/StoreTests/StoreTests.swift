@@ -123,4 +123,62 @@ func interaction(_ i: Int, user: UInt64, eventID: String? = nil) -> Event {
         #expect(letters.contains { $0.contains(#""reason":"invalid-json""#) && $0.contains(#""payload":"not json""#) })
         #expect(letters.contains { $0.contains(#""reason":"out-of-range:user_id""#) })
     }
+
+    /// The hostile corpus through the real broker, each message between two valid events: every one
+    /// refused with its reason, counted and sent to the dead-letter topic (large payloads cut to 64 KiB);
+    /// every valid event stored.
+    @Test func hostileMessagesAreSetAsideAndTheirNeighboursKept() async throws {
+        guard let broker = ProcessInfo.processInfo.environment["ONEREC_TEST_KAFKA"] else {
+            Issue.record("ONEREC_TEST_KAFKA is not set: run the tests with scripts/test.sh")
+            return
+        }
+        let suffix = UUID().uuidString.prefix(8)
+        var config = IngestService.Config(kafka: KafkaConfig(brokers: [broker]))
+        (config.groupID, config.interactionsTopic, config.itemsTopic, config.deadLetterTopic, config.instanceID) =
+            ("hostile-\(suffix)", "hostile-i-\(suffix)", "hostile-items-\(suffix)", "hostile-dlq-\(suffix)", "hostile-test")
+        let admin = try KafkaAdmin(config: config.kafka, logger: Self.logger)
+        for topic in [config.interactionsTopic, config.itemsTopic, config.deadLetterTopic] { try admin.createTopic(topic, partitions: 1) }
+        // Messages of 1 MB and more never reach a topic (the broker refuses them at produce time); the
+        // 100 KB one does, and its dead letter must be cut to fit the daemon's producer.
+        let producer = try KafkaProducer(config: config.kafka, logger: Self.logger)
+        let corpus = HostileEvents.corpus.filter { $0.bytes.count < 1_000_000 }
+        for (i, entry) in corpus.enumerated() {
+            try producer.send(topic: config.interactionsTopic, key: nil, value: Array(interaction(2 * i, user: 1).json().utf8))
+            try producer.send(topic: config.interactionsTopic, key: nil, value: entry.bytes)
+        }
+        try producer.send(topic: config.interactionsTopic, key: nil, value: Array(interaction(2 * corpus.count, user: 1).json().utf8))
+        try producer.flush()
+
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        let store = try HistoryStore(environment: Environment(path: dir.path))
+        let service = try IngestService(config: config, store: store, logger: Self.logger)
+        let run = Task { try await service.run() }
+        let deadline = Date().addingTimeInterval(60)
+        while service.totals.stored + service.totals.invalid < 2 * corpus.count + 1 && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        service.stop()
+        try await run.value
+        let totals = service.totals
+        #expect(totals.stored == corpus.count + 1 && totals.invalid == corpus.count)
+        #expect(try store.counts().interactions == corpus.count + 1)
+        var expected: [String: Int] = [:]
+        for entry in corpus { expected[String(entry.reason.split(separator: ":")[0]), default: 0] += 1 }
+        #expect(totals.invalidByReason == expected)
+
+        var dlqConfig = KafkaConsumer.Config(kafka: config.kafka, groupID: "dlq-\(suffix)", topics: [config.deadLetterTopic])
+        dlqConfig.groupInstanceID = "dlq-reader"
+        let dlq = try KafkaConsumer(config: dlqConfig, logger: Self.logger)
+        let dlqRun = Task { try await dlq.run() }
+        var letters: [[String: Any]] = []
+        for try await batch in dlq.batches {
+            letters += batch.messages.compactMap { try? JSONSerialization.jsonObject(with: Data($0.value)) as? [String: Any] }
+            if letters.count >= corpus.count { break }
+        }
+        dlq.stop()
+        try await dlqRun.value
+        #expect(letters.map { $0["reason"] as? String } == corpus.map(\.reason))
+        let large = try #require(letters.first { ($0["payload_bytes"] as? Int ?? 0) > 65_536 })
+        #expect(large["payload_truncated"] as? Bool == true && (large["payload"] as? String)?.utf8.count == 65_536)
+    }
 }
+
