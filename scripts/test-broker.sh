@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The Kafka-protocol broker the tests use: noida-db 0.2.3 from PyPI, in a venv inside the checkout.
 #   scripts/test-broker.sh start    install if needed, start on 127.0.0.1:$ONEREC_TEST_KAFKA_PORT (19092)
-#   scripts/test-broker.sh stop     stop it (its data stays in .broker/ until the next start)
+#                                   from an empty data directory ($ONEREC_TEST_KAFKA_DATA, default .broker/)
+#   scripts/test-broker.sh resume   start again on the data a stop left (the broker-outage test)
+#   scripts/test-broker.sh stop     stop it (its data stays until the next start)
 #   scripts/test-broker.sh address  print host:port
 # Known defects of this broker, worked around by the tests and the daemon:
 #   - a consumer killed with SIGKILL wedges its group unless the group uses static membership
@@ -13,20 +15,20 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv="$root/.venv-broker"
-data="$root/.broker"
+data="${ONEREC_TEST_KAFKA_DATA:-$root/.broker}"
 port="${ONEREC_TEST_KAFKA_PORT:-19092}"
 noida="$venv/bin/noida-db"
 
 quiet() { grep -v "GLIBC_2.39" || true; }  # the wheel's binary warns about a symbol version it does not need
 
 case "${1:-}" in
-start)
+start|resume)
     if [ ! -x "$noida" ]; then
         /usr/bin/python3 -m venv "$venv"
         "$venv/bin/pip" install --quiet --disable-pip-version-check noida-db==0.2.3
     fi
     "$noida" down --data-dir "$data" >/dev/null 2>&1 || true
-    rm -rf "$data"
+    if [ "$1" = start ]; then rm -rf "$data"; fi
     mkdir -p "$data"
     "$noida" up --only kafka --host 127.0.0.1 --kafka-port "$port" --data-dir "$data" 2>&1 | quiet >/dev/null
     for _ in $(seq 1 100); do
@@ -47,7 +49,7 @@ address)
     echo "127.0.0.1:$port"
     ;;
 *)
-    echo "usage: $0 start|stop|address" >&2
+    echo "usage: $0 start|resume|stop|address" >&2
     exit 2
     ;;
 esac

@@ -64,6 +64,7 @@ public enum Daemon {
 
         var services: [any Service] = []
         var consumerLag: (@Sendable () -> Int64?)?
+        var ingestService: IngestService?
         if !settings.kafkaBrokers.isEmpty {
             try checkKafka(settings, logger: logger)
             var ingest = IngestService.Config(kafka: KafkaConfig(brokers: settings.kafkaBrokers, clientID: "onerec"))
@@ -73,6 +74,7 @@ public enum Daemon {
             ingest.instanceID = environment["ONEREC_KAFKA_INSTANCE_ID"] ?? "\(ProcessInfo.processInfo.hostName)-\(settings.kafkaGroupID)"
             let service = try IngestService(config: ingest, store: history, logger: logger)
             consumerLag = { service.lag() }
+            ingestService = service
             services.append(service)
         }
         if let world {
@@ -102,7 +104,11 @@ public enum Daemon {
             }, logger: logger))
         }
 
-        let status = DaemonStatus()
+        let ingestForStatus = ingestService
+        let status = DaemonStatus {
+            guard let since = ingestForStatus?.brokersUnreachableSince else { return [] }
+            return ["kafka: no broker reachable for \(Int(-since.timeIntervalSinceNow)) s; ingest resumes when one answers"]
+        }
         let notifier = SystemdNotifier(environment: environment)
         let watchdog = WatchdogService(
             notifier: notifier, interval: SystemdNotifier.watchdogInterval(environment: environment), logger: logger)

@@ -161,6 +161,9 @@ public final class IngestService: Service, Sendable {
         return perPartition.values.reduce(0, +)
     }
 
+    /// Since when no Kafka broker has been reachable; nil while one is.
+    public var brokersUnreachableSince: Date? { consumer.unreachableSince }
+
     /// Leaves the group cleanly (the batch being processed completes first).
     public func stop() { consumer.stop() }
 }

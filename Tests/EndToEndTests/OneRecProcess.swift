@@ -87,19 +87,21 @@ func freePort() throws -> Int {
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
-/// A plain HTTP/1.1 GET over a loopback socket: status code and body, or nil if the connection fails.
-func httpGet(port: Int, path: String) -> (Int, String)? {
+/// A plain HTTP/1.1 request over a socket to `address` (loopback by default): status code and body, or
+/// nil if the connection fails.
+func httpGet(port: Int, path: String, method: String = "GET", headers: [String: String] = [:], address ip: String = "127.0.0.1") -> (Int, String)? {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_addr.s_addr = inet_addr(ip)
     address.sin_port = UInt16(port).bigEndian
     let connected = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
     guard connected == 0 else { return nil }
-    let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+    let extra = headers.map { "\($0.key): \($0.value)\r\n" }.joined()
+    let request = Array("\(method) \(path) HTTP/1.1\r\nHost: \(ip)\r\n\(extra)Content-Length: 0\r\nConnection: close\r\n\r\n".utf8)
     guard send(fd, request, request.count, 0) == request.count else { return nil }
     var response = [UInt8]()
     var buffer = [UInt8](repeating: 0, count: 4096)

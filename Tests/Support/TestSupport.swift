@@ -23,6 +23,15 @@ public func builtExecutable(_ name: String) -> String {
     return dir.appendingPathComponent(name).path
 }
 
+/// The checkout this test was compiled from (for files it ships: the systemd unit, the config).
+public func repositoryRoot(_ file: String = #filePath) -> String {
+    var dir = URL(fileURLWithPath: file).deletingLastPathComponent()
+    while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) && dir.path != "/" {
+        dir = dir.deletingLastPathComponent()
+    }
+    return dir.path
+}
+
 /// Runs an executable to completion; returns its exit status, stdout and stderr.
 public func runToCompletion(_ path: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
     let process = Process()

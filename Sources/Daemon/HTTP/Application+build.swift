@@ -7,8 +7,10 @@ import Synchronization
 /// What the HTTP endpoints report about the running daemon.
 public final class DaemonStatus: Sendable {
     let ready = Atomic<Bool>(false)
+    /// What works less than it should right now (serving goes on): e.g. the Kafka brokers are unreachable.
+    let degraded: @Sendable () -> [String]
 
-    public init() {}
+    public init(degraded: @escaping @Sendable () -> [String] = { [] }) { self.degraded = degraded }
 
     /// Readiness: true once every startup step is done and the server listens.
     public var isReady: Bool { ready.load(ordering: .relaxed) }
@@ -28,10 +30,11 @@ public func buildApplication(
         Response(status: .ok, headers: [.contentType: "application/json"],
                  body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok","version":"\#(OneRecVersion.current)"}"#)))
     }
+    // Ready means serving; a degraded part (say, ingest while the brokers are down) is reported, not
+    // turned into a 503, since recommendations still work.
     router.get("/readyz") { _, _ in
         let ready = status.isReady
-        return Response(status: ready ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"],
-                        body: .init(byteBuffer: ByteBuffer(string: #"{"ready":\#(ready)}"#)))
+        return try json(Readiness(ready: ready, degraded: status.degraded()), status: ready ? .ok : .serviceUnavailable)
     }
     router.get("/metrics") { _, _ in
         Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
@@ -44,4 +47,10 @@ public func buildApplication(
         services: services,
         onServerRunning: { _ in await onServerRunning() },
         logger: logger)
+}
+
+/// `GET /readyz`.
+struct Readiness: Encodable {
+    let ready: Bool
+    let degraded: [String]
 }

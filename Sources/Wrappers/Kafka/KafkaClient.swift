@@ -1,3 +1,4 @@
+import Foundation
 import CRdKafka
 import Logging
 import Synchronization
@@ -84,9 +85,11 @@ public struct ClusterMetadata: Sendable {
 
 /// State the C callbacks reach: the logger and the brokers (for messages).
 class ClientContext: @unchecked Sendable {
-    // @unchecked: immutable; subclasses keep their mutable state behind locks.
+    // @unchecked: immutable but for `unreachable` (a Mutex); subclasses keep their mutable state behind locks.
     let logger: Logger
     let brokers: String
+    /// Since when librdkafka has reported every broker down; nil once one answered again.
+    let unreachable = Mutex<Date?>(nil)
 
     init(logger: Logger, brokers: [String]) {
         self.logger = logger
@@ -97,8 +100,9 @@ class ClientContext: @unchecked Sendable {
         opaque.map { Unmanaged<ClientContext>.fromOpaque($0).takeUnretainedValue() }
     }
 
-    /// Logs a client-level error (broker down, authentication, fatal).
+    /// Logs a client-level error (broker down, authentication, fatal); notes when every broker is down.
     func clientError(_ error: KafkaError) {
+        if error.code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN.rawValue { unreachable.withLock { $0 = $0 ?? Date() } }
         if error.isFatal {
             logger.error("kafka fatal error", metadata: ["error": "\(error)"])
         } else {

@@ -149,6 +149,10 @@ public final class KafkaConsumer: Service, Sendable {
         return lag
     }
 
+    /// Since when no broker has been reachable (librdkafka reported all brokers down and none has
+    /// answered since); nil while the cluster is reachable.
+    public var unreachableSince: Date? { context.unreachable.withLock { $0 } }
+
     /// Commits the stored offsets now and waits for the broker's answer.
     public func commit() throws {
         let err = rd_kafka_commit(client.handle, nil, 0)
@@ -177,9 +181,16 @@ public final class KafkaConsumer: Service, Sendable {
             result = .failure(KafkaError(subscribed, "subscribe to \(config.topics)"))
         } else {
             context.logger.info("kafka consumer subscribed", metadata: ["topics": "\(config.topics)", "group": "\(config.groupID)"])
+            var lastProbe = Date.distantPast
             while !stopRequested.load(ordering: .relaxed) {
+                // While the brokers are down, ask one for metadata now and then: an answer means they are back.
+                if context.unreachable.withLock({ $0 }) != nil && Date().timeIntervalSince(lastProbe) > 2 {
+                    lastProbe = Date()
+                    if (try? client.metadata(timeout: .milliseconds(500))) != nil { context.unreachable.withLock { $0 = nil } }
+                }
                 do {
                     let batch = try pollBatch()
+                    if !batch.messages.isEmpty { context.unreachable.withLock { $0 = nil } }
                     if batch.messages.isEmpty { continue }
                     if !channel.send(batch, stopped: { stopRequested.load(ordering: .relaxed) }) { break }
                 } catch {
