@@ -69,7 +69,9 @@ import Testing
 }
 
 extension OneRecProcess {
-    func get(path: String, headers: [String: String]) -> (Int, String)? { httpGet(port: port, path: path, headers: headers) }
+    func get(path: String, headers: [String: String], method: String = "GET") -> (Int, String)? {
+        httpGet(port: port, path: path, method: method, headers: headers)
+    }
 }
 
 /// An IPv4 address of this machine other than loopback, if it has one.

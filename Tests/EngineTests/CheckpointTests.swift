@@ -28,6 +28,26 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: file + ".tmp-\(getpid())"))
     }
 
+    /// The disk fills while a checkpoint is written (its temporary file is made to point at /dev/full,
+    /// which answers every write with ENOSPC): the save fails with the reason, the previous checkpoint
+    /// is intact and loads, and nothing is left behind.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/dev/full"), "no /dev/full"))
+    func aFullDiskLeavesThePreviousCheckpointIntact() throws {
+        let file = path()
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let saved = tensors()
+        try Safetensors.save(saved, metadata: ["step": "1"], to: file)
+        let temporary = file + ".tmp-\(getpid())"
+        try FileManager.default.createSymbolicLink(atPath: temporary, withDestinationPath: "/dev/full")
+        let failure = #expect(throws: CheckpointError.self) {
+            try Safetensors.save(saved.map { t in let u = randomTensor(t.shape, seed: 9); u.name = t.name; return u }, metadata: ["step": "2"], to: file)
+        }
+        #expect(failure?.description.contains("No space left on device") == true, "\(failure.map { "\($0)" } ?? "")")
+        let (loaded, metadata) = try Safetensors.load(file)
+        #expect(metadata["step"] == "1" && saved.allSatisfy { loaded[$0.name!]?.values == $0.values })
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: temporary)) == nil)
+    }
+
     @Test func aFlippedByteTruncationOrGarbageIsRefused() throws {
         let file = path()
         defer { try? FileManager.default.removeItem(atPath: file) }
