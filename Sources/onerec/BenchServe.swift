@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Glibc
 
 /// `onerec bench serve`: recommendation latency over HTTP while the daemon trains. Starts `onerec serve`
 /// (embedded simulator, the configured preset) in a temporary directory, waits for its first model
@@ -15,39 +14,13 @@ struct BenchServe: AsyncParsableCommand {
     @Option(help: "HTTP port for the daemon.") var port = 18790
 
     func run() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("onerec-bench-serve-\(UUID().uuidString.prefix(8))").path
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let daemon = Process()
-        daemon.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        daemon.arguments = ["serve"]
-        var environment = ProcessInfo.processInfo.environment
-        environment.merge(["ONEREC_STORE_PATH": dir + "/store", "ONEREC_HTTP_PORT": "\(port)", "ONEREC_TRAINER_PRESET": preset,
-                           "ONEREC_SERVING_BEAM": "\(beam)", "ONEREC_TRAINER_PUBLISH_EVERY_STEPS": "50",
-                           "ONEREC_SIMULATOR_SESSIONS_PER_SECOND": "300", "ONEREC_LOG_LEVEL": "warning"]) { $1 }
-        daemon.environment = environment
-        daemon.standardOutput = FileHandle.nullDevice
-        daemon.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try daemon.run()
-        defer {
-            kill(daemon.processIdentifier, SIGTERM)
-            daemon.waitUntilExit()
-        }
-        let client = DaemonClient(base: URL(string: "http://127.0.0.1:\(port)")!, token: nil, tokenSource: dir + "/store/admin-token")
-        func learnerSteps() async -> (version: Int?, steps: Int) {
-            guard let token = try? String(contentsOfFile: dir + "/store/admin-token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
-                  let status = try? await DaemonClient(base: client.base, token: token, tokenSource: "").call("GET", "/v1/admin/status") else { return (nil, 0) }
-            return ((status["serving"] as? [String: Any])?["version"] as? Int, (status["learner"] as? [String: Any])?["steps"] as? Int ?? 0)
-        }
-        let started = Date()
-        while await learnerSteps().version == nil {
-            guard daemon.isRunning, Date().timeIntervalSince(started) < 600 else { throw CommandError("the daemon served no model within 600 s") }
-            try await Task.sleep(for: .seconds(1))
-        }
-        print("daemon: \(preset) generator, beam \(beam), trained and training; first version after \(Int(Date().timeIntervalSince(started))) s; \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        let daemon = try BenchDaemon(preset: preset, beam: beam, port: port)
+        let client = daemon.client
+        let firstModel = try await daemon.waitForFirstModel()
+        print("daemon: \(preset) generator, beam \(beam), trained and training; first version after \(Int(firstModel)) s; \(ProcessInfo.processInfo.activeProcessorCount) cores")
         for clients in concurrency.split(separator: ",").compactMap({ Int($0) }) {
             let latencies = Latencies()
-            let before = await learnerSteps().steps
+            let before = await daemon.learner().steps
             let start = Date()
             let refused = await withTaskGroup(of: Int.self) { group in
                 for _ in 0..<clients {
@@ -69,7 +42,7 @@ struct BenchServe: AsyncParsableCommand {
                 return await group.reduce(0, +)
             }
             let wall = Date().timeIntervalSince(start)
-            let trained = await learnerSteps().steps - before
+            let trained = await daemon.learner().steps - before
             print(String(format: "clients %2d: p50 %7.1f ms  p99 %7.1f ms  %6.1f requests/s  %d refused/failed  (training meanwhile: %.1f steps/s)",
                          clients, latencies.percentile(0.5), latencies.percentile(0.99), Double(latencies.count) / wall, refused,
                          Double(trained) / wall))

@@ -19,18 +19,8 @@ import Testing
             return
         }
         let outage = Double(ProcessInfo.processInfo.environment["ONEREC_OUTAGE_SECONDS"] ?? "15") ?? 15
-        let data = TempDirectory()
-        defer { data.cleanup() }
-        let port = try freePort()
-        let script = repositoryRoot() + "/scripts/test-broker.sh"
-        let brokerEnvironment = ProcessInfo.processInfo.environment.merging(["ONEREC_TEST_KAFKA_PORT": "\(port)", "ONEREC_TEST_KAFKA_DATA": data.path]) { $1 }
-        func broker(_ command: String) throws {
-            let r = try runToCompletion("/bin/bash", [script, command], environment: brokerEnvironment)
-            try #require(r.status == 0, "test-broker.sh \(command): \(r.stderr)")
-        }
-        try broker("start")
-        defer { _ = try? broker("stop") }
-        let address = "127.0.0.1:\(port)"
+        let broker = try PrivateBroker()
+        let address = broker.address
 
         var logger = Logger(label: "outage-test")
         logger.logLevel = .warning
@@ -77,14 +67,14 @@ import Testing
         // A client asks for recommendations throughout (popular items: no model in this daemon).
         // On a thread of its own: the test's waits block, and a task could starve behind them.
         let requesting = RequestLoop { user in daemon.get("/v1/users/\(user % 50)/recommendations")?.0 == 200 }
-        try broker("stop")
+        try broker.run("stop")
         let down = Date()
         try wait("readiness reporting the outage", seconds: 30) { degraded().contains { $0.hasPrefix("kafka") } }
         let detected = Date().timeIntervalSince(down)
         #expect(daemon.get("/readyz")?.0 == 200)  // still ready: serving works
         let remaining = outage - Date().timeIntervalSince(down)
         if remaining > 0 { usleep(UInt32(remaining * 1_000_000)) }
-        try broker("resume")
+        try broker.run("resume")
         let up = Date()
         try produce(2_000..<3_000)
         try wait("ingest resuming by itself", seconds: 90) { stored() == 3_000 }
@@ -125,5 +115,34 @@ final class RequestLoop: @unchecked Sendable {
         done.wait()
         return lock.withLock { (ok, failed) }
     }
+}
+
+/// A test broker of a test's own (`scripts/test-broker.sh` on a free port with its own data directory),
+/// for tests that stop it or churn its groups, so the shared broker serves the other tests undisturbed.
+final class PrivateBroker {
+    let data = TempDirectory()
+    let port: Int
+    var address: String { "127.0.0.1:\(port)" }
+
+    init() throws {
+        port = try freePort()
+        try run("start")
+    }
+
+    deinit {
+        _ = try? run("stop")
+        data.cleanup()
+    }
+
+    /// `start`, `resume` or `stop`.
+    func run(_ command: String) throws {
+        let environment = ProcessInfo.processInfo.environment.merging(["ONEREC_TEST_KAFKA_PORT": "\(port)", "ONEREC_TEST_KAFKA_DATA": data.path]) { $1 }
+        let r = try runToCompletion("/bin/bash", [repositoryRoot() + "/scripts/test-broker.sh", command], environment: environment)
+        guard r.status == 0 else { throw BrokerScriptError(description: "test-broker.sh \(command): \(r.stderr)") }
+    }
+}
+
+struct BrokerScriptError: Error, CustomStringConvertible {
+    let description: String
 }
 

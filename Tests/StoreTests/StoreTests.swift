@@ -53,24 +53,29 @@ func interaction(_ i: Int, user: UInt64, eventID: String? = nil) -> Event {
         return l
     }
 
-    /// Valid, duplicate and malformed events through the real broker: each valid event stored once, every
-    /// malformed one in the dead-letter topic with its reason; a restart resumes from LMDB's offsets.
-    @Test func ingestsExactlyOnceAndSetsBadEventsAside() async throws {
+    /// An ingest configuration on fresh topics of the test broker (`<name>-i-…`, `-items-`, `-dlq-`),
+    /// the topics created; nil (and an issue recorded) when the tests run without the broker.
+    static func config(_ name: String, interactionPartitions: Int) throws -> IngestService.Config? {
         guard let broker = ProcessInfo.processInfo.environment["ONEREC_TEST_KAFKA"] else {
             Issue.record("ONEREC_TEST_KAFKA is not set: run the tests with scripts/test.sh")
-            return
+            return nil
         }
         let suffix = UUID().uuidString.prefix(8)
         var config = IngestService.Config(kafka: KafkaConfig(brokers: [broker]))
-        config.groupID = "ingest-\(suffix)"
-        config.interactionsTopic = "ingest-i-\(suffix)"
-        config.itemsTopic = "ingest-items-\(suffix)"
-        config.deadLetterTopic = "ingest-dlq-\(suffix)"
-        config.instanceID = "ingest-test"
-        let admin = try KafkaAdmin(config: config.kafka, logger: Self.logger)
-        try admin.createTopic(config.interactionsTopic, partitions: 3)
+        (config.groupID, config.interactionsTopic, config.itemsTopic, config.deadLetterTopic, config.instanceID) =
+            ("\(name)-\(suffix)", "\(name)-i-\(suffix)", "\(name)-items-\(suffix)", "\(name)-dlq-\(suffix)", "\(name)-test")
+        let admin = try KafkaAdmin(config: config.kafka, logger: logger)
+        try admin.createTopic(config.interactionsTopic, partitions: interactionPartitions)
         try admin.createTopic(config.itemsTopic, partitions: 1)
         try admin.createTopic(config.deadLetterTopic, partitions: 1)
+        return config
+    }
+
+    /// Valid, duplicate and malformed events through the real broker: each valid event stored once, every
+    /// malformed one in the dead-letter topic with its reason; a restart resumes from LMDB's offsets.
+    @Test func ingestsExactlyOnceAndSetsBadEventsAside() async throws {
+        guard let config = try Self.config("ingest", interactionPartitions: 3) else { return }
+        let suffix = config.groupID.dropFirst("ingest-".count)
         let producer = try KafkaProducer(config: config.kafka, logger: Self.logger)
         func send(_ value: String, key: String, topic: String) throws { try producer.send(topic: topic, key: Array(key.utf8), value: Array(value.utf8)) }
         for i in 0..<300 { try send(interaction(i, user: UInt64(i % 7)).json(), key: "\(i % 7)", topic: config.interactionsTopic) }
@@ -128,16 +133,8 @@ func interaction(_ i: Int, user: UInt64, eventID: String? = nil) -> Event {
     /// refused with its reason, counted and sent to the dead-letter topic (large payloads cut to 64 KiB);
     /// every valid event stored.
     @Test func hostileMessagesAreSetAsideAndTheirNeighboursKept() async throws {
-        guard let broker = ProcessInfo.processInfo.environment["ONEREC_TEST_KAFKA"] else {
-            Issue.record("ONEREC_TEST_KAFKA is not set: run the tests with scripts/test.sh")
-            return
-        }
-        let suffix = UUID().uuidString.prefix(8)
-        var config = IngestService.Config(kafka: KafkaConfig(brokers: [broker]))
-        (config.groupID, config.interactionsTopic, config.itemsTopic, config.deadLetterTopic, config.instanceID) =
-            ("hostile-\(suffix)", "hostile-i-\(suffix)", "hostile-items-\(suffix)", "hostile-dlq-\(suffix)", "hostile-test")
-        let admin = try KafkaAdmin(config: config.kafka, logger: Self.logger)
-        for topic in [config.interactionsTopic, config.itemsTopic, config.deadLetterTopic] { try admin.createTopic(topic, partitions: 1) }
+        guard let config = try Self.config("hostile", interactionPartitions: 1) else { return }
+        let suffix = config.groupID.dropFirst("hostile-".count)
         // Messages of 1 MB and more never reach a topic (the broker refuses them at produce time); the
         // 100 KB one does, and its dead letter must be cut to fit the daemon's producer.
         let producer = try KafkaProducer(config: config.kafka, logger: Self.logger)

@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import Synchronization
+
+/// `onerec bench load`: how much recommendation traffic the daemon takes while it trains, over loopback.
+/// Closed-loop clients at doubling concurrency find the saturating rate (the most requests/s any level
+/// reached); then an open-loop client sends requests at 80% of that rate, on a fixed schedule whatever
+/// the answers, for `--seconds` (1800 for the soak), counting errors and timeouts and sampling the
+/// daemon's resident memory.
+struct BenchLoad: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "load", abstract: "Saturating request rate, then 80% of it open-loop: errors, p50/p99, memory.")
+    @Option(help: "Generator size: tiny, small or base.") var preset = "small"
+    @Option(help: "Beam width of serving.") var beam = 16
+    @Option(help: "Seconds per concurrency level while looking for saturation.") var stepSeconds = 10.0
+    @Option(help: "Highest concurrency tried.") var maxConcurrency = 64
+    @Option(help: "Seconds at 80% of the saturating rate (1800 for a soak).") var seconds = 60.0
+    @Option(help: "A request slower than this counts as a timeout (seconds).") var timeout = 2.0
+    @Option(help: "HTTP port for the daemon.") var port = 18791
+
+    func run() async throws {
+        let daemon = try BenchDaemon(preset: preset, beam: beam, port: port)
+        let firstModel = try await daemon.waitForFirstModel()
+        print("daemon: \(preset) generator, beam \(beam), training meanwhile; first version after \(Int(firstModel)) s; \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        let (client, timeout) = (daemon.client, self.timeout)
+        /// One request for a random user: its latency in ms, or nil for an error or a timeout.
+        let request: @Sendable () async -> Double? = {
+            let t0 = ContinuousClock.now
+            do {
+                _ = try await client.call("GET", "/v1/users/\(UInt64.random(in: 0..<1000))/recommendations", timeout: timeout)
+            } catch {
+                return nil
+            }
+            return Double((ContinuousClock.now - t0) / .microseconds(1)) / 1000
+        }
+
+        // Saturation: closed-loop clients, doubling.
+        var best = 0.0
+        var clients = 1
+        while clients <= maxConcurrency {
+            let latencies = Latencies()
+            let start = Date()
+            let failed = await withTaskGroup(of: Int.self) { group in
+                for _ in 0..<clients {
+                    group.addTask {
+                        var failed = 0
+                        while Date().timeIntervalSince(start) < stepSeconds {
+                            if let ms = await request() { latencies.add(ms) } else { failed += 1 }
+                        }
+                        return failed
+                    }
+                }
+                return await group.reduce(0, +)
+            }
+            let rate = Double(latencies.count) / Date().timeIntervalSince(start)
+            print(String(format: "clients %3d: %7.1f requests/s  p50 %7.1f ms  p99 %7.1f ms  %d failed", clients, rate,
+                         latencies.percentile(0.5), latencies.percentile(0.99), failed))
+            if rate > best * 1.05 { best = rate } else if clients >= 4 { break }
+            best = max(best, rate)
+            clients *= 2
+        }
+        print(String(format: "saturating rate: %.1f requests/s", best))
+
+        // 80% of it, open loop.
+        let target = 0.8 * best
+        let latencies = Latencies()
+        let failures = Tally()
+        var sent = 0
+        var memory: [(anonymous: Double, file: Double)] = daemon.residentMiB.map { [$0] } ?? []
+        let start = ContinuousClock.now
+        let interval = Duration.seconds(1 / target)
+        var next = start
+        var lastSample = Date()
+        await withTaskGroup(of: Void.self) { group in
+            while ContinuousClock.now - start < .seconds(seconds) {
+                next += interval
+                try? await Task.sleep(until: next, clock: .continuous)
+                sent += 1
+                group.addTask {
+                    if let ms = await request() { latencies.add(ms) } else { failures.add() }
+                }
+                if Date().timeIntervalSince(lastSample) >= 10, let rss = daemon.residentMiB {
+                    memory.append(rss)
+                    lastSample = Date()
+                }
+            }
+        }
+        if let rss = daemon.residentMiB { memory.append(rss) }
+        let failed = failures.count
+        print(String(format: "at 80%% (%.1f requests/s) for %.0f s: %d sent, %d errors or timeouts (> %.1f s), p50 %.1f ms, p99 %.1f ms",
+                     target, seconds, sent, failed, timeout, latencies.percentile(0.5), latencies.percentile(0.99)))
+        if let first = memory.first, let last = memory.last {
+            print(String(format: "daemon resident memory, its own (RssAnon): %.0f MiB at the start, %.0f MiB at most, %.0f MiB at the end; mapped files (RssFile, the LMDB store): %.0f -> %.0f MiB",
+                         first.anonymous, memory.map(\.anonymous).max()!, last.anonymous, first.file, last.file))
+            if memory.count >= 6 {
+                let half = memory.count / 2
+                let (early, late) = (memory[..<half].map(\.anonymous), memory[half...].map(\.anonymous))
+                print(String(format: "its own memory, first half of the run at most %.0f MiB, second half at most %.0f MiB", early.max()!, late.max()!))
+            }
+        }
+    }
+}
+
+/// A count shared by tasks.
+final class Tally: Sendable {
+    private let value = Atomic<Int>(0)
+    func add() { value.add(1, ordering: .relaxed) }
+    var count: Int { value.load(ordering: .relaxed) }
+}
+
