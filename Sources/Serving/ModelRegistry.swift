@@ -27,17 +27,22 @@ public final class ModelRegistry: Sendable {
     public let directory: String
     /// Versions kept on disk besides the promoted stack (older unpromoted ones are deleted).
     let keep: Int
+    /// Version records (info and metrics) kept besides the promoted ones; older ones are deleted, so a
+    /// daemon publishing every few seconds does not grow the store without bound.
+    let keepRecords: Int
     private let current = Mutex<ModelSnapshot?>(nil)
     private let logger: Logger
     static let promotedKey = Array("promoted".utf8)
 
-    public init(environment: Environment, directory: String, keep: Int = 5, logger: Logger) throws {
+    public init(environment: Environment, directory: String, keep: Int = 5, keepRecords: Int = 1000, logger: Logger) throws {
+        precondition(keepRecords >= keep, "records are kept at least as long as files")
         self.environment = environment
         models = try environment.openDatabase("models")
         serving = try environment.openDatabase("models.serving")
         codebooks = try CodebookStore(environment: environment)
         self.directory = directory
         self.keep = keep
+        self.keepRecords = keepRecords
         self.logger = logger
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -177,12 +182,19 @@ public final class ModelRegistry: Sendable {
         try environment.write { txn in _ = try txn.put(serving, Self.promotedKey, kept.flatMap { KeyBuilder.key($0) }) }
     }
 
-    /// Deletes the files of versions that are neither promoted nor among the newest `keep`.
+    /// Deletes the files of versions that are neither promoted nor among the newest `keep`, and the
+    /// records of those not among the newest `keepRecords`.
     private func prune() throws {
         let promoted = Set(try promotedStack())
         let all = try versionNumbers()
         for v in all.dropLast(keep) where !promoted.contains(v) && FileManager.default.fileExists(atPath: path(v)) {
             try? FileManager.default.removeItem(atPath: path(v))
+        }
+        let doomed = all.dropLast(keepRecords).filter { !promoted.contains($0) }
+        if !doomed.isEmpty {
+            try environment.write { txn in
+                for v in doomed { _ = try txn.delete(models, KeyBuilder.key(v)) }
+            }
         }
     }
 }

@@ -22,7 +22,7 @@ struct Fixture: Sendable {
 
     init() throws {
         environment = try Environment(path: dir.path + "/store", options: Environment.Options())
-        registry = try ModelRegistry(environment: environment, directory: dir.path + "/models", keep: 3, logger: Logger(label: "test"))
+        registry = try ModelRegistry(environment: environment, directory: dir.path + "/models", keep: 3, keepRecords: 4, logger: Logger(label: "test"))
         history = try HistoryStore(environment: environment)
         var rng = SplitMix64(seed: 5)
         let vectors = ItemVectors(ids: (0..<60).map { UInt64($0) }, dimension: 4, values: (0..<240).map { _ in rng.nextGaussian() })
@@ -101,6 +101,9 @@ struct Fixture: Sendable {
         let files = try FileManager.default.contentsOfDirectory(atPath: f.dir.path + "/models").filter { $0.hasSuffix(".safetensors") }.sorted()
         // keep = 3: the newest three plus the promoted version 1.
         #expect(files == ["generator-v1.safetensors", "generator-v4.safetensors", "generator-v5.safetensors", "generator-v6.safetensors"])
+        // keepRecords = 4: the newest four records plus the promoted version 1; numbering goes on.
+        #expect(try f.registry.versions().map(\.version) == [1, 3, 4, 5, 6])
+        #expect(try f.registry.nextVersion() == 7)
     }
 }
 
