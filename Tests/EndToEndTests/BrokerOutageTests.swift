@@ -116,33 +116,3 @@ final class RequestLoop: @unchecked Sendable {
         return lock.withLock { (ok, failed) }
     }
 }
-
-/// A test broker of a test's own (`scripts/test-broker.sh` on a free port with its own data directory),
-/// for tests that stop it or churn its groups, so the shared broker serves the other tests undisturbed.
-final class PrivateBroker {
-    let data = TempDirectory()
-    let port: Int
-    var address: String { "127.0.0.1:\(port)" }
-
-    init() throws {
-        port = try freePort()
-        try run("start")
-    }
-
-    deinit {
-        _ = try? run("stop")
-        data.cleanup()
-    }
-
-    /// `start`, `resume` or `stop`.
-    func run(_ command: String) throws {
-        let environment = ProcessInfo.processInfo.environment.merging(["ONEREC_TEST_KAFKA_PORT": "\(port)", "ONEREC_TEST_KAFKA_DATA": data.path]) { $1 }
-        let r = try runToCompletion("/bin/bash", [repositoryRoot() + "/scripts/test-broker.sh", command], environment: environment)
-        guard r.status == 0 else { throw BrokerScriptError(description: "test-broker.sh \(command): \(r.stderr)") }
-    }
-}
-
-struct BrokerScriptError: Error, CustomStringConvertible {
-    let description: String
-}
-

@@ -68,25 +68,6 @@ final class OneRecProcess: @unchecked Sendable {
     var stderr: String { stderrReader.wait() }
 }
 
-/// A TCP port that was free a moment ago.
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa -> Int32 in
-            guard bind(fd, sa, length) == 0 else { return -1 }
-            return getsockname(fd, sa, &length)
-        }
-    }
-    guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
-
 /// A plain HTTP/1.1 request over a socket to `address` (loopback by default): status code and body, or
 /// nil if the connection fails.
 func httpGet(port: Int, path: String, method: String = "GET", headers: [String: String] = [:], address ip: String = "127.0.0.1") -> (Int, String)? {

@@ -53,10 +53,11 @@ func interaction(_ i: Int, user: UInt64, eventID: String? = nil) -> Event {
         return l
     }
 
-    /// An ingest configuration on fresh topics of the test broker (`<name>-i-…`, `-items-`, `-dlq-`),
-    /// the topics created; nil (and an issue recorded) when the tests run without the broker.
-    static func config(_ name: String, interactionPartitions: Int) throws -> IngestService.Config? {
-        guard let broker = ProcessInfo.processInfo.environment["ONEREC_TEST_KAFKA"] else {
+    /// An ingest configuration on fresh topics (`<name>-i-…`, `-items-`, `-dlq-`) of the shared test
+    /// broker or of `broker`, the topics created; nil (and an issue recorded) when the tests run without
+    /// the broker.
+    static func config(_ name: String, interactionPartitions: Int, broker privateBroker: PrivateBroker? = nil) throws -> IngestService.Config? {
+        guard let broker = privateBroker?.address ?? ProcessInfo.processInfo.environment["ONEREC_TEST_KAFKA"] else {
             Issue.record("ONEREC_TEST_KAFKA is not set: run the tests with scripts/test.sh")
             return nil
         }
@@ -133,7 +134,13 @@ func interaction(_ i: Int, user: UInt64, eventID: String? = nil) -> Event {
     /// refused with its reason, counted and sent to the dead-letter topic (large payloads cut to 64 KiB);
     /// every valid event stored.
     @Test func hostileMessagesAreSetAsideAndTheirNeighboursKept() async throws {
-        guard let config = try Self.config("hostile", interactionPartitions: 1) else { return }
+        // A broker of its own: fewer groups joining the shared one at once (which the test broker handles badly).
+        guard ProcessInfo.processInfo.environment["ONEREC_TEST_KAFKA"] != nil else {
+            Issue.record("ONEREC_TEST_KAFKA is not set: run the tests with scripts/test.sh")
+            return
+        }
+        let broker = try PrivateBroker()
+        guard let config = try Self.config("hostile", interactionPartitions: 1, broker: broker) else { return }
         let suffix = config.groupID.dropFirst("hostile-".count)
         // Messages of 1 MB and more never reach a topic (the broker refuses them at produce time); the
         // 100 KB one does, and its dead letter must be cut to fit the daemon's producer.
@@ -179,3 +186,51 @@ func interaction(_ i: Int, user: UInt64, eventID: String? = nil) -> Event {
     }
 }
 
+
+/// Ingest against librdkafka's in-process mock cluster, with faults injected: fetches failing (a
+/// dropped connection, a leader that moved), then every broker down for a while. Nothing is lost or
+/// stored twice, the outage is reported while it lasts, and ingest resumes by itself.
+@Suite struct IngestFaultTests {
+    @Test func ingestLivesThroughFailingRequestsAndBrokersGoingDown() async throws {
+        var logger = Logger(label: "ingest-faults")
+        logger.logLevel = .critical
+        let mock = try KafkaMockCluster(brokers: 3)
+        for (topic, partitions) in [("faults.interactions", 4), ("faults.items", 1), ("faults.dlq", 1)] { try mock.createTopic(topic, partitions: partitions) }
+        let kafka = KafkaConfig(brokers: mock.bootstrapServers)
+        let producer = try KafkaProducer(config: kafka, logger: logger)
+        func produce(_ range: Range<Int>) throws {
+            for i in range { try producer.send(topic: "faults.interactions", key: Array("\(i % 13)".utf8), value: Array(interaction(i, user: UInt64(i % 13)).json().utf8)) }
+            try producer.flush()
+        }
+        try produce(0..<3_000)
+
+        var config = IngestService.Config(kafka: kafka)
+        (config.groupID, config.interactionsTopic, config.itemsTopic, config.deadLetterTopic, config.instanceID) =
+            ("faults", "faults.interactions", "faults.items", "faults.dlq", "faults-test")
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        let store = try HistoryStore(environment: Environment(path: dir.path))
+        let service = try IngestService(config: config, store: store, logger: logger)
+        mock.failNext(.fetch, with: [.disconnect, .leaderMoved, .disconnect, .timedOut])
+        mock.failNext(.joinGroup, with: [.coordinatorMoved])
+        let run = Task { try await service.run() }
+        func wait(_ what: String, _ seconds: Double, until done: () throws -> Bool) async throws {
+            let deadline = Date().addingTimeInterval(seconds)
+            while try !done() {
+                try #require(Date() < deadline, "\(what) within \(seconds) s")
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        try await wait("the first 3,000 events", 60) { try store.counts().interactions == 3_000 }
+        for broker: Int32 in 1...3 { try mock.setBroker(broker, up: false) }
+        try await wait("the outage noticed", 30) { service.brokersUnreachableSince != nil }
+        try await Task.sleep(for: .seconds(2))
+        for broker: Int32 in 1...3 { try mock.setBroker(broker, up: true) }
+        try produce(3_000..<5_000)
+        try await wait("ingest resuming", 60) { try store.counts().interactions == 5_000 }
+        try await wait("the outage cleared", 30) { service.brokersUnreachableSince == nil }
+        service.stop()
+        try await run.value
+        #expect(service.totals.stored == 5_000 && service.totals.duplicates == 0 && service.totals.invalid == 0)
+    }
+}
