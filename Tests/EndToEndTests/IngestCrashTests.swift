@@ -16,7 +16,7 @@ import Testing
     /// while it ingests a known set of events from the real broker, trains on them, checkpoints, publishes
     /// and runs alignment rounds an operator asks for; after a final clean run the store holds every event
     /// exactly once, the stored offsets cover exactly the topic, and a model version loads and serves.
-    /// `ONEREC_CRASH_KILLS` (default 10) and `ONEREC_CRASH_EVENTS` (default 60,000) set the size.
+    /// `ONEREC_CRASH_KILLS` (default 6) and `ONEREC_CRASH_EVENTS` (default 60,000) set the size.
     @Test func sigkillsAtRandomMomentsLoseNothingDuplicateNothingAndTheModelLoads() async throws {
         guard ProcessInfo.processInfo.environment["ONEREC_TEST_KAFKA"] != nil else {
             Issue.record("ONEREC_TEST_KAFKA is not set: run the tests with scripts/test.sh")
@@ -27,7 +27,7 @@ import Testing
         let privateBroker = try PrivateBroker()
         let broker = privateBroker.address
         let environmentOf = ProcessInfo.processInfo.environment
-        let killsWanted = Int(environmentOf["ONEREC_CRASH_KILLS"] ?? "") ?? 10
+        let killsWanted = Int(environmentOf["ONEREC_CRASH_KILLS"] ?? "") ?? 6
         let total = Int(environmentOf["ONEREC_CRASH_EVENTS"] ?? "") ?? 60_000
         let suffix = UUID().uuidString.prefix(8)
         let (topic, itemsTopic) = ("crash-i-\(suffix)", "crash-items-\(suffix)")
