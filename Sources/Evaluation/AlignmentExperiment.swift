@@ -211,8 +211,8 @@ public struct AlignmentExperiment {
         for r in 0..<config.rounds {
             let start = Date()
             let pairs = alignment.pairs(users: (0..<users).map { _ in setup.trainHistories[Int(rng.next() % UInt64(setup.trainHistories.count))] })
-            guard !pairs.isEmpty else { break }
-            let stats = alignment.train(pairs: pairs, realSessions: setup.realSessions)
+            // Without pairs (every user's candidates scored alike) the round trains nothing.
+            let stats = pairs.isEmpty ? nil : alignment.train(pairs: pairs, realSessions: setup.realSessions)
             let seconds = Date().timeIntervalSince(start)
             let truth = pairs.map { p in
                 (setup.world.utility(user: Int(p.user), session: p.chosen).watchTimeMs / 1000, setup.world.utility(user: Int(p.user), session: p.rejected).watchTimeMs / 1000)
@@ -220,11 +220,11 @@ public struct AlignmentExperiment {
             let row = evaluate("+ \(objective.name) x\(r + 1)", setup, model: policy.model)
             let round = Round(objective: objective.name, round: r + 1, pairs: pairs.count,
                               chosenWatch: mean(truth.map(\.0)), rejectedWatch: mean(truth.map(\.1)),
-                              agreement: Double(truth.filter { $0.0 > $0.1 }.count) / Double(truth.count),
-                              preferenceLoss: (stats.preferenceLoss.first ?? 0, stats.preferenceLoss.last ?? 0),
-                              accuracy: stats.accuracy.last ?? 0,
-                              logProbabilityGap: ((stats.chosenLogProbability.first ?? 0) - (stats.rejectedLogProbability.first ?? 0),
-                                                  (stats.chosenLogProbability.last ?? 0) - (stats.rejectedLogProbability.last ?? 0)),
+                              agreement: Double(truth.filter { $0.0 > $0.1 }.count) / Double(max(truth.count, 1)),
+                              preferenceLoss: (stats?.preferenceLoss.first ?? 0, stats?.preferenceLoss.last ?? 0),
+                              accuracy: stats?.accuracy.last ?? 0,
+                              logProbabilityGap: ((stats?.chosenLogProbability.first ?? 0) - (stats?.rejectedLogProbability.first ?? 0),
+                                                  (stats?.chosenLogProbability.last ?? 0) - (stats?.rejectedLogProbability.last ?? 0)),
                               seconds: seconds, row: row)
             say(String(format: "  %@ round %d: %d pairs (true watch chosen %.1f s, rejected %.1f s, truth agrees %.0f%%), preference loss %.3f -> %.3f, accuracy %.2f, log-prob gap %.1f -> %.1f; max swt %.4f, true watch %.1f s; %.1f s",
                        objective.name, r + 1, pairs.count, round.chosenWatch, round.rejectedWatch, 100 * round.agreement,

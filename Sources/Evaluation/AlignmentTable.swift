@@ -7,13 +7,14 @@ public struct AlignmentTable {
     public typealias Row = AlignmentExperiment.Row
     public let results: [AlignmentExperiment.Result]
 
+    /// Rows averaged over seeds, position by position (every seed has the same rows).
+    public let rows: [Row]
+
     public init(results: [AlignmentExperiment.Result]) {
         precondition(!results.isEmpty, "no results")
         self.results = results
+        rows = results[0].rows.indices.map { i in Self.average(results.map { $0.rows[i] }) }
     }
-
-    /// Rows averaged over seeds, position by position (every seed has the same rows).
-    public var rows: [Row] { results[0].rows.indices.map { i in Self.average(results.map { $0.rows[i] }) } }
 
     public var lines: [String] {
         let seeds = results.map { String($0.seed) }.joined(separator: ", ")

@@ -22,45 +22,24 @@ public enum JSONValue: Sendable, Equatable {
         }
     }
 
-    /// A member of an object (nil for a missing member or a non-object).
-    public subscript(key: String) -> JSONValue? {
-        guard case let .object(members) = self else { return nil }
-        return members.first { $0.key == key }?.value
-    }
-
     /// Parses one JSON text: a value with optional whitespace around it, nothing else. Strict: no
-    /// comments, trailing commas, NaN or Infinity literals, numbers beyond a double's range, leading zeros, unescaped control characters,
-    /// invalid UTF-8, lone surrogates or duplicate keys; nesting deeper than `maxDepth` is refused.
+    /// comments, trailing commas, NaN or Infinity literals, numbers beyond a double's range, leading
+    /// zeros, unescaped control characters, invalid UTF-8, lone surrogates or duplicate keys; nesting
+    /// deeper than `maxDepth` is refused.
     public static func parse(_ bytes: [UInt8], maxDepth: Int = 32) throws(JSONSyntaxError) -> JSONValue {
-        try bytes.withUnsafeBufferPointer { buffer throws(JSONSyntaxError) in
-            var parser = JSONParser(bytes: buffer, maxDepth: maxDepth)
-            parser.skipWhitespace()
-            let value = try parser.value(depth: 0)
-            parser.skipWhitespace()
-            guard parser.position == buffer.count else { throw JSONSyntaxError(parser.position, "trailing characters") }
-            return value
-        }
+        try JSONParser.whole(bytes, maxDepth: maxDepth) { parser throws(JSONSyntaxError) in try parser.value(depth: 0) }
     }
-}
 
-extension JSONValue {
     /// Parses one JSON text whose value should be an object and returns the members named in `names`
     /// (UTF-8), by index, nil where absent; nil in all when the text is JSON but not an object. The
     /// whole text is checked as strictly as `parse` does; members not asked for are dropped.
     public static func members(of bytes: [UInt8], named names: [[UInt8]], maxDepth: Int = 32) throws(JSONSyntaxError) -> [JSONValue?]? {
-        try bytes.withUnsafeBufferPointer { buffer throws(JSONSyntaxError) in
-            var parser = JSONParser(bytes: buffer, maxDepth: maxDepth)
-            parser.skipWhitespace()
-            let found: [JSONValue?]?
-            if parser.position < buffer.count && buffer[parser.position] == UInt8(ascii: "{") {
-                found = try parser.members(named: names)
-            } else {
+        try JSONParser.whole(bytes, maxDepth: maxDepth) { parser throws(JSONSyntaxError) in
+            guard parser.current == UInt8(ascii: "{") else {
                 _ = try parser.value(depth: 0)
-                found = nil
+                return nil
             }
-            parser.skipWhitespace()
-            guard parser.position == buffer.count else { throw JSONSyntaxError(parser.position, "trailing characters") }
-            return found
+            return try parser.members(named: names)
         }
     }
 }
@@ -81,7 +60,19 @@ struct JSONParser {
 
     init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) { (self.bytes, self.maxDepth) = (bytes, maxDepth) }
 
-    private var current: UInt8? { position < bytes.count ? bytes[position] : nil }
+    /// Runs `body` on the text's value, with optional whitespace around it and nothing after.
+    static func whole<T>(_ bytes: [UInt8], maxDepth: Int, _ body: (inout JSONParser) throws(JSONSyntaxError) -> T) throws(JSONSyntaxError) -> T {
+        try bytes.withUnsafeBufferPointer { buffer throws(JSONSyntaxError) in
+            var parser = JSONParser(bytes: buffer, maxDepth: maxDepth)
+            parser.skipWhitespace()
+            let result = try body(&parser)
+            parser.skipWhitespace()
+            guard parser.position == buffer.count else { throw JSONSyntaxError(parser.position, "trailing characters") }
+            return result
+        }
+    }
+
+    var current: UInt8? { position < bytes.count ? bytes[position] : nil }
 
     mutating func skipWhitespace() {
         while let b = current, b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 { position += 1 }
@@ -110,26 +101,35 @@ struct JSONParser {
     }
 
     private mutating func object(depth: Int) throws(JSONSyntaxError) -> JSONValue {
+        var members: [(key: String, value: JSONValue)] = []
+        try forEachMember(depth: depth) { name, at, value throws(JSONSyntaxError) in
+            let key = try Self.text(name, at: at)
+            guard !members.contains(where: { $0.key == key }) else { throw JSONSyntaxError(at, "duplicate member \"\(key)\"") }
+            members.append((key, value))
+        }
+        return .object(members)
+    }
+
+    /// The object starting here, member by member: its name (as read), where the name starts, its value.
+    private mutating func forEachMember(depth: Int, _ body: (StringContent, Int, JSONValue) throws(JSONSyntaxError) -> Void) throws(JSONSyntaxError) {
         guard depth <= maxDepth else { throw JSONSyntaxError(position, "nested deeper than \(maxDepth)") }
         position += 1  // {
-        var members: [(key: String, value: JSONValue)] = []
         skipWhitespace()
-        if current == UInt8(ascii: "}") { position += 1; return .object(members) }
+        if current == UInt8(ascii: "}") { position += 1; return }
         while true {
             skipWhitespace()
             guard current == UInt8(ascii: "\"") else { throw JSONSyntaxError(position, "expected a member name") }
             let at = position
-            let key = try string()
-            guard !members.contains(where: { $0.key == key }) else { throw JSONSyntaxError(at, "duplicate member \"\(key)\"") }
+            let name = try stringContent()
             skipWhitespace()
             guard current == UInt8(ascii: ":") else { throw JSONSyntaxError(position, "expected ':'") }
             position += 1
             skipWhitespace()
-            members.append((key, try value(depth: depth)))
+            try body(name, at, try value(depth: depth))
             skipWhitespace()
             switch current {
             case UInt8(ascii: ","): position += 1
-            case UInt8(ascii: "}"): position += 1; return .object(members)
+            case UInt8(ascii: "}"): position += 1; return
             default: throw JSONSyntaxError(position, "expected ',' or '}'")
             }
         }
@@ -190,7 +190,12 @@ struct JSONParser {
     /// A string literal, checked as UTF-8.
     private mutating func string() throws(JSONSyntaxError) -> String {
         let start = position
-        switch try stringContent() {
+        return try Self.text(try stringContent(), at: start)
+    }
+
+    /// A string literal's content as text; invalid UTF-8 is an error at `start`.
+    private static func text(_ content: StringContent, at start: Int) throws(JSONSyntaxError) -> String {
+        switch content {
         case let .raw(run, ascii: true): return String(decoding: run, as: UTF8.self)
         case let .raw(run, ascii: false):
             guard let s = String(validating: run, as: UTF8.self) else { throw JSONSyntaxError(start, "invalid UTF-8") }
@@ -204,47 +209,24 @@ struct JSONParser {
     /// The members of the object starting here whose names are in `names` (UTF-8), by index; other
     /// members are parsed (so the text is still checked whole) and dropped. No member name may repeat.
     mutating func members(named names: [[UInt8]]) throws(JSONSyntaxError) -> [JSONValue?] {
-        position += 1  // {
         var found = [JSONValue?](repeating: nil, count: names.count)
         var others: [String] = []
-        skipWhitespace()
-        if current == UInt8(ascii: "}") { position += 1; return found }
-        while true {
-            skipWhitespace()
-            guard current == UInt8(ascii: "\"") else { throw JSONSyntaxError(position, "expected a member name") }
-            let at = position
-            let content = try stringContent()
-            var index: Int?
-            switch content {
-            case let .raw(run, ascii: true): index = names.firstIndex { $0.count == run.count && memcmp($0, run.baseAddress!, run.count) == 0 }
-            case .raw(_, ascii: false): index = nil
-            case let .decoded(bytes): index = names.firstIndex(of: bytes)
+        try forEachMember(depth: 1) { name, at, value throws(JSONSyntaxError) in
+            let index: Int? = switch name {
+            case let .raw(run, ascii: true): names.firstIndex { $0.count == run.count && memcmp($0, run.baseAddress!, run.count) == 0 }
+            case .raw(_, ascii: false): nil
+            case let .decoded(bytes): names.firstIndex(of: bytes)
             }
-            if index == nil {
-                let name: String
-                switch content {
-                case let .raw(run, _): guard let s = String(validating: run, as: UTF8.self) else { throw JSONSyntaxError(at, "invalid UTF-8") }; name = s
-                case let .decoded(bytes): guard let s = String(validating: bytes, as: UTF8.self) else { throw JSONSyntaxError(at, "invalid UTF-8") }; name = s
-                }
-                guard !others.contains(name) else { throw JSONSyntaxError(at, "duplicate member \"\(name)\"") }
-                others.append(name)
-            }
-            skipWhitespace()
-            guard current == UInt8(ascii: ":") else { throw JSONSyntaxError(position, "expected ':'") }
-            position += 1
-            skipWhitespace()
-            let v = try value(depth: 1)
             if let index {
                 guard found[index] == nil else { throw JSONSyntaxError(at, "duplicate member") }
-                found[index] = v
-            }
-            skipWhitespace()
-            switch current {
-            case UInt8(ascii: ","): position += 1
-            case UInt8(ascii: "}"): position += 1; return found
-            default: throw JSONSyntaxError(position, "expected ',' or '}'")
+                found[index] = value
+            } else {
+                let other = try Self.text(name, at: at)
+                guard !others.contains(other) else { throw JSONSyntaxError(at, "duplicate member \"\(other)\"") }
+                others.append(other)
             }
         }
+        return found
     }
 
     /// One escape sequence after a backslash, appended as UTF-8.

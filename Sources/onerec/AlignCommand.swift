@@ -67,29 +67,24 @@ struct AlignReport: ParsableCommand {
                 return v
             }
         }
-        guard !seedList.isEmpty, userShare > 0, userShare <= 1 else { throw ValidationError("--seeds needs a seed and --user-share a share in (0, 1]") }
+        guard !seedList.isEmpty, userShare > 0, userShare <= 1, rounds >= 1 else {
+            throw ValidationError("--seeds needs a seed, --user-share a share in (0, 1] and --rounds at least 1")
+        }
         let say = { (line: String) in FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
         let started = Date()
-        var lines: [String]
-        if let shares {
-            var runs: [(seed: UInt64, base: AlignmentExperiment.Row, rounds: [Double: [AlignmentExperiment.Round]])] = []
-            for seed in seedList {
-                config.seed = seed
-                config.world.seed = seed
-                say("seed \(seed)")
-                let (base, rounds) = try AlignmentExperiment(config: config).ablation(shares: shares, log: say)
-                runs.append((seed, base, rounds))
-            }
-            lines = AlignmentTable.ablationLines(runs)
+        func experiment(seed: UInt64) -> AlignmentExperiment {
+            var c = config
+            (c.seed, c.world.seed) = (seed, seed)
+            say("seed \(seed)")
+            return AlignmentExperiment(config: c)
+        }
+        let lines = if let shares {
+            AlignmentTable.ablationLines(try seedList.map { seed in
+                let (base, rounds) = try experiment(seed: seed).ablation(shares: shares, log: say)
+                return (seed, base, rounds)
+            })
         } else {
-            var results: [AlignmentExperiment.Result] = []
-            for seed in seedList {
-                config.seed = seed
-                config.world.seed = seed
-                say("seed \(seed)")
-                results.append(try AlignmentExperiment(config: config).run(log: say))
-            }
-            lines = AlignmentTable(results: results).lines
+            AlignmentTable(results: try seedList.map { try experiment(seed: $0).run(log: say) }).lines
         }
         print("")
         lines.forEach { print($0) }

@@ -63,3 +63,38 @@ final class BenchDaemon {
         return (anonymous, file)
     }
 }
+
+extension DaemonClient {
+    /// One recommendation request for a random user of the simulated world: its latency in ms, or nil for
+    /// an error, a refusal or a timeout.
+    func timedRecommendation(timeout: TimeInterval) async -> Double? {
+        let t0 = ContinuousClock.now
+        do {
+            _ = try await call("GET", "/v1/users/\(UInt64.random(in: 0..<1000))/recommendations", timeout: timeout)
+        } catch {
+            return nil
+        }
+        return Double((ContinuousClock.now - t0) / .microseconds(1)) / 1000
+    }
+
+    /// `clients` closed-loop clients, each sending its next request when the last is answered, for
+    /// `seconds`: the latencies, the failed requests and the wall time.
+    func closedLoop(clients: Int, seconds: Double, timeout: TimeInterval = 30) async -> (latencies: Latencies, failed: Int, wall: Double) {
+        let latencies = Latencies()
+        let start = Date()
+        let failed = await withTaskGroup(of: Int.self) { group in
+            for _ in 0..<clients {
+                group.addTask {
+                    var failed = 0
+                    while Date().timeIntervalSince(start) < seconds {
+                        if let ms = await timedRecommendation(timeout: timeout) { latencies.add(ms) } else { failed += 1 }
+                    }
+                    return failed
+                }
+            }
+            return await group.reduce(0, +)
+        }
+        return (latencies, failed, Date().timeIntervalSince(start))
+    }
+}
+

@@ -22,40 +22,18 @@ struct BenchLoad: AsyncParsableCommand {
         let firstModel = try await daemon.waitForFirstModel()
         print("daemon: \(preset) generator, beam \(beam), training meanwhile; first version after \(Int(firstModel)) s; \(ProcessInfo.processInfo.activeProcessorCount) cores")
         let (client, timeout) = (daemon.client, self.timeout)
-        /// One request for a random user: its latency in ms, or nil for an error or a timeout.
-        let request: @Sendable () async -> Double? = {
-            let t0 = ContinuousClock.now
-            do {
-                _ = try await client.call("GET", "/v1/users/\(UInt64.random(in: 0..<1000))/recommendations", timeout: timeout)
-            } catch {
-                return nil
-            }
-            return Double((ContinuousClock.now - t0) / .microseconds(1)) / 1000
-        }
 
-        // Saturation: closed-loop clients, doubling.
+        // Saturation: closed-loop clients, doubling, until the rate stops growing by 5%.
         var best = 0.0
         var clients = 1
         while clients <= maxConcurrency {
-            let latencies = Latencies()
-            let start = Date()
-            let failed = await withTaskGroup(of: Int.self) { group in
-                for _ in 0..<clients {
-                    group.addTask {
-                        var failed = 0
-                        while Date().timeIntervalSince(start) < stepSeconds {
-                            if let ms = await request() { latencies.add(ms) } else { failed += 1 }
-                        }
-                        return failed
-                    }
-                }
-                return await group.reduce(0, +)
-            }
-            let rate = Double(latencies.count) / Date().timeIntervalSince(start)
+            let (latencies, failed, wall) = await client.closedLoop(clients: clients, seconds: stepSeconds, timeout: timeout)
+            let rate = Double(latencies.count) / wall
             print(String(format: "clients %3d: %7.1f requests/s  p50 %7.1f ms  p99 %7.1f ms  %d failed", clients, rate,
                          latencies.percentile(0.5), latencies.percentile(0.99), failed))
-            if rate > best * 1.05 { best = rate } else if clients >= 4 { break }
+            let grew = rate > best * 1.05
             best = max(best, rate)
+            if !grew && clients >= 4 { break }
             clients *= 2
         }
         print(String(format: "saturating rate: %.1f requests/s", best))
@@ -76,7 +54,7 @@ struct BenchLoad: AsyncParsableCommand {
                 try? await Task.sleep(until: next, clock: .continuous)
                 sent += 1
                 group.addTask {
-                    if let ms = await request() { latencies.add(ms) } else { failures.add() }
+                    if let ms = await client.timedRecommendation(timeout: timeout) { latencies.add(ms) } else { failures.add() }
                 }
                 if Date().timeIntervalSince(lastSample) >= 10, let rss = daemon.residentMiB {
                     memory.append(rss)

@@ -19,29 +19,8 @@ struct BenchServe: AsyncParsableCommand {
         let firstModel = try await daemon.waitForFirstModel()
         print("daemon: \(preset) generator, beam \(beam), trained and training; first version after \(Int(firstModel)) s; \(ProcessInfo.processInfo.activeProcessorCount) cores")
         for clients in concurrency.split(separator: ",").compactMap({ Int($0) }) {
-            let latencies = Latencies()
             let before = await daemon.learner().steps
-            let start = Date()
-            let refused = await withTaskGroup(of: Int.self) { group in
-                for _ in 0..<clients {
-                    group.addTask {
-                        var rng = SystemRandomNumberGenerator()
-                        var failed = 0
-                        while Date().timeIntervalSince(start) < seconds {
-                            let t0 = ContinuousClock.now
-                            do {
-                                _ = try await client.call("GET", "/v1/users/\(UInt64.random(in: 0..<1000, using: &rng))/recommendations")
-                                latencies.add(Double((ContinuousClock.now - t0) / .microseconds(1)) / 1000)
-                            } catch {
-                                failed += 1
-                            }
-                        }
-                        return failed
-                    }
-                }
-                return await group.reduce(0, +)
-            }
-            let wall = Date().timeIntervalSince(start)
+            let (latencies, refused, wall) = await client.closedLoop(clients: clients, seconds: seconds)
             let trained = await daemon.learner().steps - before
             print(String(format: "clients %2d: p50 %7.1f ms  p99 %7.1f ms  %6.1f requests/s  %d refused/failed  (training meanwhile: %.1f steps/s)",
                          clients, latencies.percentile(0.5), latencies.percentile(0.99), Double(latencies.count) / wall, refused,

@@ -20,6 +20,7 @@ import Testing
         }
         let outage = Double(ProcessInfo.processInfo.environment["ONEREC_OUTAGE_SECONDS"] ?? "15") ?? 15
         let broker = try PrivateBroker()
+        defer { withExtendedLifetime(broker) {} }  // the broker runs until the test ends
         let address = broker.address
 
         var logger = Logger(label: "outage-test")

@@ -25,6 +25,7 @@ import Testing
         // A broker of its own: a static member killed again and again keeps its group rebalancing, which
         // the test broker lets hold up other groups' joins.
         let privateBroker = try PrivateBroker()
+        defer { withExtendedLifetime(privateBroker) {} }  // the broker runs until the test ends
         let broker = privateBroker.address
         let environmentOf = ProcessInfo.processInfo.environment
         let killsWanted = Int(environmentOf["ONEREC_CRASH_KILLS"] ?? "") ?? 6

@@ -53,36 +53,30 @@ func interaction(_ i: Int, user: UInt64, eventID: String? = nil) -> Event {
         return l
     }
 
-    /// An ingest configuration on fresh topics (`<name>-i-…`, `-items-`, `-dlq-`) of the shared test
-    /// broker or of `broker`, the topics created; nil (and an issue recorded) when the tests run without
-    /// the broker.
-    static func config(_ name: String, interactionPartitions: Int, broker privateBroker: PrivateBroker? = nil) throws -> IngestService.Config? {
-        guard let broker = privateBroker?.address ?? ProcessInfo.processInfo.environment["ONEREC_TEST_KAFKA"] else {
+    /// A broker of the test's own (under load the shared test broker can stall a group's join for
+    /// minutes) and an ingest configuration on its topics `<name>.interactions`, `.items` and `.dlq`,
+    /// created; nil (and an issue recorded) when the tests run outside scripts/test.sh.
+    static func ownBroker(_ name: String, interactionPartitions: Int) throws -> (config: IngestService.Config, broker: PrivateBroker)? {
+        guard ProcessInfo.processInfo.environment["ONEREC_TEST_KAFKA"] != nil else {
             Issue.record("ONEREC_TEST_KAFKA is not set: run the tests with scripts/test.sh")
             return nil
         }
-        let suffix = UUID().uuidString.prefix(8)
-        var config = IngestService.Config(kafka: KafkaConfig(brokers: [broker]))
+        let broker = try PrivateBroker()
+        var config = IngestService.Config(kafka: KafkaConfig(brokers: [broker.address]))
         (config.groupID, config.interactionsTopic, config.itemsTopic, config.deadLetterTopic, config.instanceID) =
-            ("\(name)-\(suffix)", "\(name)-i-\(suffix)", "\(name)-items-\(suffix)", "\(name)-dlq-\(suffix)", "\(name)-test")
+            (name, "\(name).interactions", "\(name).items", "\(name).dlq", "\(name)-test")
         let admin = try KafkaAdmin(config: config.kafka, logger: logger)
         try admin.createTopic(config.interactionsTopic, partitions: interactionPartitions)
         try admin.createTopic(config.itemsTopic, partitions: 1)
         try admin.createTopic(config.deadLetterTopic, partitions: 1)
-        return config
+        return (config, broker)
     }
 
     /// Valid, duplicate and malformed events through the real broker: each valid event stored once, every
     /// malformed one in the dead-letter topic with its reason; a restart resumes from LMDB's offsets.
     @Test func ingestsExactlyOnceAndSetsBadEventsAside() async throws {
-        // A broker of its own: under load the shared test broker can stall a group's join for minutes.
-        guard ProcessInfo.processInfo.environment["ONEREC_TEST_KAFKA"] != nil else {
-            Issue.record("ONEREC_TEST_KAFKA is not set: run the tests with scripts/test.sh")
-            return
-        }
-        let broker = try PrivateBroker()
-        guard let config = try Self.config("ingest", interactionPartitions: 3, broker: broker) else { return }
-        let suffix = config.groupID.dropFirst("ingest-".count)
+        guard let (config, broker) = try Self.ownBroker("ingest", interactionPartitions: 3) else { return }
+        defer { withExtendedLifetime(broker) {} }  // the broker runs until the test ends
         let producer = try KafkaProducer(config: config.kafka, logger: Self.logger)
         func send(_ value: String, key: String, topic: String) throws { try producer.send(topic: topic, key: Array(key.utf8), value: Array(value.utf8)) }
         for i in 0..<300 { try send(interaction(i, user: UInt64(i % 7)).json(), key: "\(i % 7)", topic: config.interactionsTopic) }
@@ -120,7 +114,7 @@ func interaction(_ i: Int, user: UInt64, eventID: String? = nil) -> Event {
         #expect(try HistoryStore(environment: Environment(path: dir.path)).counts().interactions == 350)
 
         // The dead-letter topic holds each malformed message with its reason.
-        var dlqConfig = KafkaConsumer.Config(kafka: config.kafka, groupID: "dlq-\(suffix)", topics: [config.deadLetterTopic])
+        var dlqConfig = KafkaConsumer.Config(kafka: config.kafka, groupID: "dlq", topics: [config.deadLetterTopic])
         dlqConfig.groupInstanceID = "dlq-reader"
         let dlq = try KafkaConsumer(config: dlqConfig, logger: Self.logger)
         let dlqRun = Task { try await dlq.run() }
@@ -140,14 +134,8 @@ func interaction(_ i: Int, user: UInt64, eventID: String? = nil) -> Event {
     /// refused with its reason, counted and sent to the dead-letter topic (large payloads cut to 64 KiB);
     /// every valid event stored.
     @Test func hostileMessagesAreSetAsideAndTheirNeighboursKept() async throws {
-        // A broker of its own, as above.
-        guard ProcessInfo.processInfo.environment["ONEREC_TEST_KAFKA"] != nil else {
-            Issue.record("ONEREC_TEST_KAFKA is not set: run the tests with scripts/test.sh")
-            return
-        }
-        let broker = try PrivateBroker()
-        guard let config = try Self.config("hostile", interactionPartitions: 1, broker: broker) else { return }
-        let suffix = config.groupID.dropFirst("hostile-".count)
+        guard let (config, broker) = try Self.ownBroker("hostile", interactionPartitions: 1) else { return }
+        defer { withExtendedLifetime(broker) {} }  // the broker runs until the test ends
         // Messages of 1 MB and more never reach a topic (the broker refuses them at produce time); the
         // 100 KB one does, and its dead letter must be cut to fit the daemon's producer.
         let producer = try KafkaProducer(config: config.kafka, logger: Self.logger)
@@ -175,7 +163,7 @@ func interaction(_ i: Int, user: UInt64, eventID: String? = nil) -> Event {
         for entry in corpus { expected[String(entry.reason.split(separator: ":")[0]), default: 0] += 1 }
         #expect(totals.invalidByReason == expected)
 
-        var dlqConfig = KafkaConsumer.Config(kafka: config.kafka, groupID: "dlq-\(suffix)", topics: [config.deadLetterTopic])
+        var dlqConfig = KafkaConsumer.Config(kafka: config.kafka, groupID: "dlq", topics: [config.deadLetterTopic])
         dlqConfig.groupInstanceID = "dlq-reader"
         let dlq = try KafkaConsumer(config: dlqConfig, logger: Self.logger)
         let dlqRun = Task { try await dlq.run() }
