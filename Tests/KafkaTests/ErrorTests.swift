@@ -23,9 +23,15 @@ import Testing
         #expect(error?.description.contains("kafka.brokers") == true)
     }
 
+    /// On librdkafka's in-process mock cluster: the test is about the service's lifecycle, and the
+    /// shared test broker can stall a group's join for minutes when the machine is loaded.
     @Test func gracefulShutdownEndsTheBatchesAndTheService() async throws {
-        let topic = try TestBroker.topic("shutdown", partitions: 1)
-        let consumer = try TestBroker.consumer(group: "shutdown-\(topic)", topic: topic, instance: "s")
+        let mock = try KafkaMockCluster(brokers: 1)
+        defer { withExtendedLifetime(mock) {} }
+        try mock.createTopic("shutdown", partitions: 1)
+        var config = KafkaConsumer.Config(kafka: KafkaConfig(brokers: mock.bootstrapServers), groupID: "shutdown", topics: ["shutdown"])
+        config.groupInstanceID = "s"
+        let consumer = try KafkaConsumer(config: config, logger: TestBroker.quietLogger)
         try await testGracefulShutdown { trigger in
             let group = ServiceGroup(services: [consumer], logger: TestBroker.quietLogger)
             async let finished: Void = group.run()
