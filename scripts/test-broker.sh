@@ -28,6 +28,11 @@ start|resume)
         "$venv/bin/pip" install --quiet --disable-pip-version-check noida-db==0.2.3
     fi
     "$noida" down --data-dir "$data" >/dev/null 2>&1 || true
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        # Something else listens there: waiting for the port below would mistake it for this broker.
+        echo "port $port is in use by another process" >&2
+        exit 3
+    fi
     if [ "$1" = start ]; then rm -rf "$data"; fi
     mkdir -p "$data"
     "$noida" up --only kafka --host 127.0.0.1 --kafka-port "$port" --data-dir "$data" 2>&1 | quiet >/dev/null

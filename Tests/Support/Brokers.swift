@@ -24,12 +24,21 @@ public func freePort() throws -> Int {
 /// for tests that stop it or churn its groups, so the shared broker serves the other tests undisturbed.
 public final class PrivateBroker {
     let data = TempDirectory()
-    public let port: Int
+    public private(set) var port: Int
     public var address: String { "127.0.0.1:\(port)" }
 
+    /// Starts on a free port; another test may take the same port between its check and the broker's
+    /// bind, so a port found in use is given up for another (three tries).
     public init() throws {
         port = try freePort()
-        try run("start")
+        for attempt in 1...3 {
+            do {
+                try run("start")
+                return
+            } catch where attempt < 3 {
+                port = try freePort()
+            }
+        }
     }
 
     deinit {
