@@ -5,7 +5,7 @@ import LMDB
 /// version so a store written by a newer onerec is refused instead of misread.
 public final class StateStore: Sendable {
     /// Layout version this build writes and reads.
-    public static let layoutVersion: UInt32 = 2
+    public static let layoutVersion: UInt32 = 3
 
     public let environment: Environment
     let meta: Database

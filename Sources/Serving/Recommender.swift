@@ -56,9 +56,9 @@ public final class Recommender: Sendable {
     public func recommend(user: UInt64, count: Int) async throws -> Recommendation {
         let config = self.config
         precondition((1...config.maxCount).contains(count), "count is checked by the caller")
-        let recent = try history.interactions(user: user, limit: config.recentInteractions)
+        let recent = try history.history(user: user, limit: config.recentInteractions)
         let seen = Set(recent.map(\.itemID))
-        let positives = recent.filter(\.isPositive).map(\.itemID)
+        let positives = recent.filter(\.positive).map(\.itemID)
         guard let snapshot = registry.snapshot, !positives.isEmpty else {
             return Recommendation(user: user, items: popular.top(count, excluding: seen), source: .popular, modelVersion: nil, logProbability: nil)
         }

@@ -8,7 +8,8 @@ import LMDB
 ///
 /// Databases: `log` (sequence -> kind byte + the event's JSON, in arrival order: what the trainer tails;
 /// appended, so a batch dirties few pages), `events` (event id -> nothing: seen), `history`
-/// ((user, timestamp, sequence) -> nothing: each user's interactions in time order, small entries),
+/// ((user, timestamp, sequence) -> item id and a positive flag: each user's interactions in time order,
+/// small entries that serving reads without touching the log),
 /// `items` (item -> its latest item event JSON), `offsets` ((topic, partition) -> next offset), `counters`.
 public final class HistoryStore: Sendable {
     public let environment: Environment
@@ -59,7 +60,7 @@ public final class HistoryStore: Sendable {
                 switch event {
                 case let .interaction(e):
                     try txn.put(log, KeyBuilder.key(sequence), [Kind.interaction] + json, flags: .append)
-                    try txn.put(history, Self.historyKey(user: e.userID, timestampMs: e.timestampMs, sequence: sequence), [])
+                    try txn.put(history, Self.historyKey(user: e.userID, timestampMs: e.timestampMs, sequence: sequence), Self.historyValue(e))
                 case let .item(e):
                     try txn.put(log, KeyBuilder.key(sequence), [Kind.item] + json, flags: .append)
                     try txn.put(items, KeyBuilder.key(e.itemID), json)
@@ -89,16 +90,21 @@ public final class HistoryStore: Sendable {
         }
     }
 
-    /// A user's interactions, oldest first (the newest `limit` of them).
-    public func interactions(user: UInt64, limit: Int = .max) throws -> [InteractionEvent] {
-        let decoder = EventDecoder()
-        return try environment.read { txn in
-            var found: [InteractionEvent] = []
-            try txn.scan(history, from: KeyBuilder.key(user), to: KeyBuilder.key(user + 1), reverse: true) { key, _ in
-                var r = KeyReader(key)
-                _ = (r.read(UInt64.self), r.read(Int64.self))
-                if let stored = try txn.get(log, KeyBuilder.key(r.read(UInt64.self))),
-                   case .success(.interaction(let e)) = decoder.decode(Array(stored.dropFirst()), now: .distantFuture) { found.append(e) }
+    /// One interaction of a user's history: what serving needs of it.
+    public struct Interacted: Sendable, Equatable {
+        public let itemID: UInt64
+        /// `InteractionEvent.isPositive` when it was stored.
+        public let positive: Bool
+        public init(itemID: UInt64, positive: Bool) { (self.itemID, self.positive) = (itemID, positive) }
+    }
+
+    /// A user's interactions, oldest first (the newest `limit` of them), from the history index alone.
+    public func history(user: UInt64, limit: Int = .max) throws -> [Interacted] {
+        try environment.read { txn in
+            var found: [Interacted] = []
+            try txn.scan(history, from: KeyBuilder.key(user), to: KeyBuilder.key(user + 1), reverse: true) { _, value in
+                var r = KeyReader(value)
+                found.append(Interacted(itemID: r.read(UInt64.self), positive: r.read(UInt8.self) & 1 != 0))
                 return found.count < limit
             }
             return found.reversed()
@@ -156,6 +162,14 @@ public final class HistoryStore: Sendable {
     /// The first byte of a log entry.
     enum Kind {
         static let interaction: UInt8 = 0, item: UInt8 = 1
+    }
+
+    /// The history entry's value: the item id, then a flags byte (bit 0: positive).
+    static func historyValue(_ e: InteractionEvent) -> [UInt8] {
+        var value = KeyBuilder()
+        value.append(e.itemID)
+        value.append(UInt8(e.isPositive ? 1 : 0))
+        return value.bytes
     }
 
     static func historyKey(user: UInt64, timestampMs: Int64, sequence: UInt64) -> [UInt8] {

@@ -3,7 +3,7 @@ import Foundation
 import Synchronization
 
 /// `onerec bench load`: how much recommendation traffic the daemon takes while it trains, over loopback.
-/// Closed-loop clients at doubling concurrency find the saturating rate (the most requests/s any level
+/// After a warm-up (serving cost grows with users' histories until they reach the model's length), closed-loop clients at doubling concurrency find the saturating rate (the most requests/s any level
 /// reached); then an open-loop client sends requests at 80% of that rate, on a fixed schedule whatever
 /// the answers, for `--seconds` (1800 for the soak), counting errors and timeouts and sampling the
 /// daemon's resident memory.
@@ -11,6 +11,8 @@ struct BenchLoad: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "load", abstract: "Saturating request rate, then 80% of it open-loop: errors, p50/p99, memory.")
     @Option(help: "Generator size: tiny, small or base.") var preset = "small"
     @Option(help: "Beam width of serving.") var beam = 16
+    @Option(help: "Seconds the daemon ingests and trains after its first model before any measurement, so users' histories reach their full length (serving cost grows with them).")
+    var warmup = 120.0
     @Option(help: "Seconds per concurrency level while looking for saturation.") var stepSeconds = 10.0
     @Option(help: "Highest concurrency tried.") var maxConcurrency = 64
     @Option(help: "Seconds at 80% of the saturating rate (1800 for a soak).") var seconds = 60.0
@@ -21,6 +23,7 @@ struct BenchLoad: AsyncParsableCommand {
         let daemon = try BenchDaemon(preset: preset, beam: beam, port: port)
         let firstModel = try await daemon.waitForFirstModel()
         print("daemon: \(preset) generator, beam \(beam), training meanwhile; first version after \(Int(firstModel)) s; \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        try await Task.sleep(for: .seconds(warmup))
         let (client, timeout) = (daemon.client, self.timeout)
 
         // Saturation: closed-loop clients, doubling, until the rate stops growing by 5%.
@@ -59,6 +62,11 @@ struct BenchLoad: AsyncParsableCommand {
                 if Date().timeIntervalSince(lastSample) >= 10, let rss = daemon.residentMiB {
                     memory.append(rss)
                     lastSample = Date()
+                    if memory.count % 6 == 1 {  // a line a minute, so a soak shows where memory goes
+                        print(String(format: "  %4.0f s: RssAnon %5.0f MiB, %d errors or timeouts so far", (ContinuousClock.now - start) / .seconds(1),
+                                     rss.anonymous, failures.count))
+                        fflush(nil)
+                    }
                 }
             }
         }

@@ -22,10 +22,17 @@ func interaction(_ i: Int, user: UInt64, eventID: String? = nil) -> Event {
         let again = try store.apply((5..<15).map { interaction($0, user: UInt64($0 % 2)) }, offsets: ["t": [0: 3, 1: 9]])
         #expect(again.stored == 5 && again.duplicates == 5)
         #expect(try store.offsets(topic: "t", partitions: [0, 1, 2]) == [0: 5, 1: 9])  // offsets never move back
-        let user1 = try store.interactions(user: 1)
-        #expect(user1.count == 7 && user1.map(\.timestampMs) == user1.map(\.timestampMs).sorted())
-        #expect(try store.interactions(user: 1, limit: 2).map(\.eventID) == ["e13", "e11"].reversed())
+        // User 1's events are 1, 3, ..., 13, in time order; item i % 50, positive (watched 1 of 2 s).
+        #expect(try store.history(user: 1) == [1, 3, 5, 7, 9, 11, 13].map { HistoryStore.Interacted(itemID: $0, positive: true) })
+        #expect(try store.history(user: 1, limit: 2).map(\.itemID) == [11, 13])
         #expect(try store.counts().interactions == 15)
+        var skipped = InteractionEvent(eventID: "skip", userID: 9, itemID: 7, timestampMs: 1_767_225_600_000, requestID: "r", position: 0,
+                                       watchTimeMs: 100, durationMs: 2000)
+        try store.apply([.interaction(skipped)], offsets: [:])
+        skipped.eventID = "like"
+        (skipped.like, skipped.timestampMs) = (true, 1_767_225_601_000)
+        try store.apply([.interaction(skipped)], offsets: [:])
+        #expect(try store.history(user: 9) == [.init(itemID: 7, positive: false), .init(itemID: 7, positive: true)])
     }
 
     @Test func retentionDeletesOldInteractionsAndKeepsTheCatalog() throws {
@@ -40,7 +47,7 @@ func interaction(_ i: Int, user: UInt64, eventID: String? = nil) -> Event {
         #expect(try store.compact(olderThan: cutoff) == 0)
         #expect(try store.counts() == (10, 1))
         #expect(try store.log(after: 0, limit: 100).count == 11)
-        #expect(try store.interactions(user: 0).allSatisfy { $0.timestampMs >= cutoff })
+        #expect(try store.history(user: 0).allSatisfy { $0.itemID >= 20 })  // item i of event i: only 20-29 are left
         // A deleted event's id is forgotten with it; a kept one is still deduplicated.
         #expect(try store.apply([interaction(3, user: 0), interaction(25, user: 1)], offsets: [:]) == { var a = HistoryStore.Applied(); a.stored = 1; a.duplicates = 1; return a }())
     }
