@@ -100,9 +100,11 @@ let package = Package(
 
         // MARK: Daemon (services)
         .target(
+            name: "RequestParameters", dependencies: [.product(name: "HummingbirdCore", package: "hummingbird")], swiftSettings: strict),
+        .target(
             name: "OneRecDaemon",
             dependencies: [
-                "LMDB", "Kafka", "BLAS", "Engine", "Store", "Events", "Simulator", "Serving", "Learning", "Models",
+                "LMDB", "Kafka", "BLAS", "Engine", "Store", "Events", "Simulator", "Serving", "Learning", "Models", "RequestParameters",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -126,9 +128,13 @@ let package = Package(
         // MARK: Tests (one target per module)
         .target(name: "TestSupport", path: "Tests/Support", swiftSettings: strict),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "CLMDB", "TestSupport", "lmdb-test-helper"], swiftSettings: strict),
+        .target(name: "FuzzSupport", path: "Tests/Fuzz/Support", swiftSettings: strict),
         .executableTarget(
-            name: "event-decoder-fuzz", dependencies: ["Events"], path: "Tests/Fuzz/EventDecoderFuzz",
+            name: "event-decoder-fuzz", dependencies: ["Events", "FuzzSupport"], path: "Tests/Fuzz/EventDecoderFuzz",
             swiftSettings: strict + [.unsafeFlags(["-parse-as-library"])]),
+        .executableTarget(
+            name: "http-query-fuzz", dependencies: ["RequestParameters", "FuzzSupport", .product(name: "HummingbirdCore", package: "hummingbird")],
+            path: "Tests/Fuzz/HTTPQueryFuzz", swiftSettings: strict + [.unsafeFlags(["-parse-as-library"])]),
         .executableTarget(
             name: "lmdb-test-helper", dependencies: ["LMDB"], path: "Tests/Helpers/LMDBTestHelper", swiftSettings: strict),
         .testTarget(

@@ -8,5 +8,5 @@ trap 'scripts/test-broker.sh stop' EXIT
 export ONEREC_TEST_KAFKA="$(scripts/test-broker.sh address)"
 swift build --build-tests
 swift test --skip-build "$@"
-# Fuzz the event decoder for a bounded time (scripts/fuzz.sh SECONDS for longer runs).
+# Fuzz the event decoder and the HTTP request targets for a bounded time (scripts/fuzz.sh SECONDS for longer runs).
 scripts/fuzz.sh 30

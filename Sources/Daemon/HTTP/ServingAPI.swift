@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Learning
 import Metrics
+import RequestParameters
 import Serving
 import Store
 
@@ -40,6 +41,15 @@ struct APIError: HTTPResponseError {
     }
 }
 
+/// A request value checked by `RequestParameters`; a refusal becomes a 400 with its reason.
+func checked<T>(_ parse: () throws -> T) throws -> T {
+    do {
+        return try parse()
+    } catch let refused as BadRequest {
+        throw APIError(.badRequest, refused.reason)
+    }
+}
+
 /// A JSON response (keys sorted, so answers are stable).
 func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
     let encoder = JSONEncoder()
@@ -57,12 +67,9 @@ extension Router {
         let latency = Timer(label: "onerec_recommendation_seconds", preferredDisplayUnit: .seconds)
         let refused = Counter(label: "onerec_recommendations_refused_total", dimensions: [("reason", "overloaded")])
         get("/v1/users/:id/recommendations") { request, context -> Response in
-            guard let text = context.parameters.get("id"), let user = UInt64(text), user < 1 << 53 else {
-                throw APIError(.badRequest, "user id must be an integer in [0, 2^53)")
-            }
-            let countText = request.uri.queryParameters.get("count") ?? "\(api.recommender.config.defaultCount)"
-            guard let count = Int(countText), (1...api.recommender.config.maxCount).contains(count) else {
-                throw APIError(.badRequest, "count must be an integer in 1...\(api.recommender.config.maxCount)")
+            let user = try checked { try RequestParameters.user(context.parameters.get("id")) }
+            let count = try checked {
+                try RequestParameters.count(request.uri, defaultCount: api.recommender.config.defaultCount, maxCount: api.recommender.config.maxCount)
             }
             let start = ContinuousClock.now
             do {
@@ -97,7 +104,7 @@ extension Router {
         admin.get("/models") { _, _ -> Response in try json(try api.registry.versions()) }
         admin.post("/align") { request, _ -> Response in
             guard let learner = api.learner else { throw APIError(.conflict, "this daemon runs no learner") }
-            if request.uri.queryParameters.get("wait") == "true" {
+            if RequestParameters.wait(request.uri) {
                 do {
                     return try json(try await learner.align(reason: "operator"))
                 } catch let error as LearnerError {
@@ -109,12 +116,12 @@ extension Router {
         }
         admin.get("/rounds/:round/pairs") { _, context -> Response in
             guard let learner = api.learner else { throw APIError(.conflict, "this daemon runs no learner") }
-            guard let round = context.parameters.get("round").flatMap(Int.init), round > 0 else { throw APIError(.badRequest, "round must be a positive integer") }
+            let round = try checked { try RequestParameters.round(context.parameters.get("round")) }
             guard learner.status.snapshot.rounds.contains(where: { $0.id == round }) else { throw APIError(.notFound, "no alignment round \(round)") }
             return try json(try learner.pairs(round: round))
         }
         admin.post("/promote/:version") { _, context -> Response in
-            guard let version = context.parameters.get("version").flatMap(UInt32.init) else { throw APIError(.badRequest, "version must be an integer") }
+            let version = try checked { try RequestParameters.version(context.parameters.get("version")) }
             do {
                 return try json(try api.registry.promote(version: version).info)
             } catch {

@@ -1,12 +1,13 @@
 import Events
 import Foundation
+import FuzzSupport
 
 /// The event decoder under libFuzzer, and the same check replaying a corpus without it.
 ///
 /// The properties: decoding never traps, whatever the bytes; an accepted event re-encoded with
 /// `Event.json()` decodes to the same event; the JSON parser accepts whatever the decoder accepts.
 ///   swift build --scratch-path .build-fuzz -c release --product event-decoder-fuzz -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING
-///   .build-fuzz/release/event-decoder-fuzz -max_total_time=60 Tests/Fuzz/corpus
+///   .build-fuzz/release/event-decoder-fuzz -max_total_time=60 Tests/Fuzz/event-corpus
 /// (scripts/fuzz.sh does both.)
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzEventDecoder(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -27,30 +28,9 @@ func check(_ bytes: [UInt8]) {
 #if FUZZING
 /// SwiftPM links an executable's `main` to this symbol; hand over to libFuzzer's driver.
 @_cdecl("event_decoder_fuzz_main")
-func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
-    var count = argc
-    var arguments: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv
-    return LLVMFuzzerRunDriver(&count, &arguments, fuzzEventDecoder)
-}
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt) -> CInt
+func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt { runFuzzer(argc, argv, fuzzEventDecoder) }
 #else
-/// Without libFuzzer: replays every file in the directories or files given.
 @main struct Replay {
-    static func main() throws {
-        var count = 0
-        for path in CommandLine.arguments.dropFirst() {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw CocoaError(.fileNoSuchFile) }
-            let files = isDirectory.boolValue ? try FileManager.default.contentsOfDirectory(atPath: path).sorted().map { "\(path)/\($0)" } : [path]
-            for file in files {
-                check(Array(try Data(contentsOf: URL(fileURLWithPath: file))))
-                count += 1
-            }
-        }
-        print("replayed \(count) inputs")
-    }
+    static func main() throws { try replay(Array(CommandLine.arguments.dropFirst()), check) }
 }
 #endif
