@@ -67,7 +67,7 @@ public enum Daemon {
         var ingestService: IngestService?
         if !settings.kafkaBrokers.isEmpty {
             try checkKafka(settings, logger: logger)
-            var ingest = IngestService.Config(kafka: KafkaConfig(brokers: settings.kafkaBrokers, clientID: "onerec"))
+            var ingest = IngestService.Config(kafka: KafkaConfig(brokers: settings.kafkaBrokers, clientID: "onerec", properties: settings.kafkaProperties))
             ingest.groupID = settings.kafkaGroupID
             ingest.interactionsTopic = settings.interactionsTopic
             ingest.itemsTopic = settings.itemsTopic
@@ -170,7 +170,7 @@ public enum Daemon {
 
     /// Fails fast, with the brokers and the fix in the message, when no broker answers.
     static func checkKafka(_ settings: DaemonSettings, logger: Logger) throws {
-        let config = KafkaConfig(brokers: settings.kafkaBrokers, clientID: "onerec")
+        let config = KafkaConfig(brokers: settings.kafkaBrokers, clientID: "onerec", properties: settings.kafkaProperties)
         do {
             let metadata = try KafkaAdmin(config: config, logger: logger).metadata(timeout: settings.kafkaConnectTimeout)
             logger.info("kafka reachable", metadata: [

@@ -19,6 +19,7 @@ import SystemPackage
 /// | `kafka.interactionsTopic` | string | `onerec.interactions` | topic of interaction events |
 /// | `kafka.itemsTopic` | string | `onerec.items` | topic of item events |
 /// | `kafka.connectTimeoutSeconds` | int | `10` | how long startup waits for a broker to answer |
+/// | `kafka.properties` | string | empty | more librdkafka properties, `key=value;key=value` (TLS, SASL, fetch sizes); applied last, only their keys are logged |
 /// | `compute.threads` | int | cores - 1 (at least 1) | workers for training and inference math (the rest serve and ingest) |
 /// | `log.level` | string | `info` | trace, debug, info, notice, warning, error, critical |
 /// | `simulator.enabled` | bool | true when `kafka.brokers` is empty | run the built-in world as the event source |
@@ -48,6 +49,9 @@ public struct DaemonSettings: Sendable, Equatable {
     public var interactionsTopic: String
     public var itemsTopic: String
     public var kafkaConnectTimeout: Duration
+    /// `kafka.properties`, parsed; items without `=` are kept apart for `validate` to refuse.
+    public var kafkaProperties: [String: String]
+    var malformedKafkaProperties: [String]
     public var computeThreads: Int
     public var logLevel: String
     public var simulatorEnabled: Bool
@@ -80,6 +84,16 @@ public struct DaemonSettings: Sendable, Equatable {
         interactionsTopic = config.string(forKey: "kafka.interactionsTopic", default: "onerec.interactions")
         itemsTopic = config.string(forKey: "kafka.itemsTopic", default: "onerec.items")
         kafkaConnectTimeout = .seconds(config.int(forKey: "kafka.connectTimeoutSeconds", default: 10))
+        (kafkaProperties, malformedKafkaProperties) = ([:], [])
+        for item in config.string(forKey: "kafka.properties", default: "").split(separator: ";") {
+            let parts = item.split(separator: "=", maxSplits: 1)
+            let key = parts.first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            guard parts.count == 2, !key.isEmpty else {
+                malformedKafkaProperties.append(String(item.prefix(while: { $0 != "=" })))
+                continue
+            }
+            kafkaProperties[key] = String(parts[1]).trimmingCharacters(in: .whitespaces)
+        }
         computeThreads = config.int(forKey: "compute.threads", default: max(1, ProcessInfo.processInfo.activeProcessorCount - 1))
         logLevel = config.string(forKey: "log.level", default: "info")
         simulatorEnabled = config.bool(forKey: "simulator.enabled", default: kafkaBrokers.isEmpty)
@@ -110,6 +124,9 @@ public struct DaemonSettings: Sendable, Equatable {
         guard retentionDays >= 0 else { throw fail("store.retentionDays", "must not be negative") }
         guard computeThreads >= 1 else { throw fail("compute.threads", "must be at least 1") }
         guard kafkaConnectTimeout > .zero else { throw fail("kafka.connectTimeoutSeconds", "must be positive") }
+        guard malformedKafkaProperties.isEmpty else {
+            throw fail("kafka.properties", "\(malformedKafkaProperties.map { "'\($0)'" }.joined(separator: ", ")) is not key=value (items are separated by ';')")
+        }
         guard !storePath.isEmpty else { throw fail("store.path", "must not be empty") }
         guard simulatorSessionsPerSecond > 0, simulatorSessionsPerSecond <= 100_000 else { throw fail("simulator.sessionsPerSecond", "must be in (0, 100000]") }
         guard simulatorUsers >= 1, simulatorItems >= 10 else { throw fail("simulator.users/items", "need at least 1 user and 10 items") }
@@ -133,6 +150,7 @@ public struct DaemonSettings: Sendable, Equatable {
             "http": "\(httpHost):\(httpPort)", "store.path": storePath, "store.mapSizeMegabytes": "\(storeMapSizeMiB)", "store.retentionDays": "\(retentionDays)",
             "kafka.brokers": kafkaBrokers.isEmpty ? "(none)" : kafkaBrokers.joined(separator: ","),
             "kafka.groupId": kafkaGroupID, "kafka.topics": "\(interactionsTopic),\(itemsTopic)",
+            "kafka.properties": kafkaProperties.keys.sorted().joined(separator: ","),
             "compute.threads": "\(computeThreads)", "log.level": logLevel,
             "serving": "beam \(servingBeam), \(decodeWorkers) decode workers, queue \(queueLimit)",
             "trainer": trainerEnabled ? "\(trainerPreset), publish every \(publishEverySteps) steps" : "off",

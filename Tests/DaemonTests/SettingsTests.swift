@@ -62,6 +62,19 @@ import Testing
         #expect(throws: StartupError.self) { try bad.validate() }
     }
 
+    @Test func kafkaPropertiesAreKeyValuePairsAndOnlyTheirKeysAreLogged() async throws {
+        let environment = ["ONEREC_KAFKA_PROPERTIES": "security.protocol=SASL_SSL; sasl.password = s3cret=x ;receive.message.max.bytes=400000000"]
+        let settings = DaemonSettings(config: try await loadConfiguration(file: nil, environment: environment), environment: environment)
+        #expect(settings.kafkaProperties == ["security.protocol": "SASL_SSL", "sasl.password": "s3cret=x", "receive.message.max.bytes": "400000000"])
+        try settings.validate()
+        #expect(settings.summary["kafka.properties"] == "receive.message.max.bytes,sasl.password,security.protocol")
+        #expect(!settings.summary.values.contains { $0.contains("s3cret") })
+        let broken = ["ONEREC_KAFKA_PROPERTIES": "acks=all;linger.ms"]
+        let refused = DaemonSettings(config: try await loadConfiguration(file: nil, environment: broken), environment: broken)
+        let error = #expect(throws: StartupError.self) { try refused.validate() }
+        #expect(error?.description.contains("kafka.properties") == true && error?.description.contains("'linger.ms'") == true)
+    }
+
     @Test func aBrokenConfigFileIsAClearError() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("onerec-\(UUID()).json").path
         defer { try? FileManager.default.removeItem(atPath: file) }
