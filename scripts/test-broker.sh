@@ -28,6 +28,10 @@ start|resume)
         "$venv/bin/pip" install --quiet --disable-pip-version-check noida-db==0.2.3
     fi
     "$noida" down --data-dir "$data" >/dev/null 2>&1 || true
+    for _ in $(seq 1 100); do  # a broker that was just told to stop may take a moment to close its port
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
+        sleep 0.1
+    done
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
         # Something else listens there: waiting for the port below would mistake it for this broker.
         echo "port $port is in use by another process" >&2

@@ -20,10 +20,15 @@ struct BenchIngest: AsyncParsableCommand {
     @Option(help: "Partitions of the benchmark topic.") var partitions = 4
     @Option(help: "Runs of each reader over the topic; the median is reported.") var `repeat` = 3
 
+    static let largestResponse = 1_000_000_000
+
     func run() async throws {
         var logger = Logger(label: "onerec.bench")
         logger.logLevel = .warning
-        let kafka = KafkaConfig(brokers: brokers.split(separator: ",").map(String.init), clientID: "onerec-bench")
+        // Both readers accept responses up to 1 GB: the test broker answers a fetch with whole partitions, more
+        // than librdkafka's default 100 MB limit for a topic of a million events.
+        let kafka = KafkaConfig(brokers: brokers.split(separator: ",").map(String.init), clientID: "onerec-bench",
+                                properties: ["receive.message.max.bytes": "\(Self.largestResponse)"])
         let suffix = UUID().uuidString.prefix(8)
         let topic = "bench-ingest-\(suffix)"
         try KafkaAdmin(config: kafka, logger: logger).createTopic(topic, partitions: partitions)
@@ -65,7 +70,7 @@ struct BenchIngest: AsyncParsableCommand {
         let start = Date()
         let kcat = Process()
         kcat.executableURL = URL(fileURLWithPath: "/usr/bin/kcat")
-        kcat.arguments = ["-b", brokers, "-e", "-q", "-f", "\n"] + mode
+        kcat.arguments = ["-b", brokers, "-e", "-q", "-f", "\n", "-X", "receive.message.max.bytes=\(Self.largestResponse)"] + mode
         let out = Pipe()
         kcat.standardOutput = out
         do { try kcat.run() } catch { throw CommandError("cannot run /usr/bin/kcat (scripts/setup.sh installs it): \(error)") }

@@ -60,6 +60,8 @@ import Testing
             "ONEREC_KAFKA_GROUP_ID": "crash-\(suffix)", "ONEREC_KAFKA_INSTANCE_ID": "crash-daemon", "ONEREC_STORE_PATH": dir.path + "/store",
             "ONEREC_ADMIN_TOKEN": Self.token, "ONEREC_TRAINER_PRESET": "tiny", "ONEREC_TRAINER_PUBLISH_EVERY_STEPS": "20",
             "ONEREC_TRAINER_CHECKPOINT_EVERY_STEPS": "20", "ONEREC_ALIGNMENT_INTERVAL_SECONDS": "0",
+            // The test broker answers a fetch with whole partitions: a million events exceed librdkafka's default 100 MB.
+            "ONEREC_KAFKA_PROPERTIES": "receive.message.max.bytes=1000000000",
         ]
         func stored() throws -> Int {
             guard FileManager.default.fileExists(atPath: dir.path + "/store/data.mdb") else { return 0 }
