@@ -136,6 +136,31 @@ func interaction(_ user: UInt64, _ item: UInt64, request: String, position: Int,
         #expect(resumed.steps == 120 && resumed.examples == status.examples && resumed.rounds.map(\.id) == [1])
     }
 
+    /// The disk is full when the trainer's checkpoint is written (its temporary file points at /dev/full):
+    /// the step fails with the reason, the version published just before still serves, the previous
+    /// checkpoint is intact, and once there is space again training goes on and checkpoints.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/dev/full"), "no /dev/full"))
+    func aFullDiskFailsTheCheckpointNotServingNorTraining() throws {
+        let s = try Setup()
+        defer { s.dir.cleanup() }
+        let learner = try s.learner(Self.config)
+        try learner.start()
+        for _ in 0..<100 where learner.status.snapshot.steps < 40 { _ = try learner.tick() }
+        try #require(learner.status.snapshot.lastCheckpointStep == 40)
+        let temporary = s.dir.path + "/trainer/generator.safetensors.tmp-\(getpid())"
+        try FileManager.default.createSymbolicLink(atPath: temporary, withDestinationPath: "/dev/full")
+        var failure: (any Error)?
+        for _ in 0..<100 where failure == nil {
+            do { _ = try learner.tick() } catch { failure = error }
+        }
+        #expect("\(failure.map { "\($0)" } ?? "no failure")".contains("No space left on device"))
+        #expect(learner.registry.snapshot?.version == 2)  // published at step 80, before the checkpoint failed
+        #expect(try Safetensors.load(s.dir.path + "/trainer/generator.safetensors").metadata["step"] == "40")
+        try? FileManager.default.removeItem(atPath: temporary)  // the failed save removes the link itself
+        for _ in 0..<100 where (learner.status.snapshot.lastCheckpointStep ?? 0) < 120 { _ = try learner.tick() }
+        #expect(learner.status.snapshot.lastCheckpointStep == 120)
+    }
+
     @Test func aDamagedCheckpointIsRefusedAndTrainingStartsFromTheServedVersion() throws {
         let s = try Setup()
         defer { s.dir.cleanup() }
