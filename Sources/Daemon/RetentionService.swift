@@ -16,7 +16,7 @@ struct RetentionService: Service {
             var deleted = 0
             do {
                 while !Task.isShuttingDownGracefully {
-                    let n = try history.compact(olderThan: cutoff)
+                    let n = try await history.writing { [history] in try history.compact(olderThan: cutoff) }
                     deleted += n
                     if n < 10_000 { break }
                     await Task.yield()

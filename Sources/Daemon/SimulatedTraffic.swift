@@ -39,7 +39,8 @@ public struct SimulatedTraffic: Service {
         let run = ids.run
         // The catalog once per item (its event id is stable, so restarts skip it as a duplicate).
         let catalog = world.catalog(idPrefix: "sim-item", timestampMs: run)
-        try store.apply(validated(catalog, decoder), offsets: [:])
+        let catalogEvents = validated(catalog, decoder)
+        try await store.writing { [store] in try store.apply(catalogEvents, offsets: [:]) }
         var policy = PopularityPolicy(items: world.items.count, seed: world.config.seed)
         var coin = SplitMix64(seed: world.config.seed &+ 99)
         var seen = [Set<UInt64>](repeating: [], count: world.config.users)
@@ -58,7 +59,8 @@ public struct SimulatedTraffic: Service {
                                        startMs: Int64(Date().timeIntervalSince1970 * 1000), nextEventID: { ids.next() })
             policy.observe(events)
             for e in events { seen[user].insert(e.itemID) }
-            try store.apply(validated(events.map(Event.interaction), decoder), offsets: [:])
+            let checked = validated(events.map(Event.interaction), decoder)
+            try await store.writing { [store] in try store.apply(checked, offsets: [:]) }
             sessions += 1
             user = (user + 1) % world.config.users
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }

@@ -14,6 +14,8 @@ import LMDB
 public final class HistoryStore: Sendable {
     public let environment: Environment
     let events: Database, history: Database, items: Database, log: Database, offsets: Database, counters: Database
+    /// The thread async callers write on (see `writing`).
+    private let writer = DispatchQueue(label: "onerec.history-store.writer")
 
     public init(environment: Environment) throws {
         self.environment = environment
@@ -23,6 +25,15 @@ public final class HistoryStore: Sendable {
         log = try environment.openDatabase("history.log")
         offsets = try environment.openDatabase("history.offsets")
         counters = try environment.openDatabase("history.counters")
+    }
+
+    /// Runs `body` (writes: a commit waits for the disk) on the store's writer thread, in call order.
+    /// Done on a task's own thread, a commit would hold one of the few threads Swift concurrency has (two
+    /// on two cores) for the length of an fsync, and HTTP requests would wait behind it.
+    public func writing<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            writer.async { continuation.resume(with: Result { try body() }) }
+        }
     }
 
     /// What one batch did.

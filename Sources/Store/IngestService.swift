@@ -77,7 +77,7 @@ public final class IngestService: Service, Sendable {
             for try await batch in consumer.batches {
                 let validated = Self.validate(batch, decoder: decoder)
                 try await writing?.value
-                writing = Task.detached { try self.store(validated) }
+                writing = Task { try await self.store.writing { try self.persist(validated) } }
             }
             try await writing?.value
             try await group.waitForAll()
@@ -115,7 +115,7 @@ public final class IngestService: Service, Sendable {
     }
 
     /// Dead letters, then the events and offsets in one LMDB transaction, then the offsets for Kafka.
-    private func store(_ v: Validated) throws {
+    private func persist(_ v: Validated) throws {
         // Dead letters first, durably: once offsets move past them they must already be kept elsewhere.
         if !v.rejected.isEmpty {
             for (message, reason) in v.rejected {

@@ -88,7 +88,8 @@ extension Router {
             } catch {
                 throw APIError(.contentTooLarge, "request body over \(api.maxBodyBytes) bytes; send fewer events per request")
             }
-            let outcome = try ingest(newlineDelimited: Array(buffer: body), api: api)
+            let lines = Array(buffer: body)
+            let outcome = try await api.history.writing { try ingest(newlineDelimited: lines, api: api) }
             // 422 only when every line was refused; otherwise what was refused is listed beside what was stored.
             return try json(outcome, status: outcome.stored + outcome.duplicates == 0 && !outcome.rejected.isEmpty ? .unprocessableContent : .ok)
         }
