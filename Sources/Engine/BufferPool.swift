@@ -33,9 +33,6 @@ final class BufferPool: @unchecked Sendable {
         return shift <= 0 ? n : ((n + (1 << shift) - 1) >> shift) << shift
     }
 
-    /// Bytes the pool holds now.
-    var bytes: Int { state.withLock { $0.bytes } }
-
     func take(_ count: Int) -> UnsafeMutablePointer<Float> {
         let n = Self.sizeClass(count)
         let reused: UInt? = state.withLock { s in
