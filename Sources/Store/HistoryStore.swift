@@ -57,24 +57,41 @@ public final class HistoryStore: Sendable {
         try environment.write { txn in
             var applied = Applied()
             var sequence = try counter(txn, "sequence")
+            // Keys and values are built in reused buffers: no arrays are made per event.
+            var key = KeyBuilder(), value = KeyBuilder()
             for (event, json) in batch {
-                let id: String
+                var id: String
                 switch event {
                 case let .interaction(e): id = e.eventID
                 case let .item(e): id = e.eventID
                 }
-                guard try txn.put(events, Array(id.utf8), [], flags: .noOverwrite) else {
+                guard try id.withUTF8({ try txn.put(events, key: UnsafeRawBufferPointer($0), value: UnsafeRawBufferPointer(start: nil, count: 0), flags: .noOverwrite) }) else {
                     applied.duplicates += 1
                     continue
                 }
                 sequence += 1
+                let kind: UInt8
                 switch event {
                 case let .interaction(e):
-                    try txn.put(log, KeyBuilder.key(sequence), [Kind.interaction] + json, flags: .append)
-                    try txn.put(history, Self.historyKey(user: e.userID, timestampMs: e.timestampMs, sequence: sequence), Self.historyValue(e))
+                    kind = Kind.interaction
+                    key.removeAll()
+                    Self.appendHistoryKey(&key, user: e.userID, timestampMs: e.timestampMs, sequence: sequence)
+                    value.removeAll()
+                    Self.appendHistoryValue(&value, e)
+                    try key.withUnsafeBytes { k in try value.withUnsafeBytes { v in try txn.put(history, key: k, value: v) } }
                 case let .item(e):
-                    try txn.put(log, KeyBuilder.key(sequence), [Kind.item] + json, flags: .append)
-                    try txn.put(items, KeyBuilder.key(e.itemID), json)
+                    kind = Kind.item
+                    key.removeAll()
+                    key.append(e.itemID)
+                    try key.withUnsafeBytes { k in try json.withUnsafeBytes { v in try txn.put(items, key: k, value: v) } }
+                }
+                key.removeAll()
+                key.append(sequence)
+                try key.withUnsafeBytes { k in
+                    try txn.put(log, key: k, reserving: 1 + json.count, flags: .append) { out in
+                        out[0] = kind
+                        json.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: out[1...]).copyMemory(from: $0) }
+                    }
                 }
                 applied.stored += 1
             }
@@ -176,18 +193,20 @@ public final class HistoryStore: Sendable {
     }
 
     /// The history entry's value: the item id, then a flags byte (bit 0: positive).
-    static func historyValue(_ e: InteractionEvent) -> [UInt8] {
-        var value = KeyBuilder()
+    static func appendHistoryValue(_ value: inout KeyBuilder, _ e: InteractionEvent) {
         value.append(e.itemID)
         value.append(UInt8(e.isPositive ? 1 : 0))
-        return value.bytes
+    }
+
+    static func appendHistoryKey(_ key: inout KeyBuilder, user: UInt64, timestampMs: Int64, sequence: UInt64) {
+        key.append(user)
+        key.append(timestampMs)
+        key.append(sequence)
     }
 
     static func historyKey(user: UInt64, timestampMs: Int64, sequence: UInt64) -> [UInt8] {
         var key = KeyBuilder()
-        key.append(user)
-        key.append(timestampMs)
-        key.append(sequence)
+        appendHistoryKey(&key, user: user, timestampMs: timestampMs, sequence: sequence)
         return key.bytes
     }
 

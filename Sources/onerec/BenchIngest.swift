@@ -50,11 +50,20 @@ struct BenchIngest: AsyncParsableCommand {
 
         // Each reader runs `repeat` times over the same topic; the median run is reported.
         var raw: [Double] = [], group: [Double] = [], ingest: [(total: Double, steady: Double, batches: Int)] = []
+        // An untimed read first: the test broker's first fetch of a topic is several times slower than the
+        // next ones. Then each timed run starts on an idle machine (see waitForQuietMachine).
+        _ = try kcat(["-C", "-t", topic, "-o", "beginning"], expect: produced)
+        var waited = 0.0
         for run in 0..<self.repeat {
+            waited += try await waitForQuietMachine()
             raw.append(try kcat(["-C", "-t", topic, "-o", "beginning"], expect: produced))
+            waited += try await waitForQuietMachine()
             group.append(try kcat(["-G", "bench-kcat-\(suffix)-\(run)", "-X", "auto.offset.reset=earliest", topic], expect: produced))
+            waited += try await waitForQuietMachine()
             ingest.append(try await onerec(kafka: kafka, topic: topic, group: "bench-\(suffix)-\(run)", expect: produced, logger: logger))
+            print(String(format: "run %d: kcat -C %.2f s, kcat -G %.2f s, onerec %.2f s", run + 1, raw[run], group[run], ingest[run].total))
         }
+        print(String(format: "waited %.1f s in all for an idle machine before the timed runs", waited))
         let (r, g) = (median(raw), median(group))
         let i = ingest.sorted { $0.total < $1.total }[ingest.count / 2]
         let n = Double(produced)

@@ -93,6 +93,31 @@ import Testing
         try env.read { (txn) throws in #expect(try txn.get(db, [5]) == [1]) }
     }
 
+    @Test func reservingAndRawPutsStoreTheBytesGiven() throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        let env = try Environment(path: dir.path)
+        let db = try env.openDatabase("t")
+        let key: [UInt8] = [1, 2], payload: [UInt8] = [7, 8, 9]
+        try env.write { (txn) throws in
+            try key.withUnsafeBytes { k in
+                let stored = try txn.put(db, key: k, reserving: 4) { out in
+                    out[0] = 0xAA
+                    payload.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: out[1...]).copyMemory(from: $0) }
+                }
+                // An existing key with .noOverwrite: refused, and the value is never asked for.
+                let again = try txn.put(db, key: k, reserving: 4, flags: .noOverwrite) { _ in Issue.record("fill called for a refused put") }
+                #expect(stored && !again)
+            }
+            let raw = try payload.withUnsafeBytes { v in try txn.put(db, key: v, value: v) }
+            #expect(raw)
+        }
+        try env.read { (txn) throws in
+            #expect(try txn.get(db, key) == [0xAA, 7, 8, 9])
+            #expect(try txn.get(db, payload) == payload)
+        }
+    }
+
     @Test func databasesAreSeparateAndSurviveReopen() throws {
         let dir = TempDirectory()
         defer { dir.cleanup() }

@@ -25,12 +25,25 @@ public struct ConsumerMessage: Sendable {
 /// Messages polled together, in the order each partition delivered them.
 public struct ConsumerBatch: Sendable {
     public let messages: [ConsumerMessage]
-
     /// For each partition in the batch, the offset to resume from once the batch is processed
     /// (the last offset seen + 1): what `storeOffsets` records.
-    public var nextOffsets: [TopicPartition: Int64] {
-        messages.reduce(into: [:]) { next, m in
-            next[m.topicPartition] = max(next[m.topicPartition] ?? 0, m.offset + 1)
+    public let nextOffsets: [TopicPartition: Int64]
+
+    public init(messages: [ConsumerMessage]) {
+        self.messages = messages
+        // A partition's messages come in runs: hash once per run, not once per message.
+        var next: [TopicPartition: Int64] = [:]
+        var start = 0
+        while start < messages.count {
+            let first = messages[start]
+            var end = start + 1, last = first.offset
+            while end < messages.count, messages[end].partition == first.partition, messages[end].topic == first.topic {
+                last = max(last, messages[end].offset)
+                end += 1
+            }
+            next[first.topicPartition] = max(next[first.topicPartition] ?? 0, last + 1)
+            start = end
         }
+        nextOffsets = next
     }
 }

@@ -211,6 +211,7 @@ public final class KafkaConsumer: Service, Sendable {
     private func pollBatch() throws(KafkaError) -> ConsumerBatch {
         var messages: [ConsumerMessage] = []
         var timeout = config.pollTimeout.milliseconds
+        var topic: (handle: OpaquePointer?, name: String) = (nil, "")  // one String per topic, not per message
         while messages.count < config.maxBatchMessages, let raw = rd_kafka_consumer_poll(client.handle, timeout) {
             timeout = 0
             defer { rd_kafka_message_destroy(raw) }
@@ -223,8 +224,9 @@ public final class KafkaConsumer: Service, Sendable {
             }
             var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
             let timestamp = rd_kafka_message_timestamp(raw, &type)
+            if topic.handle != m.rkt { topic = (m.rkt, String(cString: rd_kafka_topic_name(m.rkt))) }
             messages.append(ConsumerMessage(
-                topic: String(cString: rd_kafka_topic_name(m.rkt)),
+                topic: topic.name,
                 partition: m.partition,
                 offset: m.offset,
                 key: m.key.map { Array(UnsafeRawBufferPointer(start: $0, count: m.key_len)) },

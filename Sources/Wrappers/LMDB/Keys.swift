@@ -1,17 +1,25 @@
 /// Big-endian key encoding: LMDB compares keys as bytes, so big-endian integers sort numerically
 /// and composite keys (`user, timestamp`) sort by their first field, then the next.
 public struct KeyBuilder: Sendable {
-    public private(set) var bytes: [UInt8] = []
+    @usableFromInline var storage: [UInt8] = []
+    public var bytes: [UInt8] { storage }
     public init() {}
 
-    public mutating func append<T: FixedWidthInteger>(_ value: T) {
-        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
+    @inlinable public mutating func append<T: FixedWidthInteger>(_ value: T) {
+        Swift.withUnsafeBytes(of: value.bigEndian) { storage.append(contentsOf: $0) }
     }
 
-    public mutating func append(_ raw: some Sequence<UInt8>) { bytes.append(contentsOf: raw) }
+    @inlinable public mutating func append(_ raw: some Sequence<UInt8>) { storage.append(contentsOf: raw) }
+
+    @inlinable public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try storage.withUnsafeBytes(body)
+    }
+
+    /// Empties the key, keeping its storage for the next one.
+    @inlinable public mutating func removeAll() { storage.removeAll(keepingCapacity: true) }
 
     /// The key made of `values`, each big-endian, in order.
-    public static func key<T: FixedWidthInteger>(_ values: T...) -> [UInt8] {
+    @inlinable public static func key<T: FixedWidthInteger>(_ values: T...) -> [UInt8] {
         var builder = KeyBuilder()
         for v in values { builder.append(v) }
         return builder.bytes

@@ -71,13 +71,31 @@ public final class WriteTransaction: Transaction {
     /// exists; otherwise returns true.
     @discardableResult
     public func put(_ db: Database, _ key: [UInt8], _ value: [UInt8], flags: WriteFlags = []) throws -> Bool {
-        let rc = key.withUnsafeBytes { k in
-            value.withUnsafeBytes { v in
-                var mk = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
-                var mv = MDB_val(mv_size: v.count, mv_data: UnsafeMutableRawPointer(mutating: v.baseAddress))
-                return mdb_put(txn, db.dbi, &mk, &mv, flags.rawValue)
-            }
-        }
+        try key.withUnsafeBytes { k in try value.withUnsafeBytes { v in try put(db, key: k, value: v, flags: flags) } }
+    }
+
+    /// `put` for bytes already in memory (no arrays made per entry).
+    @discardableResult
+    public func put(_ db: Database, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, flags: WriteFlags = []) throws -> Bool {
+        var mv = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
+        return try put(db, key: key, value: &mv, flags: flags)
+    }
+
+    /// Stores a value of `count` bytes under `key`, written in place by `fill` (LMDB's MDB_RESERVE: the
+    /// value is assembled where it will live, not in a temporary first). With `.noOverwrite` and an
+    /// existing key, returns false without calling `fill`.
+    @discardableResult
+    public func put(_ db: Database, key: UnsafeRawBufferPointer, reserving count: Int, flags: WriteFlags = [],
+                    fill: (UnsafeMutableRawBufferPointer) -> Void) throws -> Bool {
+        var mv = MDB_val(mv_size: count, mv_data: nil)
+        guard try put(db, key: key, value: &mv, flags: flags.union(WriteFlags(rawValue: UInt32(MDB_RESERVE)))) else { return false }
+        fill(UnsafeMutableRawBufferPointer(start: mv.mv_data, count: count))
+        return true
+    }
+
+    private func put(_ db: Database, key: UnsafeRawBufferPointer, value mv: inout MDB_val, flags: WriteFlags) throws -> Bool {
+        var mk = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        let rc = mdb_put(txn, db.dbi, &mk, &mv, flags.rawValue)
         if rc == MDB_KEYEXIST && flags.contains(.noOverwrite) { return false }
         try check(rc, "mdb_put(\(db.name ?? "main"))")
         return true

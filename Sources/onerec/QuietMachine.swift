@@ -1,0 +1,39 @@
+import Foundation
+
+/// Waits until the machine's cores are mostly idle (from /proc/stat), so a timed run does not share them
+/// with leftover work of another process; the test broker, for one, rewrites its whole data file after
+/// writes and offset commits, which takes most of a core for seconds. Returns the seconds waited;
+/// gives up (and says so) after `limit`.
+func waitForQuietMachine(idleFraction: Double = 0.9, window: Duration = .seconds(2), limit: Duration = .seconds(300)) async throws -> Double {
+    let start = ContinuousClock.now
+    var before = try cpuTimes()
+    while true {
+        try await Task.sleep(for: window)
+        let after = try cpuTimes()
+        let (busy, total) = (after.busy - before.busy, after.total - before.total)
+        if total > 0 && Double(total - busy) / Double(total) >= idleFraction { break }
+        if ContinuousClock.now - start > limit {
+            print("warning: the machine stayed busy for \(limit); measuring anyway")
+            break
+        }
+        before = after
+    }
+    let waited = ContinuousClock.now - start
+    return Double(waited.components.seconds) + Double(waited.components.attoseconds) * 1e-18
+}
+
+/// Busy and total jiffies of all cores since boot (the "cpu" line of /proc/stat; idle and iowait count
+/// as idle).
+private func cpuTimes() throws -> (busy: UInt64, total: UInt64) {
+    // Read to the end: /proc files report a size of 0, which String(contentsOfFile:) trusts.
+    guard let file = FileHandle(forReadingAtPath: "/proc/stat") else { throw CommandError("cannot open /proc/stat") }
+    defer { try? file.close() }
+    let text = String(decoding: file.readDataToEndOfFile(), as: UTF8.self)
+    guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") }) else {
+        throw CommandError("/proc/stat has no cpu line")
+    }
+    let fields = line.split(separator: " ").dropFirst().compactMap { UInt64($0) }
+    guard fields.count >= 5 else { throw CommandError("/proc/stat's cpu line is not what Linux writes: \(line)") }
+    let total = fields.prefix(8).reduce(0, +)
+    return (total - fields[3] - fields[4], total)
+}

@@ -1,0 +1,20 @@
+@testable import Kafka
+import Testing
+
+@Suite struct ConsumerBatchTests {
+    static func message(_ topic: String, _ partition: Int32, _ offset: Int64) -> ConsumerMessage {
+        ConsumerMessage(topic: topic, partition: partition, offset: offset, key: nil, value: [], timestamp: nil)
+    }
+
+    @Test func nextOffsetsFollowTheLastOffsetOfEachPartitionAcrossInterleavedRuns() {
+        let m = Self.message
+        let batch = ConsumerBatch(messages: [
+            m("a", 0, 10), m("a", 0, 11), m("a", 1, 5), m("b", 0, 7), m("a", 0, 12), m("a", 1, 6), m("a", 1, 9), m("b", 0, 8),
+        ])
+        #expect(batch.nextOffsets == [
+            TopicPartition(topic: "a", partition: 0): 13, TopicPartition(topic: "a", partition: 1): 10,
+            TopicPartition(topic: "b", partition: 0): 9,
+        ])
+        #expect(ConsumerBatch(messages: []).nextOffsets.isEmpty)
+    }
+}
