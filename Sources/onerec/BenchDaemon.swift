@@ -7,6 +7,7 @@ final class BenchDaemon {
     let process = Process()
     let directory: String
     let client: DaemonClient
+    let port: Int
     private var admin: DaemonClient?
 
     init(preset: String, beam: Int, port: Int) throws {
@@ -22,6 +23,7 @@ final class BenchDaemon {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         client = DaemonClient(base: URL(string: "http://127.0.0.1:\(port)")!, token: nil, tokenSource: directory + "/store/admin-token")
+        self.port = port
         try process.run()
     }
 
@@ -32,6 +34,9 @@ final class BenchDaemon {
         }
         try? FileManager.default.removeItem(atPath: directory)
     }
+
+    /// Recommendation load for this daemon; a request slower than `timeout` seconds fails.
+    func load(timeout: Double) -> LoadClient { LoadClient(port: port, timeout: timeout) }
 
     /// The serving version and the learner's steps so far.
     func learner() async -> (version: Int?, steps: Int) {
@@ -54,8 +59,11 @@ final class BenchDaemon {
 
     /// The daemon's resident memory, MiB: its own (heap and stacks: RssAnon) and file pages mapped in
     /// (RssFile: mostly the LMDB store, which grows with the data and which the kernel can drop).
-    var residentMiB: (anonymous: Double, file: Double)? {
-        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8) else { return nil }
+    var residentMiB: (anonymous: Double, file: Double)? { Self.residentMiB(pid: process.processIdentifier) }
+
+    /// The same, for any process.
+    static func residentMiB(pid: Int32) -> (anonymous: Double, file: Double)? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
         func field(_ name: String) -> Double? {
             status.split(separator: "\n").first { $0.hasPrefix(name) }.flatMap { Double($0.split(separator: " ").dropFirst().first ?? "") }.map { $0 / 1024 }
         }
@@ -63,38 +71,3 @@ final class BenchDaemon {
         return (anonymous, file)
     }
 }
-
-extension DaemonClient {
-    /// One recommendation request for a random user of the simulated world: its latency in ms, or nil for
-    /// an error, a refusal or a timeout.
-    func timedRecommendation(timeout: TimeInterval) async -> Double? {
-        let t0 = ContinuousClock.now
-        do {
-            _ = try await call("GET", "/v1/users/\(UInt64.random(in: 0..<1000))/recommendations", timeout: timeout)
-        } catch {
-            return nil
-        }
-        return Double((ContinuousClock.now - t0) / .microseconds(1)) / 1000
-    }
-
-    /// `clients` closed-loop clients, each sending its next request when the last is answered, for
-    /// `seconds`: the latencies, the failed requests and the wall time.
-    func closedLoop(clients: Int, seconds: Double, timeout: TimeInterval = 30) async -> (latencies: Latencies, failed: Int, wall: Double) {
-        let latencies = Latencies()
-        let start = Date()
-        let failed = await withTaskGroup(of: Int.self) { group in
-            for _ in 0..<clients {
-                group.addTask {
-                    var failed = 0
-                    while Date().timeIntervalSince(start) < seconds {
-                        if let ms = await timedRecommendation(timeout: timeout) { latencies.add(ms) } else { failed += 1 }
-                    }
-                    return failed
-                }
-            }
-            return await group.reduce(0, +)
-        }
-        return (latencies, failed, Date().timeIntervalSince(start))
-    }
-}
-

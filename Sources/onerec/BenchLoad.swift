@@ -24,13 +24,13 @@ struct BenchLoad: AsyncParsableCommand {
         let firstModel = try await daemon.waitForFirstModel()
         print("daemon: \(preset) generator, beam \(beam), training meanwhile; first version after \(Int(firstModel)) s; \(ProcessInfo.processInfo.activeProcessorCount) cores")
         try await Task.sleep(for: .seconds(warmup))
-        let (client, timeout) = (daemon.client, self.timeout)
+        let client = daemon.load(timeout: timeout)
 
         // Saturation: closed-loop clients, doubling, until the rate stops growing by 5%.
         var best = 0.0
         var clients = 1
         while clients <= maxConcurrency {
-            let (latencies, failed, wall) = await client.closedLoop(clients: clients, seconds: stepSeconds, timeout: timeout)
+            let (latencies, failed, wall) = await client.closedLoop(clients: clients, seconds: stepSeconds)
             let rate = Double(latencies.count) / wall
             print(String(format: "clients %3d: %7.1f requests/s  p50 %7.1f ms  p99 %7.1f ms  %d failed", clients, rate,
                          latencies.percentile(0.5), latencies.percentile(0.99), failed))
@@ -41,37 +41,20 @@ struct BenchLoad: AsyncParsableCommand {
         }
         print(String(format: "saturating rate: %.1f requests/s", best))
 
-        // 80% of it, open loop.
+        // 80% of it, open loop; memory every 10 s, a line a minute so a soak shows where memory goes.
         let target = 0.8 * best
-        let latencies = Latencies()
-        let failures = Tally()
-        var sent = 0
-        var memory: [(anonymous: Double, file: Double)] = daemon.residentMiB.map { [$0] } ?? []
-        let start = ContinuousClock.now
-        let interval = Duration.seconds(1 / target)
-        var next = start
-        var lastSample = Date()
-        await withTaskGroup(of: Void.self) { group in
-            while ContinuousClock.now - start < .seconds(seconds) {
-                next += interval
-                try? await Task.sleep(until: next, clock: .continuous)
-                sent += 1
-                group.addTask {
-                    if let ms = await client.timedRecommendation(timeout: timeout) { latencies.add(ms) } else { failures.add() }
-                }
-                if Date().timeIntervalSince(lastSample) >= 10, let rss = daemon.residentMiB {
-                    memory.append(rss)
-                    lastSample = Date()
-                    if memory.count % 6 == 1 {  // a line a minute, so a soak shows where memory goes
-                        print(String(format: "  %4.0f s: RssAnon %5.0f MiB, %d errors or timeouts so far", (ContinuousClock.now - start) / .seconds(1),
-                                     rss.anonymous, failures.count))
-                        fflush(nil)
-                    }
-                }
+        let samples = Mutex<[(anonymous: Double, file: Double)]>(daemon.residentMiB.map { [$0] } ?? [])
+        let pid = daemon.process.processIdentifier
+        let (sent, latencies, failed) = await client.openLoop(rate: target, seconds: seconds) { elapsed, failures in
+            guard let rss = BenchDaemon.residentMiB(pid: pid) else { return }
+            let count = samples.withLock { $0.append(rss); return $0.count }
+            if count % 6 == 1 {
+                print(String(format: "  %4.0f s: RssAnon %5.0f MiB, %d errors or timeouts so far", elapsed, rss.anonymous, failures))
+                fflush(nil)
             }
         }
+        var memory = samples.withLock { $0 }
         if let rss = daemon.residentMiB { memory.append(rss) }
-        let failed = failures.count
         print(String(format: "at 80%% (%.1f requests/s) for %.0f s: %d sent, %d errors or timeouts (> %.1f s), p50 %.1f ms, p99 %.1f ms",
                      target, seconds, sent, failed, timeout, latencies.percentile(0.5), latencies.percentile(0.99)))
         if let first = memory.first, let last = memory.last {
@@ -85,11 +68,3 @@ struct BenchLoad: AsyncParsableCommand {
         }
     }
 }
-
-/// A count shared by tasks.
-final class Tally: Sendable {
-    private let value = Atomic<Int>(0)
-    func add() { value.add(1, ordering: .relaxed) }
-    var count: Int { value.load(ordering: .relaxed) }
-}
-

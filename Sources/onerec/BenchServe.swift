@@ -15,7 +15,7 @@ struct BenchServe: AsyncParsableCommand {
 
     func run() async throws {
         let daemon = try BenchDaemon(preset: preset, beam: beam, port: port)
-        let client = daemon.client
+        let client = daemon.load(timeout: 30)
         let firstModel = try await daemon.waitForFirstModel()
         print("daemon: \(preset) generator, beam \(beam), trained and training; first version after \(Int(firstModel)) s; \(ProcessInfo.processInfo.activeProcessorCount) cores")
         for clients in concurrency.split(separator: ",").compactMap({ Int($0) }) {

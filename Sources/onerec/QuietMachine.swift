@@ -18,8 +18,7 @@ func waitForQuietMachine(idleFraction: Double = 0.9, window: Duration = .seconds
         }
         before = after
     }
-    let waited = ContinuousClock.now - start
-    return Double(waited.components.seconds) + Double(waited.components.attoseconds) * 1e-18
+    return start.duration(to: .now).seconds
 }
 
 /// Busy and total jiffies of all cores since boot (the "cpu" line of /proc/stat; idle and iowait count
