@@ -106,8 +106,14 @@ public enum Daemon {
 
         let ingestForStatus = ingestService
         let status = DaemonStatus {
-            guard let since = ingestForStatus?.brokersUnreachableSince else { return [] }
-            return ["kafka: no broker reachable for \(Int(-since.timeIntervalSinceNow)) s; ingest resumes when one answers"]
+            var degraded: [String] = []
+            if let since = ingestForStatus?.brokersUnreachableSince {
+                degraded.append("kafka: no broker reachable for \(Int(-since.timeIntervalSinceNow)) s; ingest resumes when one answers")
+            }
+            if let failure = ingestForStatus?.storeUnwritable {
+                degraded.append("store: cannot store ingested events for \(Int(-failure.since.timeIntervalSinceNow)) s (\(failure.reason)); ingest holds them and retries, serving goes on")
+            }
+            return degraded
         }
         let notifier = SystemdNotifier(environment: environment)
         let watchdog = WatchdogService(

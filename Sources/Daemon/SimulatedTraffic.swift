@@ -46,6 +46,7 @@ public struct SimulatedTraffic: Service {
         var seen = [Set<UInt64>](repeating: [], count: world.config.users)
         var user = 0
         var sessions = 0
+        var failing = false
         let interval = Duration.seconds(1 / sessionsPerSecond)
         logger.info("simulated traffic started", metadata: ["users": "\(world.config.users)", "items": "\(world.items.count)", "sessionsPerSecond": "\(sessionsPerSecond)"])
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
@@ -60,7 +61,15 @@ public struct SimulatedTraffic: Service {
             policy.observe(events)
             for e in events { seen[user].insert(e.itemID) }
             let checked = validated(events.map(Event.interaction), decoder)
-            try await store.writing { [store] in try store.apply(checked, offsets: [:]) }
+            do {
+                try await store.writing { [store] in try store.apply(checked, offsets: [:]) }
+                if failing { logger.notice("simulated traffic stores again") }
+                failing = false
+            } catch {
+                // A full disk or store: these synthetic events are dropped (real ones wait in Kafka), serving goes on.
+                if !failing { logger.error("simulated traffic cannot store its events; dropping them until it can", metadata: ["reason": "\(error)"]) }
+                failing = true
+            }
             sessions += 1
             user = (user + 1) % world.config.users
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }

@@ -30,6 +30,7 @@ public final class HistoryStore: Sendable {
     /// Runs `body` (writes: a commit waits for the disk) on the store's writer thread, in call order.
     /// Done on a task's own thread, a commit would hold one of the few threads Swift concurrency has (two
     /// on two cores) for the length of an fsync, and HTTP requests would wait behind it.
+    @discardableResult
     public func writing<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             writer.async { continuation.resume(with: Result { try body() }) }
@@ -78,16 +79,16 @@ public final class HistoryStore: Sendable {
                     Self.appendHistoryKey(&key, user: e.userID, timestampMs: e.timestampMs, sequence: sequence)
                     value.removeAll()
                     Self.appendHistoryValue(&value, e)
-                    try key.withUnsafeBytes { k in try value.withUnsafeBytes { v in try txn.put(history, key: k, value: v) } }
+                    _ = try key.withUnsafeBytes { k in try value.withUnsafeBytes { v in try txn.put(history, key: k, value: v) } }
                 case let .item(e):
                     kind = Kind.item
                     key.removeAll()
                     key.append(e.itemID)
-                    try key.withUnsafeBytes { k in try json.withUnsafeBytes { v in try txn.put(items, key: k, value: v) } }
+                    _ = try key.withUnsafeBytes { k in try json.withUnsafeBytes { v in try txn.put(items, key: k, value: v) } }
                 }
                 key.removeAll()
                 key.append(sequence)
-                try key.withUnsafeBytes { k in
+                _ = try key.withUnsafeBytes { k in
                     try txn.put(log, key: k, reserving: 1 + json.count, flags: .append) { out in
                         out[0] = kind
                         json.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: out[1...]).copyMemory(from: $0) }

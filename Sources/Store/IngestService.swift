@@ -26,6 +26,8 @@ public final class IngestService: Service, Sendable {
         /// the batch touched in the (randomly keyed) event-id and history indexes and syncs them, so larger
         /// batches share that cost (10,000 spent half of ingest's time in commits).
         public var maxBatchMessages = 50_000
+        /// How often a batch the store refused (disk full, map at its limit, an I/O error) is tried again.
+        public var storeRetryInterval: Duration = .seconds(5)
         public init(kafka: KafkaConfig) { self.kafka = kafka }
     }
 
@@ -44,6 +46,7 @@ public final class IngestService: Service, Sendable {
     private let consumer: KafkaConsumer
     private let deadLetters: KafkaProducer
     private let totalsState = Mutex(Totals())
+    private let storeFailure = Mutex<(since: Date, reason: String)?>(nil)
 
     public init(config: Config, store: HistoryStore, logger: Logger) throws {
         self.config = config
@@ -72,14 +75,17 @@ public final class IngestService: Service, Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.consumer.run() }
             // Two stages: while one batch is written (and synced) to LMDB, the next is validated; writes
-            // stay in batch order, one at a time.
-            var writing: Task<Void, any Error>?
+            // stay in batch order, one at a time, and none follows a batch given up on.
+            var writing: Task<Bool, any Error>?
             for try await batch in consumer.batches {
-                let validated = Self.validate(batch, decoder: decoder)
-                try await writing?.value
-                writing = Task { try await self.store.writing { try self.persist(validated) } }
+                // Tens of milliseconds per batch, so not on the few Swift concurrency threads HTTP shares.
+                let validated = await withCheckedContinuation { done in
+                    DispatchQueue.global().async { done.resume(returning: Self.validate(batch, decoder: decoder)) }
+                }
+                guard try await writing?.value ?? true else { break }
+                writing = Task { try await self.persistHolding(validated) }
             }
-            try await writing?.value
+            _ = try await writing?.value
             try await group.waitForAll()
         }
         logger.info("ingest stopped", metadata: ["stored": "\(totals.stored)", "invalid": "\(totals.invalid)"])
@@ -114,15 +120,60 @@ public final class IngestService: Service, Sendable {
         return Validated(batch: batch, valid: valid, rejected: rejected)
     }
 
-    /// Dead letters, then the events and offsets in one LMDB transaction, then the offsets for Kafka.
-    private func persist(_ v: Validated) throws {
-        // Dead letters first, durably: once offsets move past them they must already be kept elsewhere.
-        if !v.rejected.isEmpty {
-            for (message, reason) in v.rejected {
-                try deadLetters.send(topic: config.deadLetterTopic, key: message.key, value: Array(deadLetter(message, reason).utf8))
+    /// Why the store refused the batch in hand and since when, while it does (disk full, the map at its
+    /// limit, an I/O error); nil while writes succeed. Meanwhile ingest holds that batch and tries it again
+    /// every `storeRetryInterval`, polling nothing new, so Kafka keeps whatever is not stored; serving
+    /// goes on.
+    public var storeUnwritable: (since: Date, reason: String)? { storeFailure.withLock { $0 } }
+
+    /// `persist`, tried again while it fails (dead letters are not sent again once sent). A batch applies
+    /// idempotently (event ids already stored are skipped, offsets only move forward), so a retry after a
+    /// failure at any point stores nothing twice. Returns false when the consumer stops first: the batch is
+    /// given up on, unstored and uncommitted, and read again at the next start.
+    private func persistHolding(_ v: Validated) async throws -> Bool {
+        var deadLettersSent = false
+        while true {
+            do {
+                if !deadLettersSent && !v.rejected.isEmpty {
+                    try await store.writing { try self.sendDeadLetters(v) }  // flush blocks: off the concurrency threads
+                }
+                deadLettersSent = true
+                try await store.writing { try self.persist(v) }
+                if let failure = storeFailure.withLock({ f in defer { f = nil }; return f }) {
+                    logger.notice("ingest stores again", metadata: ["held": "\(Int(-failure.since.timeIntervalSinceNow)) s"])
+                }
+                return true
+            } catch {
+                let first = storeFailure.withLock { f in
+                    defer { f = (f?.since ?? Date(), "\(error)") }
+                    return f == nil
+                }
+                if first {
+                    logger.error("ingest cannot store a batch; holding it and trying again", metadata: [
+                        "reason": "\(error)", "retry": "\(config.storeRetryInterval)", "messages": "\(v.batch.messages.count)"])
+                }
+                Counter(label: "onerec.ingest.store_failures").increment()
+                if consumer.isStopping {
+                    logger.warning("ingest stops with a batch not stored; it is read again at the next start", metadata: ["reason": "\(error)"])
+                    return false
+                }
+                try await Task.sleep(for: config.storeRetryInterval)
             }
-            try deadLetters.flush()
         }
+    }
+
+    /// The batch's refused messages to the dead-letter topic, durably: they must be kept elsewhere before
+    /// offsets move past them.
+    private func sendDeadLetters(_ v: Validated) throws {
+        guard !v.rejected.isEmpty else { return }
+        for (message, reason) in v.rejected {
+            try deadLetters.send(topic: config.deadLetterTopic, key: message.key, value: Array(deadLetter(message, reason).utf8))
+        }
+        try deadLetters.flush()
+    }
+
+    /// The events and offsets in one LMDB transaction, then the offsets for Kafka.
+    private func persist(_ v: Validated) throws {
         var next: [String: [Int32: Int64]] = [:]
         for (tp, offset) in v.batch.nextOffsets { next[tp.topic, default: [:]][tp.partition] = offset }
         let applied = try store.apply(v.valid, offsets: next)

@@ -8,6 +8,8 @@ import Glibc
 final class HTTPConnection {
     struct Failure: Error, CustomStringConvertible {
         let description: String
+        /// The server closed a kept-alive connection before answering: the request may go again on a new one.
+        var closedBeforeAnswer = false
     }
 
     private let fd: Int32
@@ -44,9 +46,12 @@ final class HTTPConnection {
         var sent = 0
         while sent < request.count {
             let n = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard n > 0 else { throw Failure(description: "send: \(n == 0 ? "closed" : String(cString: strerror(errno)))") }
+            guard n > 0 else {
+                throw Failure(description: "send: \(n == 0 ? "closed" : String(cString: strerror(errno)))", closedBeforeAnswer: errno == EPIPE || errno == ECONNRESET)
+            }
             sent += n
         }
+        try fill(first: true)
         let head = try readHead()
         guard let statusLine = head.first, statusLine.hasPrefix("HTTP/1.1 "), let status = Int(statusLine.dropFirst(9).prefix(3)) else {
             throw Failure(description: "not an HTTP/1.1 status line: \(head.first ?? "")")
@@ -94,10 +99,14 @@ final class HTTPConnection {
         buffer.removeFirst(count)
     }
 
-    private func fill() throws {
+    /// Reads what has arrived; `first`: the first read for a request (nothing of its answer yet).
+    private func fill(first: Bool = false) throws {
         var chunk = [UInt8](repeating: 0, count: 16 << 10)
         let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-        guard n > 0 else { throw Failure(description: n == 0 ? "closed by the server" : "recv: \(String(cString: strerror(errno)))") }
+        guard n > 0 else {
+            throw Failure(description: n == 0 ? "closed by the server" : "recv: \(String(cString: strerror(errno)))",
+                          closedBeforeAnswer: first && (n == 0 || errno == ECONNRESET))
+        }
         buffer += chunk[..<n]
     }
 }

@@ -110,6 +110,9 @@ public final class KafkaConsumer: Service, Sendable {
         stopRequested.store(true, ordering: .relaxed)
     }
 
+    /// Whether `stop` was called (directly or by graceful shutdown).
+    public var isStopping: Bool { stopRequested.load(ordering: .relaxed) }
+
     /// Records that `batch` is processed: the group resumes after it (committed within
     /// `auto.commit.interval.ms`, or at once by `commit()`). Partitions no longer assigned are skipped;
     /// their new owner re-reads from the last committed offset.
