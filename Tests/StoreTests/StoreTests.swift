@@ -194,7 +194,7 @@ func interaction(_ i: Int, user: UInt64, eventID: String? = nil) -> Event {
 /// Ingest against librdkafka's in-process mock cluster, with faults injected: fetches failing (a
 /// dropped connection, a leader that moved, a timeout), then every broker down for a while. Nothing is lost or
 /// stored twice, the outage is reported while it lasts, and ingest resumes by itself.
-@Suite struct IngestFaultTests {
+@Suite(.serialized) struct IngestFaultTests {
     static let logger = { var l = Logger(label: "ingest-faults"); l.logLevel = .critical; return l }()
 
     /// librdkafka's mock cluster with topics `<name>.interactions` (`partitions`), `.items` and `.dlq`, a
@@ -258,6 +258,8 @@ func interaction(_ i: Int, user: UInt64, eventID: String? = nil) -> Event {
         var kafka = try Mock("full", brokers: 1, partitions: 2)
         try kafka.produce(0..<3_000)
         (kafka.config.maxBatchMessages, kafka.config.storeRetryInterval) = (200, .milliseconds(100))
+        // The mock cluster waits out a closed static member's session before the restart below may rejoin.
+        kafka.config.kafka.properties["session.timeout.ms"] = "6000"
         let (config, logger) = (kafka.config, Self.logger)
         let dir = TempDirectory()
         defer { dir.cleanup() }
@@ -270,7 +272,7 @@ func interaction(_ i: Int, user: UInt64, eventID: String? = nil) -> Event {
             let store = try HistoryStore(environment: Environment(path: dir.path, options: small))
             let held = try IngestService(config: config, store: store, logger: logger)
             let run = Task { try await held.run() }
-            try await Self.wait("the store refusing a batch", 60) { held.storeUnwritable != nil }
+            try await Self.wait("the store refusing a batch", 120) { held.storeUnwritable != nil }
             let stored = held.totals.stored
             try await Task.sleep(for: .milliseconds(500))  // several retries
             #expect(stored > 0 && stored < 3_000 && held.totals.stored == stored, "stored \(stored), then \(held.totals.stored)")
@@ -287,7 +289,7 @@ func interaction(_ i: Int, user: UInt64, eventID: String? = nil) -> Event {
         let roomy = try HistoryStore(environment: Environment(path: dir.path))
         let resumed = try IngestService(config: config, store: roomy, logger: logger)
         let secondRun = Task { try await resumed.run() }
-        try await Self.wait("the rest stored", 60) { try roomy.counts().interactions == 3_000 }
+        try await Self.wait("the rest stored", 120) { try roomy.counts().interactions == 3_000 }
         resumed.stop()
         try await secondRun.value
         #expect(resumed.totals.stored == 3_000 - stored && resumed.totals.duplicates == 0 && resumed.storeUnwritable == nil)
