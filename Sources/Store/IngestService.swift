@@ -165,7 +165,6 @@ public final class IngestService: Service, Sendable {
     /// The batch's refused messages to the dead-letter topic, durably: they must be kept elsewhere before
     /// offsets move past them.
     private func sendDeadLetters(_ v: Validated) throws {
-        guard !v.rejected.isEmpty else { return }
         for (message, reason) in v.rejected {
             try deadLetters.send(topic: config.deadLetterTopic, key: message.key, value: Array(deadLetter(message, reason).utf8))
         }

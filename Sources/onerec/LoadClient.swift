@@ -9,7 +9,7 @@ struct LoadClient: Sendable {
     let port: Int
     let timeout: Double
     /// Users of the simulated world the requests are for.
-    var users = 1000
+    let users = 1000
 
     /// `clients` closed-loop clients for `seconds`: the latencies (ms), the failed requests, the wall time.
     func closedLoop(clients: Int, seconds: Double) async -> (latencies: Latencies, failed: Int, wall: Double) {
@@ -39,15 +39,7 @@ struct LoadClient: Sendable {
                 var next = start, sent = 0, lastProgress = start
                 while start.duration(to: next) < .seconds(seconds) {
                     Thread.sleep(forTimeInterval: max(0, ContinuousClock.now.duration(to: next).seconds))
-                    if jobs.add(next) {
-                        Thread {
-                            var connection: HTTPConnection?
-                            while let scheduled = jobs.take() {
-                                if let ms = request(&connection, since: scheduled) { latencies.add(ms) } else { failed.add() }
-                                jobs.done()
-                            }
-                        }.start()
-                    }
+                    if jobs.add(next) { Thread { serve(jobs, latencies, failed) }.start() }
                     sent += 1
                     next += interval
                     if lastProgress.duration(to: .now) >= .seconds(10) {
@@ -61,6 +53,15 @@ struct LoadClient: Sendable {
         }
         await jobs.drained()
         return (sent, latencies, failed.count)
+    }
+
+    /// An open-loop client thread: takes scheduled requests until the queue is finished and empty.
+    private func serve(_ jobs: JobQueue, _ latencies: Latencies, _ failed: Tally) {
+        var connection: HTTPConnection?
+        while let scheduled = jobs.take() {
+            if let ms = request(&connection, since: scheduled) { latencies.add(ms) } else { failed.add() }
+            jobs.done()
+        }
     }
 
     /// One request on `connection` (opened if nil; dropped after an error; sent again once on a new one if

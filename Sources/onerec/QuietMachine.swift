@@ -24,10 +24,7 @@ func waitForQuietMachine(idleFraction: Double = 0.9, window: Duration = .seconds
 /// Busy and total jiffies of all cores since boot (the "cpu" line of /proc/stat; idle and iowait count
 /// as idle).
 private func cpuTimes() throws -> (busy: UInt64, total: UInt64) {
-    // Read to the end: /proc files report a size of 0, which String(contentsOfFile:) trusts.
-    guard let file = FileHandle(forReadingAtPath: "/proc/stat") else { throw CommandError("cannot open /proc/stat") }
-    defer { try? file.close() }
-    let text = String(decoding: file.readDataToEndOfFile(), as: UTF8.self)
+    let text = try String(contentsOfFile: "/proc/stat", encoding: .utf8)
     guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") }) else {
         throw CommandError("/proc/stat has no cpu line")
     }

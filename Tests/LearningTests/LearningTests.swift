@@ -81,6 +81,14 @@ func interaction(_ user: UInt64, _ item: UInt64, request: String, position: Int,
             return try Learner(config: config, history: history, registry: registry, popular: PopularItems(), directory: dir.path + "/trainer",
                                trueWatch: { user, items in world.utility(user: Int(user), session: items).watchTimeMs }, logger: Logger(label: "test"))
         }
+
+        /// A learner started and trained for `steps` steps.
+        func learner(_ config: LearnerConfig, trainedFor steps: Int) throws -> Learner {
+            let learner = try learner(config)
+            try learner.start()
+            for _ in 0..<100 where learner.status.snapshot.steps < steps { _ = try learner.tick() }
+            return learner
+        }
     }
 
     static var config: LearnerConfig {
@@ -143,9 +151,7 @@ func interaction(_ user: UInt64, _ item: UInt64, request: String, position: Int,
     func aFullDiskFailsTheCheckpointNotServingNorTraining() throws {
         let s = try Setup()
         defer { s.dir.cleanup() }
-        let learner = try s.learner(Self.config)
-        try learner.start()
-        for _ in 0..<100 where learner.status.snapshot.steps < 40 { _ = try learner.tick() }
+        let learner = try s.learner(Self.config, trainedFor: 40)
         try #require(learner.status.snapshot.lastCheckpointStep == 40)
         let temporary = s.dir.path + "/trainer/generator.safetensors.tmp-\(getpid())"
         try FileManager.default.createSymbolicLink(atPath: temporary, withDestinationPath: "/dev/full")
@@ -164,9 +170,7 @@ func interaction(_ user: UInt64, _ item: UInt64, request: String, position: Int,
     @Test func aDamagedCheckpointIsRefusedAndTrainingStartsFromTheServedVersion() throws {
         let s = try Setup()
         defer { s.dir.cleanup() }
-        let learner = try s.learner(Self.config)
-        try learner.start()
-        for _ in 0..<100 where learner.status.snapshot.steps < 40 { _ = try learner.tick() }
+        let learner = try s.learner(Self.config, trainedFor: 40)
         try #require(learner.status.snapshot.steps == 40)
         try "not a checkpoint".write(toFile: s.dir.path + "/trainer/generator.safetensors", atomically: true, encoding: .utf8)
         let again = try s.learner(Self.config)
