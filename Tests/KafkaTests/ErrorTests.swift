@@ -35,7 +35,8 @@ import Testing
         try await testGracefulShutdown { trigger in
             let group = ServiceGroup(services: [consumer], logger: TestBroker.quietLogger)
             async let finished: Void = group.run()
-            try await waitFor { consumer.assignment.count == 1 }
+            // 3 s alone; a CI run with every suite in parallel once took over 60 s to join the mock's group.
+            try await waitFor(timeout: .seconds(180)) { consumer.assignment.count == 1 }
             trigger.triggerGracefulShutdown()
             try await finished
             var iterator = consumer.batches.makeAsyncIterator()
