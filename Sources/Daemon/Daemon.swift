@@ -71,6 +71,7 @@ public enum Daemon {
             ingest.groupID = settings.kafkaGroupID
             ingest.interactionsTopic = settings.interactionsTopic
             ingest.itemsTopic = settings.itemsTopic
+            ingest.idleCheckInterval = settings.kafkaIdleCheckMilliseconds > 0 ? .milliseconds(settings.kafkaIdleCheckMilliseconds) : nil
             ingest.instanceID = environment["ONEREC_KAFKA_INSTANCE_ID"] ?? "\(ProcessInfo.processInfo.hostName)-\(settings.kafkaGroupID)"
             let service = try IngestService(config: ingest, store: history, logger: logger)
             consumerLag = { service.lag() }

@@ -19,6 +19,7 @@ import SystemPackage
 /// | `kafka.interactionsTopic` | string | `onerec.interactions` | topic of interaction events |
 /// | `kafka.itemsTopic` | string | `onerec.items` | topic of item events |
 /// | `kafka.connectTimeoutSeconds` | int | `10` | how long startup waits for a broker to answer |
+/// | `kafka.idleCheckMilliseconds` | int | `100` | a partition read to its end is paused and the broker asked this often whether more arrived; `0`: leave the waiting to the broker (`fetch.wait.max.ms`) |
 /// | `kafka.properties` | string | empty | more librdkafka properties, `key=value;key=value` (TLS, SASL, fetch sizes); applied last, only their keys are logged |
 /// | `compute.threads` | int | cores - 1 (at least 1) | workers for training and inference math (the rest serve and ingest) |
 /// | `log.level` | string | `info` | trace, debug, info, notice, warning, error, critical |
@@ -49,6 +50,7 @@ public struct DaemonSettings: Sendable, Equatable {
     public var interactionsTopic: String
     public var itemsTopic: String
     public var kafkaConnectTimeout: Duration
+    public var kafkaIdleCheckMilliseconds: Int
     /// `kafka.properties`, parsed; items without `=` are kept apart for `validate` to refuse.
     public var kafkaProperties: [String: String]
     var malformedKafkaProperties: [String]
@@ -84,6 +86,7 @@ public struct DaemonSettings: Sendable, Equatable {
         interactionsTopic = config.string(forKey: "kafka.interactionsTopic", default: "onerec.interactions")
         itemsTopic = config.string(forKey: "kafka.itemsTopic", default: "onerec.items")
         kafkaConnectTimeout = .seconds(config.int(forKey: "kafka.connectTimeoutSeconds", default: 10))
+        kafkaIdleCheckMilliseconds = config.int(forKey: "kafka.idleCheckMilliseconds", default: 100)
         (kafkaProperties, malformedKafkaProperties) = ([:], [])
         for item in config.string(forKey: "kafka.properties", default: "").split(separator: ";") {
             let parts = item.split(separator: "=", maxSplits: 1)
@@ -124,6 +127,7 @@ public struct DaemonSettings: Sendable, Equatable {
         guard retentionDays >= 0 else { throw fail("store.retentionDays", "must not be negative") }
         guard computeThreads >= 1 else { throw fail("compute.threads", "must be at least 1") }
         guard kafkaConnectTimeout > .zero else { throw fail("kafka.connectTimeoutSeconds", "must be positive") }
+        guard kafkaIdleCheckMilliseconds >= 0 else { throw fail("kafka.idleCheckMilliseconds", "must not be negative") }
         guard malformedKafkaProperties.isEmpty else {
             throw fail("kafka.properties", "\(malformedKafkaProperties.map { "'\($0)'" }.joined(separator: ", ")) is not key=value (items are separated by ';')")
         }
@@ -150,7 +154,7 @@ public struct DaemonSettings: Sendable, Equatable {
             "http": "\(httpHost):\(httpPort)", "store.path": storePath, "store.mapSizeMegabytes": "\(storeMapSizeMiB)", "store.retentionDays": "\(retentionDays)",
             "kafka.brokers": kafkaBrokers.isEmpty ? "(none)" : kafkaBrokers.joined(separator: ","),
             "kafka.groupId": kafkaGroupID, "kafka.topics": "\(interactionsTopic),\(itemsTopic)",
-            "kafka.properties": kafkaProperties.keys.sorted().joined(separator: ","),
+            "kafka.properties": kafkaProperties.keys.sorted().joined(separator: ","), "kafka.idleCheckMilliseconds": "\(kafkaIdleCheckMilliseconds)",
             "compute.threads": "\(computeThreads)", "log.level": logLevel,
             "serving": "beam \(servingBeam), \(decodeWorkers) decode workers, queue \(queueLimit)",
             "trainer": trainerEnabled ? "\(trainerPreset), publish every \(publishEverySteps) steps" : "off",

@@ -26,6 +26,8 @@ public final class IngestService: Service, Sendable {
         /// the batch touched in the (randomly keyed) event-id and history indexes and syncs them, so larger
         /// batches share that cost (10,000 spent half of ingest's time in commits).
         public var maxBatchMessages = 50_000
+        /// How often a partition read to its end asks whether more arrived (KafkaConsumer.Config).
+        public var idleCheckInterval: Duration? = .milliseconds(100)
         /// How often a batch the store refused (disk full, map at its limit, an I/O error) is tried again.
         public var storeRetryInterval: Duration = .seconds(5)
         public init(kafka: KafkaConfig) { self.kafka = kafka }
@@ -56,6 +58,7 @@ public final class IngestService: Service, Sendable {
                                                   topics: config.interactionsTopic == config.itemsTopic ? [config.interactionsTopic] : [config.interactionsTopic, config.itemsTopic])
         if let id = config.instanceID { consumerConfig.groupInstanceID = id }
         consumerConfig.maxBatchMessages = config.maxBatchMessages
+        consumerConfig.idleCheckInterval = config.idleCheckInterval
         consumer = try KafkaConsumer(config: consumerConfig, logger: logger) { partitions in
             var starts: [TopicPartition: Int64] = [:]
             for (topic, group) in Dictionary(grouping: partitions, by: \.topic) {

@@ -57,6 +57,28 @@ import Testing
         #expect(!lags.isEmpty && lags.allSatisfy { $0 >= 0 && $0 <= 2_000 })
     }
 
+    /// A partition read to its end is paused (the test broker answers empty fetches at once, so librdkafka
+    /// would otherwise fetch in a busy loop) and resumes when more messages arrive.
+    @Test func partitionsReadToTheirEndPauseAndResumeWhenMoreArrives() async throws {
+        let topic = try TestBroker.topic("idle", partitions: 2)
+        _ = try TestBroker.produce(300, to: topic)
+        let consumer = try TestBroker.consumer(group: "idle-\(topic)", topic: topic, instance: "a")
+        let run = Task { try await consumer.run() }
+        var batches = consumer.batches.makeAsyncIterator()
+        var read: [String] = []
+        while read.count < 300, let batch = try await batches.next() { read += batch.messages.map { String(decoding: $0.value, as: UTF8.self) } }
+        try await waitFor { consumer.assignment.count == 2 && consumer.pausedAtEnd == consumer.assignment }
+
+        let more = try TestBroker.produce(40, to: topic)  // values "0"..."39" again
+        var after: [String] = []
+        while after.count < 40, let batch = try await batches.next() { after += batch.messages.map { String(decoding: $0.value, as: UTF8.self) } }
+        try await waitFor { consumer.pausedAtEnd == consumer.assignment }
+        consumer.stop()
+        try await run.value
+        #expect(read.count == 300 && Set(read).count == 300)
+        #expect(after.count == 40 && Set(after) == more)
+    }
+
     @Test func twoMembersSharePartitions() async throws {
         let topic = try TestBroker.topic("share", partitions: 4)
         let sent = try TestBroker.produce(4_000, to: topic)

@@ -7,6 +7,8 @@ final class ConsumerContext: ClientContext, @unchecked Sendable {
     // @unchecked: `onAssign` is Sendable and `assigned` is behind a Mutex.
     private let onAssign: KafkaConsumer.AssignHandler
     private let assigned = Mutex<Set<TopicPartition>>([])
+    /// How many times the assignment changed (assign, revoke or a failed rebalance).
+    let assignmentChanges = Atomic<Int>(0)
 
     init(logger: Logger, brokers: [String], onAssign: @escaping KafkaConsumer.AssignHandler) {
         self.onAssign = onAssign
@@ -19,6 +21,7 @@ final class ConsumerContext: ClientContext, @unchecked Sendable {
     func rebalance(_ rk: OpaquePointer, _ err: rd_kafka_resp_err_t, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
         let cooperative = String(cString: rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE"
         let partitions = PartitionList.partitions(list)
+        defer { assignmentChanges.add(1, ordering: .relaxed) }
         switch err {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
             do {

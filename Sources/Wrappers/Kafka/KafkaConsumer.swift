@@ -26,6 +26,11 @@ public final class KafkaConsumer: Service, Sendable {
         public var bufferedBatches: Int = 2
         /// Where a partition with no committed offset starts: "earliest" or "latest". Default "earliest".
         public var autoOffsetReset: String = "earliest"
+        /// How often a partition read to its end asks the broker whether more has arrived; meanwhile it
+        /// is paused (see `IdlePartitions`: a broker that does not hold empty fetches, like the test
+        /// broker, otherwise keeps a caught-up consumer busy). Default 100 ms; nil leaves the waiting to
+        /// the broker (`fetch.wait.max.ms`).
+        public var idleCheckInterval: Duration? = .milliseconds(100)
 
         public init(kafka: KafkaConfig, groupID: String, topics: [String]) {
             self.kafka = kafka
@@ -44,6 +49,7 @@ public final class KafkaConsumer: Service, Sendable {
     private let config: Config
     private let channel: BatchChannel
     private let context: ConsumerContext
+    private let idle: IdlePartitions?
     private let stopRequested = Atomic<Bool>(false)
 
     public init(config: Config, logger: Logger, onAssign: @escaping AssignHandler = { _ in [:] }) throws {
@@ -55,7 +61,7 @@ public final class KafkaConsumer: Service, Sendable {
             "enable.auto.offset.store": "false",
             "enable.auto.commit": "true",
             "auto.offset.reset": config.autoOffsetReset,
-            "enable.partition.eof": "false",
+            "enable.partition.eof": config.idleCheckInterval == nil ? "false" : "true",
         ]
         if let instance = config.groupInstanceID { defaults["group.instance.id"] = instance }
         let context = ConsumerContext(logger: logger, brokers: config.kafka.brokers, onAssign: onAssign)
@@ -68,6 +74,8 @@ public final class KafkaConsumer: Service, Sendable {
         try check(rd_kafka_poll_set_consumer(client.handle), "redirect the main queue to the consumer")
         self.config = config
         self.context = context
+        let client = client
+        idle = config.idleCheckInterval.map { IdlePartitions(client: client, interval: $0) }
         channel = BatchChannel(capacity: config.bufferedBatches)
     }
 
@@ -76,6 +84,9 @@ public final class KafkaConsumer: Service, Sendable {
 
     /// Partitions currently assigned to this member.
     public var assignment: Set<TopicPartition> { context.assignment }
+
+    /// Assigned partitions read to their end and paused until the broker has more (see `idleCheckInterval`).
+    public var pausedAtEnd: Set<TopicPartition> { idle?.paused ?? [] }
 
     /// Brokers and topics; throws if no broker answers within `timeout`.
     public func metadata(timeout: Duration = .seconds(10)) throws -> ClusterMetadata {
@@ -185,6 +196,7 @@ public final class KafkaConsumer: Service, Sendable {
         } else {
             context.logger.info("kafka consumer subscribed", metadata: ["topics": "\(config.topics)", "group": "\(config.groupID)"])
             var lastProbe = Date.distantPast
+            var assignmentChanges = context.assignmentChanges.load(ordering: .relaxed)
             while !stopRequested.load(ordering: .relaxed) {
                 // While the brokers are down, ask one for metadata now and then: an answer means they are back.
                 if context.unreachable.withLock({ $0 }) != nil && Date().timeIntervalSince(lastProbe) > 2 {
@@ -192,6 +204,14 @@ public final class KafkaConsumer: Service, Sendable {
                     if (try? client.metadata(timeout: .milliseconds(500))) != nil { context.unreachable.withLock { $0 = nil } }
                 }
                 do {
+                    if let idle {
+                        let changes = context.assignmentChanges.load(ordering: .relaxed)
+                        if changes != assignmentChanges {
+                            assignmentChanges = changes
+                            try idle.resumeAll()
+                        }
+                        try idle.resumeGrown()
+                    }
                     let batch = try pollBatch()
                     if !batch.messages.isEmpty { context.unreachable.withLock { $0 = nil } }
                     if batch.messages.isEmpty { continue }
@@ -211,6 +231,7 @@ public final class KafkaConsumer: Service, Sendable {
     }
 
     /// Up to `maxBatchMessages`: the first poll waits `pollTimeout`, the rest take only what is ready.
+    /// A partition's end-of-partition event pauses it (see `idleCheckInterval`).
     private func pollBatch() throws(KafkaError) -> ConsumerBatch {
         var messages: [ConsumerMessage] = []
         var timeout = config.pollTimeout.milliseconds
@@ -219,6 +240,10 @@ public final class KafkaConsumer: Service, Sendable {
             timeout = 0
             defer { rd_kafka_message_destroy(raw) }
             let m = raw.pointee
+            if m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF {
+                try idle?.reachedEnd(TopicPartition(topic: String(cString: rd_kafka_topic_name(m.rkt)), partition: m.partition), at: m.offset)
+                continue
+            }
             if m.err != RD_KAFKA_RESP_ERR_NO_ERROR {
                 let error = KafkaError(m.err, "consume")
                 if m.err == RD_KAFKA_RESP_ERR__FATAL { throw error }
