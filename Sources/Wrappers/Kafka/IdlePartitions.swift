@@ -16,13 +16,19 @@ import Synchronization
 final class IdlePartitions: Sendable {
     private let client: KafkaClient
     private let interval: TimeInterval
+    /// Where a failed pause or resume is reported; neither stops the consumer (a pause that failed leaves
+    /// the partition fetching, a resume that failed is tried again at the next check).
+    private let report: @Sendable (KafkaError) -> Void
     /// Paused partitions and the offset at which each reached its end.
     private let ends = Mutex<[TopicPartition: Int64]>([:])
     private let lastCheck = Mutex(Date.distantPast)
+    /// The consumer's assignment-change count when last seen.
+    private let assignmentSeen = Mutex(0)
 
-    init(client: KafkaClient, interval: Duration) {
+    init(client: KafkaClient, interval: Duration, report: @escaping @Sendable (KafkaError) -> Void) {
         self.client = client
         self.interval = TimeInterval(interval.milliseconds) / 1000
+        self.report = report
     }
 
     /// The partitions paused at their end now.
@@ -30,13 +36,14 @@ final class IdlePartitions: Sendable {
 
     /// `partition` reached its end at `offset`: pause it. Messages librdkafka fetched for it after that
     /// point are dropped by the pause and fetched again from the consumer's position on resume.
-    func reachedEnd(_ partition: TopicPartition, at offset: Int64) throws(KafkaError) {
-        try apply(rd_kafka_pause_partitions, [partition], "pause \(partition) at its end")
-        ends.withLock { $0[partition] = offset }
+    func reachedEnd(_ partition: TopicPartition, at offset: Int64) {
+        if apply(rd_kafka_pause_partitions, [partition], "pause at the partition's end").contains(partition) {
+            ends.withLock { $0[partition] = offset }
+        }
     }
 
     /// Resumes the paused partitions whose high watermark moved past their end, at most once per interval.
-    func resumeGrown() throws(KafkaError) {
+    func resumeGrown() {
         let waiting = ends.withLock { $0 }
         guard !waiting.isEmpty, lastCheck.withLock({ Date().timeIntervalSince($0) >= interval }) else { return }
         lastCheck.withLock { $0 = Date() }
@@ -48,30 +55,39 @@ final class IdlePartitions: Sendable {
             // fetch path then reports and handles the condition as it does for any partition.
             if err != RD_KAFKA_RESP_ERR_NO_ERROR || high > end { grown.append(partition) }
         }
-        if !grown.isEmpty { try resume(grown) }
+        resume(grown)
     }
 
-    /// The assignment changed: resume every paused partition (a pause must not outlive the assignment it
-    /// was made in, whether librdkafka keeps it or not) and forget them.
-    func resumeAll() throws(KafkaError) {
-        let waiting = paused
-        guard !waiting.isEmpty else { return }
-        try resume(Array(waiting))
+    /// When the assignment has changed since the last call, resumes every paused partition: a pause must
+    /// not outlive the assignment it was made in, whether librdkafka keeps it or not. Called after every
+    /// poll (rebalances happen inside polls), so an end reported under the new assignment is not undone.
+    func follow(assignmentChanges: Int) {
+        guard assignmentSeen.withLock({ seen in defer { seen = assignmentChanges }; return seen != assignmentChanges }) else { return }
+        resume(Array(paused))
     }
 
-    private func resume(_ partitions: [TopicPartition]) throws(KafkaError) {
-        try apply(rd_kafka_resume_partitions, partitions, "resume \(partitions)")
-        ends.withLock { for p in partitions { $0[p] = nil } }
+    private func resume(_ partitions: [TopicPartition]) {
+        guard !partitions.isEmpty else { return }
+        let resumed = apply(rd_kafka_resume_partitions, partitions, "resume after new messages")
+        ends.withLock { for p in resumed { $0[p] = nil } }
     }
 
-    /// Runs a pause or resume call; per-partition errors other than "not assigned" are thrown.
+    /// Runs a pause or resume call; returns the partitions it applied to ("not assigned" counts as applied:
+    /// there is nothing left to pause or resume), reporting the others.
     private func apply(_ call: (OpaquePointer?, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) -> rd_kafka_resp_err_t,
-                       _ partitions: [TopicPartition], _ operation: @autoclosure () -> String) throws(KafkaError) {
+                       _ partitions: [TopicPartition], _ operation: String) -> Set<TopicPartition> {
         let list = PartitionList(Dictionary(uniqueKeysWithValues: partitions.map { ($0, Int64(RD_KAFKA_OFFSET_INVALID)) }))
         defer { list.destroy() }
-        try check(call(client.handle, list.pointer), operation())
-        for (partition, code) in list.errors() where code != RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION && code != RD_KAFKA_RESP_ERR__STATE {
-            throw KafkaError(code, "\(operation()): \(partition)")
+        let err = call(client.handle, list.pointer)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            report(KafkaError(err, "\(operation): \(partitions)"))
+            return []
         }
+        var applied = Set(partitions)
+        for (partition, code) in list.errors() where code != RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION {
+            report(KafkaError(code, "\(operation): \(partition)"))
+            applied.remove(partition)
+        }
+        return applied
     }
 }

@@ -75,7 +75,7 @@ public final class KafkaConsumer: Service, Sendable {
         self.config = config
         self.context = context
         let client = client
-        idle = config.idleCheckInterval.map { IdlePartitions(client: client, interval: $0) }
+        idle = config.idleCheckInterval.map { IdlePartitions(client: client, interval: $0, report: context.clientError) }
         channel = BatchChannel(capacity: config.bufferedBatches)
     }
 
@@ -196,22 +196,15 @@ public final class KafkaConsumer: Service, Sendable {
         } else {
             context.logger.info("kafka consumer subscribed", metadata: ["topics": "\(config.topics)", "group": "\(config.groupID)"])
             var lastProbe = Date.distantPast
-            var assignmentChanges = context.assignmentChanges.load(ordering: .relaxed)
             while !stopRequested.load(ordering: .relaxed) {
                 // While the brokers are down, ask one for metadata now and then: an answer means they are back.
                 if context.unreachable.withLock({ $0 }) != nil && Date().timeIntervalSince(lastProbe) > 2 {
                     lastProbe = Date()
                     if (try? client.metadata(timeout: .milliseconds(500))) != nil { context.unreachable.withLock { $0 = nil } }
                 }
+                idle?.follow(assignmentChanges: context.assignmentChanges.load(ordering: .relaxed))
+                idle?.resumeGrown()
                 do {
-                    if let idle {
-                        let changes = context.assignmentChanges.load(ordering: .relaxed)
-                        if changes != assignmentChanges {
-                            assignmentChanges = changes
-                            try idle.resumeAll()
-                        }
-                        try idle.resumeGrown()
-                    }
                     let batch = try pollBatch()
                     if !batch.messages.isEmpty { context.unreachable.withLock { $0 = nil } }
                     if batch.messages.isEmpty { continue }
@@ -239,9 +232,10 @@ public final class KafkaConsumer: Service, Sendable {
         while messages.count < config.maxBatchMessages, let raw = rd_kafka_consumer_poll(client.handle, timeout) {
             timeout = 0
             defer { rd_kafka_message_destroy(raw) }
+            idle?.follow(assignmentChanges: context.assignmentChanges.load(ordering: .relaxed))
             let m = raw.pointee
             if m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF {
-                try idle?.reachedEnd(TopicPartition(topic: String(cString: rd_kafka_topic_name(m.rkt)), partition: m.partition), at: m.offset)
+                idle?.reachedEnd(TopicPartition(topic: String(cString: rd_kafka_topic_name(m.rkt)), partition: m.partition), at: m.offset)
                 continue
             }
             if m.err != RD_KAFKA_RESP_ERR_NO_ERROR {
