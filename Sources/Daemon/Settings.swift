@@ -12,7 +12,7 @@ import SystemPackage
 /// | `http.host` | string | `127.0.0.1` | address the HTTP API binds to (loopback unless opened up on purpose) |
 /// | `http.port` | int | `8080` | HTTP port |
 /// | `store.path` | string | `$STATE_DIRECTORY` or `./onerec-data` | directory of the LMDB store |
-/// | `store.mapSizeMegabytes` | int | `1024` | initial LMDB map size; grown when full |
+/// | `store.mapSizeMegabytes` | int | `256` | initial LMDB map size, reserved on disk; doubled (and reserved) whenever it fills |
 /// | `store.retentionDays` | double | `0` | interactions older than this are deleted hourly (catalog kept); 0: keep all |
 /// | `kafka.brokers` | string | empty | bootstrap brokers `host:port[,host:port]`; empty: no Kafka |
 /// | `kafka.groupId` | string | `onerec` | consumer group |
@@ -78,7 +78,7 @@ public struct DaemonSettings: Sendable, Equatable {
         httpHost = config.string(forKey: "http.host", default: "127.0.0.1")
         httpPort = config.int(forKey: "http.port", default: 8080)
         storePath = config.string(forKey: "store.path", default: environment["STATE_DIRECTORY"] ?? "./onerec-data")
-        storeMapSizeMiB = config.int(forKey: "store.mapSizeMegabytes", default: 1024)
+        storeMapSizeMiB = config.int(forKey: "store.mapSizeMegabytes", default: 256)
         retentionDays = config.double(forKey: "store.retentionDays", default: 0)
         kafkaBrokers = config.string(forKey: "kafka.brokers", default: "")
             .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }

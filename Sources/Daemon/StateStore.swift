@@ -1,5 +1,6 @@
 import Foundation
 import LMDB
+import Store
 
 /// The daemon's LMDB store: opening it, and the `meta` database that records the store's layout
 /// version so a store written by a newer onerec is refused instead of misread.
@@ -12,10 +13,8 @@ public final class StateStore: Sendable {
 
     /// Opens (creating if needed) the store at `path`, refusing one with another layout version.
     public init(path: String, mapSizeMiB: Int) throws {
-        var options = Environment.Options()
-        options.mapSize = mapSizeMiB << 20
         do {
-            environment = try Environment(path: path, options: options)
+            environment = try Environment(path: path, options: .store(mapSizeMiB: mapSizeMiB))
         } catch let error as LMDBError {
             throw StartupError("cannot open the store: \(error)", fix: "set store.path (ONEREC_STORE_PATH) to a writable directory")
         }

@@ -5,6 +5,7 @@ import Engine
 import Foundation
 import LMDB
 import SemanticIDs
+import Store
 
 struct CodebookCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -56,7 +57,7 @@ struct CodebookBuild: ParsableCommand {
             print(report)
             print("")
             if let store, m == primary {
-                let codebooks = try CodebookStore(environment: Environment(path: store))
+                let codebooks = try CodebookStore(environment: Environment(path: store, options: .store(mapSizeMiB: 64)))
                 let version = try codebooks.nextVersion()
                 let versioned = try Codebook(version: version, vectors: items, quantizer: quantizer, training: training)
                 try codebooks.save(versioned, report: report)
@@ -152,7 +153,7 @@ struct CodebookReportCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: store + "/data.mdb") else {
             throw CommandError("no store at \(store): build a codebook with 'onerec codebook build --store \(store)'")
         }
-        let codebooks = try CodebookStore(environment: Environment(path: store))
+        let codebooks = try CodebookStore(environment: Environment(path: store, options: .store(mapSizeMiB: 64)))
         guard let book = try codebooks.load(version: version) else {
             throw CommandError("no codebook\(version.map { " version \($0)" } ?? "") in \(store): build one with 'onerec codebook build --store'")
         }

@@ -15,7 +15,7 @@ struct StoreStats: ParsableCommand {
 
     func run() throws {
         guard FileManager.default.fileExists(atPath: path + "/data.mdb") else { throw CommandError("no store at \(path)") }
-        let env = try Environment(path: path)
+        let env = try Environment(path: path, options: .store(mapSizeMiB: 1))  // an existing store keeps its own map size
         let store = try HistoryStore(environment: env)
         let (interactions, items) = try store.counts()
         print("interactions \(interactions)")

@@ -6,13 +6,14 @@ import Testing
 @Suite struct CrashTests {
     /// A child process writes until it is killed with SIGKILL; every transaction it reported committed
     /// is there after reopening, and nothing half-written is.
-    @Test func killedWriterLosesNothingCommitted() throws {
+    @Test(arguments: ["writer", "writer-writemap"])
+    func killedWriterLosesNothingCommitted(mode: String) throws {
         let dir = TempDirectory()
         defer { dir.cleanup() }
         for round in 0..<3 {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: builtExecutable("lmdb-test-helper"))
-            process.arguments = ["writer", dir.path]
+            process.arguments = [mode, dir.path]
             let output = Pipe()
             process.standardOutput = output
             try process.run()

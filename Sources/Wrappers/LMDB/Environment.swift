@@ -11,7 +11,8 @@ public final class Environment: @unchecked Sendable {
     // `writeLock`), and `mapLock` excludes every transaction of this process while the map is resized.
 
     public struct Options: Sendable {
-        /// Initial map size in bytes (grown on MDB_MAP_FULL). Default 1 GiB; the file is sparse.
+        /// Initial map size in bytes (grown on MDB_MAP_FULL). Default 1 GiB; the file is sparse (with
+        /// `.writeMap` the whole map is reserved on disk instead, see `reserveMap`).
         public var mapSize: Int = 1 << 30
         /// The map never grows past this (bytes). Default 1 TiB.
         public var maxMapSize: Int = 1 << 40
@@ -23,6 +24,9 @@ public final class Environment: @unchecked Sendable {
         public var flags: EnvironmentFlags = []
         /// File mode for new files. Default 0o640.
         public var fileMode: mode_t = 0o640
+        /// How disk is reserved for the whole map when `flags` has `.writeMap` (see `reserveMap`): returns 0
+        /// or an errno. Default `posix_fallocate`; tests replace it to play a full disk.
+        public var reserve: @Sendable (_ fd: Int32, _ bytes: Int) -> Int32 = { fd, bytes in posix_fallocate(fd, 0, off_t(bytes)) }
 
         public init() {}
     }
@@ -48,11 +52,26 @@ public final class Environment: @unchecked Sendable {
             try check(mdb_env_set_mapsize(handle, options.mapSize), "mdb_env_set_mapsize")
             let flags = options.flags.union(.noTLS).rawValue
             try check(mdb_env_open(handle, path, flags, options.fileMode), "open LMDB store at \(path)")
+            var info = MDB_envinfo()
+            try check(mdb_env_info(handle, &info), "mdb_env_info")
+            try Self.reserveMap(handle, bytes: info.me_mapsize, options: options, path: path)
         } catch {
             mdb_env_close(handle)
             throw error
         }
         env = handle
+    }
+
+    /// With `.writeMap`, LMDB writes pages through the map into a sparse file; a page the file system
+    /// cannot back (a full disk) would then kill the process with SIGBUS instead of failing the write.
+    /// So the whole map is reserved on disk when it is opened and each time it grows: a full disk fails
+    /// the open or the growth with ENOSPC, and the store keeps what it has.
+    private static func reserveMap(_ env: OpaquePointer, bytes: Int, options: Options, path: String) throws(LMDBError) {
+        guard options.flags.contains(.writeMap), !options.flags.contains(.readOnly) else { return }
+        var fd: Int32 = -1
+        try check(mdb_env_get_fd(env, &fd), "mdb_env_get_fd")
+        let rc = options.reserve(fd, bytes)
+        if rc != 0 { throw LMDBError(code: rc, operation: "reserve \(bytes >> 20) MiB on disk for the LMDB map of \(path)") }
     }
 
     deinit { mdb_env_close(env) }
@@ -154,6 +173,13 @@ public final class Environment: @unchecked Sendable {
             guard current < options.maxMapSize else { throw error }
             let next = min(current * 2, options.maxMapSize)
             try check(mdb_env_set_mapsize(env, next), "grow LMDB map of \(path) to \(next) bytes")
+            do {
+                try Self.reserveMap(env, bytes: next, options: options, path: path)
+            } catch {
+                // Back to the map that is reserved, so no page beyond it is ever written.
+                try check(mdb_env_set_mapsize(env, current), "shrink LMDB map of \(path) back to \(current) bytes")
+                throw error
+            }
         }
     }
 }

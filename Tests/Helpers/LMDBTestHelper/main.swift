@@ -2,18 +2,22 @@
 // store as another user).
 //   lmdb-test-helper writer PATH   writes keys 0, 1, 2, ... in transactions of 10 and prints
 //                                  "committed N" after each commit, until killed
+//   lmdb-test-helper writer-writemap PATH   the same through a reserved write map (MDB_WRITEMAP), from a
+//                                  1 MiB map, so the map also grows while it may be killed
 //   lmdb-test-helper open PATH     opens the store; prints the error and exits 1 if that fails
 import Glibc
 import LMDB
 
 let arguments = CommandLine.arguments
 guard arguments.count == 3 else {
-    say("usage: lmdb-test-helper writer|open PATH")
+    say("usage: lmdb-test-helper writer|writer-writemap|open PATH")
     exit(2)
 }
 do {
-    let env = try Environment(path: arguments[2])
-    if arguments[1] == "writer" {
+    var options = Environment.Options()
+    if arguments[1] == "writer-writemap" { (options.flags, options.mapSize) = ([.writeMap], 1 << 20) }
+    let env = try Environment(path: arguments[2], options: options)
+    if arguments[1].hasPrefix("writer") {
         let db = try env.openDatabase("crash")
         var next: UInt64 = 0
         while true {
