@@ -79,6 +79,31 @@ import Testing
         #expect(after.count == 40 && Set(after) == more)
     }
 
+    /// A partition the application starts at its end (its own offsets say everything is stored) is paused
+    /// before any message was taken from it; on resume it must go on from there, not from the group's
+    /// committed offset (none here: `auto.offset.reset` would read the topic again from the beginning).
+    @Test func aPartitionPausedBeforeAnyMessageResumesWhereItStarted() async throws {
+        let topic = try TestBroker.topic("idle-start", partitions: 1)
+        _ = try TestBroker.produce(100, to: topic)
+        var config = KafkaConsumer.Config(kafka: try TestBroker.config(), groupID: "idle-start-\(topic)", topics: [topic])
+        config.groupInstanceID = "a"
+        let consumer = try KafkaConsumer(config: config, logger: TestBroker.quietLogger) { partitions in
+            Dictionary(uniqueKeysWithValues: partitions.map { ($0, 100) })
+        }
+        let run = Task { try await consumer.run() }
+        try await waitFor { consumer.assignment.count == 1 && consumer.pausedAtEnd == consumer.assignment }
+        let more = try TestBroker.produce(20, to: topic)  // values "0"..."19" again, at offsets 100...119
+        var batches = consumer.batches.makeAsyncIterator()
+        var read: [ConsumerMessage] = []
+        while read.count < 20, let batch = try await batches.next() { read += batch.messages }
+        try await Task.sleep(for: .milliseconds(500))  // anything re-read from the beginning would be here by now
+        try await waitFor { consumer.pausedAtEnd == consumer.assignment }
+        consumer.stop()
+        try await run.value
+        #expect(read.map(\.offset) == Array(100..<120))
+        #expect(Set(read.map { String(decoding: $0.value, as: UTF8.self) }) == more)
+    }
+
     @Test func twoMembersSharePartitions() async throws {
         let topic = try TestBroker.topic("share", partitions: 4)
         let sent = try TestBroker.produce(4_000, to: topic)

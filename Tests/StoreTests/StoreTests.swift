@@ -210,7 +210,11 @@ func interaction(_ i: Int, user: UInt64, eventID: String? = nil) -> Event {
             config = IngestService.Config(kafka: KafkaConfig(brokers: cluster.bootstrapServers))
             (config.groupID, config.interactionsTopic, config.itemsTopic, config.deadLetterTopic, config.instanceID) =
                 (name, "\(name).interactions", "\(name).items", "\(name).dlq", "\(name)-test")
-            producer = try KafkaProducer(config: config.kafka, logger: IngestFaultTests.logger)
+            // Idempotent: a produce request retried across the injected faults must not write its messages
+            // twice, or the consumer's duplicate count would count the producer's.
+            var producing = config.kafka
+            producing.properties["enable.idempotence"] = "true"
+            producer = try KafkaProducer(config: producing, logger: IngestFaultTests.logger)
         }
 
         func produce(_ range: Range<Int>) throws {
