@@ -32,9 +32,14 @@ import Testing
         var options = Environment.Options()
         options.mapSize = 1 << 20
         let env = try Environment(path: dir.path, options: options)
+        try Self.fillsEightMegabytesInMegabyteTransactions(env)
+    }
+
+    /// Writes 8 MB in transactions of 1 MB into a 1 MB map (each fills the map at least once), then checks
+    /// the map grew and everything reads back.
+    static func fillsEightMegabytesInMegabyteTransactions(_ env: Environment) throws {
         let db = try env.openDatabase("big")
         let value = [UInt8](repeating: 7, count: 4096)
-        // 8 MB in transactions of 1 MB: each fills the 1 MB map at least once.
         for chunk in 0..<8 {
             try env.write { (txn) throws in
                 for i in 0..<256 { try txn.put(db, KeyBuilder.key(UInt32(chunk * 256 + i)), value) }
