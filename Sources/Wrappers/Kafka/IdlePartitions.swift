@@ -14,9 +14,9 @@ import Synchronization
 ///
 /// Pause, resume and the end-offset queries run on a thread of their own (`control`): librdkafka (2.0.2)
 /// waits without limit for a partition's broker thread to take a pause or resume, and a query may wait its
-/// whole timeout when a broker has gone away; the poll thread must go on meanwhile (it delivers, among others, the "all brokers down" error). Each block on
-/// `control` brings a partition to what is wanted at that moment (`ends` lists the partitions wanted paused),
-/// so blocks that run late never undo a newer wish.
+/// whole timeout when a broker has gone away; the poll thread must go on meanwhile (it delivers, among
+/// others, the "all brokers down" error). Each block on `control` brings a partition to what is wanted at
+/// that moment (`ends` lists the partitions wanted paused), so blocks that run late never undo a newer wish.
 final class IdlePartitions: Sendable {
     private let client: KafkaClient
     private let interval: TimeInterval
