@@ -25,9 +25,8 @@ final class IdlePartitions: Sendable {
     private let report: @Sendable (KafkaError) -> Void
     /// Partitions wanted paused and the offset at which each reached its end.
     private let ends = Mutex<[TopicPartition: Int64]>([:])
-    private let lastCheck = Mutex(Date.distantPast)
-    /// Whether an end-offset check is queued or running on `control`.
-    private let checking = Mutex(false)
+    /// When the last end-offset check was queued, and whether it is still queued or running on `control`.
+    private let check = Mutex((last: Date.distantPast, busy: false))
     /// The consumer's assignment-change count when last seen.
     private let assignmentSeen = Mutex(0)
     private let control = DispatchQueue(label: "kafka-pause-resume")
@@ -51,11 +50,13 @@ final class IdlePartitions: Sendable {
     /// Resumes the paused partitions whose latest offset moved past their end; checked at most once per
     /// interval, one check at a time.
     func resumeGrown() {
-        guard !ends.withLock({ $0.isEmpty }), lastCheck.withLock({ Date().timeIntervalSince($0) >= interval }),
-              checking.withLock({ busy in defer { busy = true }; return !busy }) else { return }
-        lastCheck.withLock { $0 = Date() }
+        guard !ends.withLock({ $0.isEmpty }), check.withLock({ c in
+            guard !c.busy, Date().timeIntervalSince(c.last) >= interval else { return false }
+            c = (Date(), true)
+            return true
+        }) else { return }
         control.async { [self] in
-            defer { checking.withLock { $0 = false } }
+            defer { check.withLock { $0.busy = false } }
             let waiting = ends.withLock { $0 }
             // One ListOffsets request per leader for the latest offsets (timestamp -1); it honours its
             // timeout, unlike rd_kafka_query_watermark_offsets, which waits out a dead connection.
@@ -77,8 +78,9 @@ final class IdlePartitions: Sendable {
     }
 
     /// When the assignment has changed since the last call, resumes every paused partition: a pause must
-    /// not outlive the assignment it was made in, whether librdkafka keeps it or not. Called after every
-    /// poll (rebalances happen inside polls), so an end reported under the new assignment is not undone.
+    /// not outlive the assignment it was made in, whether librdkafka keeps it or not. Called on every turn
+    /// of the poll loop and before each end is recorded (rebalances happen inside polls), so an end
+    /// reported under the new assignment is not undone.
     func follow(assignmentChanges: Int) {
         guard assignmentSeen.withLock({ seen in defer { seen = assignmentChanges }; return seen != assignmentChanges }) else { return }
         let all = ends.withLock { e in defer { e.removeAll() }; return Array(e.keys) }

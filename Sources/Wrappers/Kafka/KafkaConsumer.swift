@@ -232,10 +232,11 @@ public final class KafkaConsumer: Service, Sendable {
         while messages.count < config.maxBatchMessages, let raw = rd_kafka_consumer_poll(client.handle, timeout) {
             timeout = 0
             defer { rd_kafka_message_destroy(raw) }
-            idle?.follow(assignmentChanges: context.assignmentChanges.load(ordering: .relaxed))
             let m = raw.pointee
-            if m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF {
-                idle?.reachedEnd(TopicPartition(topic: String(cString: rd_kafka_topic_name(m.rkt)), partition: m.partition), at: m.offset)
+            if m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF, let idle {
+                // A rebalance inside this poll resumes the old pauses first, so this end stays paused.
+                idle.follow(assignmentChanges: context.assignmentChanges.load(ordering: .relaxed))
+                idle.reachedEnd(TopicPartition(topic: String(cString: rd_kafka_topic_name(m.rkt)), partition: m.partition), at: m.offset)
                 continue
             }
             if m.err != RD_KAFKA_RESP_ERR_NO_ERROR {
