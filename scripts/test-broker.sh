@@ -11,7 +11,10 @@
 #   - two consumers joining a new group at the same moment can stall until max.poll.interval.ms:
 #     tests start a group's members one after another;
 #   - it saves to disk asynchronously: data written just before it stops may be lost. Each start
-#     begins from an empty data directory so tests never depend on what a previous run left.
+#     begins from an empty data directory so tests never depend on what a previous run left;
+#   - it keeps all its data in one JSON file and rewrites the whole file after any write, offset commit
+#     or consumer-group change: most of a core for about 5 s per million messages held, which a
+#     consumer-group member pays on a 2-core machine and a plain (no group) consumer does not.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv="$root/.venv-broker"

@@ -10,6 +10,10 @@ import Store
 /// same transaction) next to kcat's raw consume rate of the same topic, measured in the same run. The
 /// default size stays under 100 MB of messages: the test broker (noida-db) answers a fetch with the whole
 /// topic whatever fetch.max.bytes says, and librdkafka refuses responses above receive.message.max.bytes.
+///
+/// Every reader gets the same librdkafka queue settings (`readerProperties`). Each run also prints where the
+/// machine's CPU went: the reader's own CPU seconds and the rest of the machine's (the broker, mostly), so a
+/// broker that works harder for one reader than for another shows in the figures.
 struct BenchIngest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "ingest", abstract: "Ingest events/s into LMDB next to kcat's raw consume rate.")
     @Option(help: "Kafka brokers host:port[,...].") var brokers: String
@@ -20,15 +24,31 @@ struct BenchIngest: AsyncParsableCommand {
     @Option(help: "Partitions of the benchmark topic.") var partitions = 4
     @Option(help: "Runs of each reader over the topic; the median is reported.") var `repeat` = 3
 
-    static let largestResponse = 1_000_000_000
+    /// librdkafka settings of all three readers. Responses up to 1 GB: the test broker answers a fetch with
+    /// whole partitions, more than the default 100 MB limit for a topic of a million events. Unbounded
+    /// prefetch: by default librdkafka stops fetching a partition while more than 100,000 of its messages
+    /// (or 64 MB) wait to be polled, and looks again only when its broker thread wakes, once a second; with
+    /// whole-partition answers that made every reader's time a whole number of seconds (kcat -C read a
+    /// million events in 1.0 or 2.0 s, depending on whether the first fetch request had come after all
+    /// four partitions' start offsets or before the last two).
+    static let readerProperties = [
+        "receive.message.max.bytes": "1000000000",
+        "queued.min.messages": "10000000",
+        "queued.max.messages.kbytes": "2097151",
+    ]
+
+    /// One timed read of the whole topic: wall seconds, the reader's own CPU seconds, and the CPU seconds
+    /// the rest of the machine used meanwhile.
+    struct Run {
+        var seconds: Double, cpu: Double, others: Double
+        var description: String { String(format: "%.2f s (CPU %.2f s, rest of machine %.2f s)", seconds, cpu, others) }
+    }
 
     func run() async throws {
         var logger = Logger(label: "onerec.bench")
         logger.logLevel = .warning
-        // Both readers accept responses up to 1 GB: the test broker answers a fetch with whole partitions, more
-        // than librdkafka's default 100 MB limit for a topic of a million events.
         let kafka = KafkaConfig(brokers: brokers.split(separator: ",").map(String.init), clientID: "onerec-bench",
-                                properties: ["receive.message.max.bytes": "\(Self.largestResponse)"])
+                                properties: Self.readerProperties)
         let suffix = UUID().uuidString.prefix(8)
         let topic = "bench-ingest-\(suffix)"
         try KafkaAdmin(config: kafka, logger: logger).createTopic(topic, partitions: partitions)
@@ -49,29 +69,47 @@ struct BenchIngest: AsyncParsableCommand {
         print("produced \(produced) events to \(topic) (\(partitions) partitions)")
 
         // Each reader runs `repeat` times over the same topic; the median run is reported.
-        var raw: [Double] = [], group: [Double] = [], ingest: [(total: Double, steady: Double, batches: Int)] = []
+        var raw: [Run] = [], group: [Run] = [], ingest: [Run] = []
+        var batches: [Int] = []
         // An untimed read first: the test broker's first fetch of a topic is several times slower than the
         // next ones. Then each timed run starts on an idle machine (see waitForQuietMachine).
         _ = try kcat(["-C", "-t", topic, "-o", "beginning"], expect: produced)
         var waited = 0.0
         for run in 0..<self.repeat {
             waited += try await waitForQuietMachine()
-            raw.append(try kcat(["-C", "-t", topic, "-o", "beginning"], expect: produced))
+            raw.append(try await timed(.waitedChildren) { try kcat(["-C", "-t", topic, "-o", "beginning"], expect: produced) })
             waited += try await waitForQuietMachine()
-            group.append(try kcat(["-G", "bench-kcat-\(suffix)-\(run)", "-X", "auto.offset.reset=earliest", topic], expect: produced))
+            group.append(try await timed(.waitedChildren) {
+                try kcat(["-G", "bench-kcat-\(suffix)-\(run)", "-X", "auto.offset.reset=earliest", topic], expect: produced)
+            })
             waited += try await waitForQuietMachine()
-            ingest.append(try await onerec(kafka: kafka, topic: topic, group: "bench-\(suffix)-\(run)", expect: produced, logger: logger))
-            print(String(format: "run %d: kcat -C %.2f s, kcat -G %.2f s, onerec %.2f s", run + 1, raw[run], group[run], ingest[run].total))
+            ingest.append(try await timed(.thisProcess) {
+                let (seconds, count) = try await onerec(kafka: kafka, topic: topic, group: "bench-\(suffix)-\(run)", expect: produced, logger: logger)
+                batches.append(count)
+                return seconds
+            })
+            print("run \(run + 1): kcat -C \(raw[run].description)")
+            print("       kcat -G \(group[run].description)")
+            print("       onerec  \(ingest[run].description)")
         }
         print(String(format: "waited %.1f s in all for an idle machine before the timed runs", waited))
-        let (r, g) = (median(raw), median(group))
-        let i = ingest.sorted { $0.total < $1.total }[ingest.count / 2]
+        let (r, g, i) = (median(raw), median(group), median(ingest))
         let n = Double(produced)
-        print(String(format: "kcat raw consume (-C, no group)  : %8.0f events/s (%.2f s, median of %d)", n / r, r, self.repeat))
-        print(String(format: "kcat group consume (-G)          : %8.0f events/s (%.2f s)", n / g, g))
-        print(String(format: "onerec ingest into LMDB          : %8.0f events/s (%.2f s, %d batches; after the first batch: %.0f events/s)",
-                     n / i.total, i.total, i.batches, n / i.steady))
-        print(String(format: "ratio onerec / kcat raw = %.2f, onerec / kcat group = %.2f", r / i.total, g / i.total))
+        print(String(format: "kcat raw consume (-C, no group)  : %8.0f events/s (%.2f s, median of %d)", n / r.seconds, r.seconds, self.repeat))
+        print(String(format: "kcat group consume (-G)          : %8.0f events/s (%.2f s)", n / g.seconds, g.seconds))
+        print(String(format: "onerec ingest into LMDB          : %8.0f events/s (%.2f s, %d batches; CPU %.2f us per event)",
+                     n / i.seconds, i.seconds, batches.max() ?? 0, i.cpu / n * 1e6))
+        print(String(format: "ratio onerec / kcat raw = %.2f, onerec / kcat group = %.2f", r.seconds / i.seconds, g.seconds / i.seconds))
+        print(String(format: "rest of the machine's CPU during the median runs: kcat -C %.2f s, kcat -G %.2f s, onerec %.2f s",
+                     r.others, g.others, i.others))
+    }
+
+    /// `body` timed: its wall seconds (as it reports them), `who`'s CPU seconds and everyone else's.
+    private func timed(_ who: CPUUser, _ body: () async throws -> Double) async throws -> Run {
+        let cpu = cpuSeconds(of: who)
+        let (seconds, busy) = try await machineBusySeconds(body)
+        let own = cpuSeconds(of: who) - cpu
+        return Run(seconds: seconds, cpu: own, others: max(0, busy - own))
     }
 
     /// Seconds kcat takes to read the whole topic, printing a newline per message.
@@ -79,7 +117,7 @@ struct BenchIngest: AsyncParsableCommand {
         let start = Date()
         let kcat = Process()
         kcat.executableURL = URL(fileURLWithPath: "/usr/bin/kcat")
-        kcat.arguments = ["-b", brokers, "-e", "-q", "-f", "\n", "-X", "receive.message.max.bytes=\(Self.largestResponse)"] + mode
+        kcat.arguments = ["-b", brokers, "-e", "-q", "-f", "\n"] + Self.readerProperties.sorted { $0.key < $1.key }.flatMap { ["-X", "\($0.key)=\($0.value)"] } + mode
         let out = Pipe()
         kcat.standardOutput = out
         do { try kcat.run() } catch { throw CommandError("cannot run /usr/bin/kcat (scripts/setup.sh installs it): \(error)") }
@@ -89,9 +127,9 @@ struct BenchIngest: AsyncParsableCommand {
         return Date().timeIntervalSince(start)
     }
 
-    /// The ingest service into a fresh store until every event is stored: seconds in all (group join
-    /// included, as for kcat -G), seconds after the first batch was stored, batches.
-    private func onerec(kafka: KafkaConfig, topic: String, group: String, expect produced: Int, logger: Logger) async throws -> (total: Double, steady: Double, batches: Int) {
+    /// The ingest service into a fresh store until every event is stored: seconds (group join included, as
+    /// for kcat -G) and batches.
+    private func onerec(kafka: KafkaConfig, topic: String, group: String, expect produced: Int, logger: Logger) async throws -> (seconds: Double, batches: Int) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("onerec-\(group)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let store = try HistoryStore(environment: Environment(path: dir, options: .store(mapSizeMiB: 256)))
@@ -99,22 +137,19 @@ struct BenchIngest: AsyncParsableCommand {
         (config.groupID, config.interactionsTopic, config.itemsTopic, config.instanceID) = (group, topic, topic, "bench")
         let service = try IngestService(config: config, store: store, logger: logger)
         let start = Date()
-        var first: (time: Date, events: Int)?
         let running = Task { try await service.run() }
         while true {
             let t = service.totals
-            let done = t.stored + t.duplicates + t.invalid
-            if first == nil && done > 0 { first = (Date(), done) }
-            if done >= produced { break }
+            if t.stored + t.duplicates + t.invalid >= produced { break }
             guard Date().timeIntervalSince(start) < 600 else { service.stop(); throw CommandError("ingest did not finish in 600 s") }
             try await Task.sleep(for: .milliseconds(2))
         }
         let end = Date()
         service.stop()
         try await running.value
-        let steady = end.timeIntervalSince(first!.time) * Double(produced) / Double(max(produced - first!.events, 1))
-        return (end.timeIntervalSince(start), steady, service.totals.batches)
+        return (end.timeIntervalSince(start), service.totals.batches)
     }
 }
 
-private func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+/// The run of median wall time.
+private func median(_ runs: [BenchIngest.Run]) -> BenchIngest.Run { runs.sorted { $0.seconds < $1.seconds }[runs.count / 2] }

@@ -27,7 +27,7 @@ public final class ConfigReload: Service, Sendable {
         source.setEventHandler { continuation.yield() }
         source.resume()
         defer { source.cancel() }
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             for await _ in hangups { await self.reload() }
         }
     }

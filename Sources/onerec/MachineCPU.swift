@@ -33,3 +33,22 @@ private func cpuTimes() throws -> (busy: UInt64, total: UInt64) {
     let total = fields.prefix(8).reduce(0, +)
     return (total - fields[3] - fields[4], total)
 }
+
+/// Seconds of CPU the machine's cores spent busy during `body` (all processes, from /proc/stat).
+func machineBusySeconds<T>(_ body: () async throws -> T) async throws -> (result: T, busy: Double) {
+    let before = try cpuTimes()
+    let result = try await body()
+    let after = try cpuTimes()
+    return (result, Double(after.busy - before.busy) / Double(sysconf(Int32(_SC_CLK_TCK))))
+}
+
+/// Whose CPU time `cpuSeconds` reads.
+enum CPUUser { case thisProcess, waitedChildren }
+
+/// User + system CPU seconds of this process or of its children that were waited for, so far.
+func cpuSeconds(of who: CPUUser) -> Double {
+    var usage = rusage()
+    precondition(getrusage(Int32((who == .thisProcess ? RUSAGE_SELF : RUSAGE_CHILDREN).rawValue), &usage) == 0, "getrusage cannot fail for SELF or CHILDREN")
+    func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) * 1e-6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
