@@ -45,7 +45,12 @@ public struct EventDecoder: Sendable {
 
     public init(embeddingDimension: Int? = nil) { self.embeddingDimension = embeddingDimension }
 
-    public func decode(_ bytes: [UInt8], now: Date = Date()) -> Result<Event, EventRejection> {
+    /// `bytes`: the event's JSON, e.g. a `[UInt8]` or a Kafka message read in place.
+    public func decode(_ bytes: some ContiguousBytes, now: Date = Date()) -> Result<Event, EventRejection> {
+        bytes.withUnsafeBytes { decode($0.bindMemory(to: UInt8.self), now: now) }
+    }
+
+    private func decode(_ bytes: UnsafeBufferPointer<UInt8>, now: Date) -> Result<Event, EventRejection> {
         guard bytes.count <= maxBytes else { return .failure(EventRejection(.tooLarge)) }
         let parsed: [JSONValue?]?
         do { parsed = try JSONValue.members(of: bytes, named: Field.names) } catch { return .failure(EventRejection(.invalidJSON)) }
@@ -140,7 +145,7 @@ enum Field: Int, CaseIterable {
         }
     }
 
-    static let names: [[UInt8]] = allCases.map { Array($0.name.utf8) }
+    static let names = MemberNames(allCases.map(\.name))
 }
 
 /// Typed access to an event's members, throwing the right rejection for each field.

@@ -27,13 +27,15 @@ public enum JSONValue: Sendable, Equatable {
     /// zeros, unescaped control characters, invalid UTF-8, lone surrogates or duplicate keys; nesting
     /// deeper than `maxDepth` is refused.
     public static func parse(_ bytes: [UInt8], maxDepth: Int = 32) throws(JSONSyntaxError) -> JSONValue {
-        try JSONParser.whole(bytes, maxDepth: maxDepth) { parser throws(JSONSyntaxError) in try parser.value(depth: 0) }
+        try bytes.withUnsafeBufferPointer { buffer throws(JSONSyntaxError) in
+            try JSONParser.whole(buffer, maxDepth: maxDepth) { parser throws(JSONSyntaxError) in try parser.value(depth: 0) }
+        }
     }
 
     /// Parses one JSON text whose value should be an object and returns the members named in `names`
     /// (UTF-8), by index, nil where absent; nil in all when the text is JSON but not an object. The
     /// whole text is checked as strictly as `parse` does; members not asked for are dropped.
-    public static func members(of bytes: [UInt8], named names: [[UInt8]], maxDepth: Int = 32) throws(JSONSyntaxError) -> [JSONValue?]? {
+    public static func members(of bytes: UnsafeBufferPointer<UInt8>, named names: MemberNames, maxDepth: Int = 32) throws(JSONSyntaxError) -> [JSONValue?]? {
         try JSONParser.whole(bytes, maxDepth: maxDepth) { parser throws(JSONSyntaxError) in
             guard parser.current == UInt8(ascii: "{") else {
                 _ = try parser.value(depth: 0)
@@ -61,15 +63,13 @@ struct JSONParser {
     init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) { (self.bytes, self.maxDepth) = (bytes, maxDepth) }
 
     /// Runs `body` on the text's value, with optional whitespace around it and nothing after.
-    static func whole<T>(_ bytes: [UInt8], maxDepth: Int, _ body: (inout JSONParser) throws(JSONSyntaxError) -> T) throws(JSONSyntaxError) -> T {
-        try bytes.withUnsafeBufferPointer { buffer throws(JSONSyntaxError) in
-            var parser = JSONParser(bytes: buffer, maxDepth: maxDepth)
-            parser.skipWhitespace()
-            let result = try body(&parser)
-            parser.skipWhitespace()
-            guard parser.position == buffer.count else { throw JSONSyntaxError(parser.position, "trailing characters") }
-            return result
-        }
+    static func whole<T>(_ bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int, _ body: (inout JSONParser) throws(JSONSyntaxError) -> T) throws(JSONSyntaxError) -> T {
+        var parser = JSONParser(bytes: bytes, maxDepth: maxDepth)
+        parser.skipWhitespace()
+        let result = try body(&parser)
+        parser.skipWhitespace()
+        guard parser.position == bytes.count else { throw JSONSyntaxError(parser.position, "trailing characters") }
+        return result
     }
 
     var current: UInt8? { position < bytes.count ? bytes[position] : nil }
@@ -208,14 +208,14 @@ struct JSONParser {
 
     /// The members of the object starting here whose names are in `names` (UTF-8), by index; other
     /// members are parsed (so the text is still checked whole) and dropped. No member name may repeat.
-    mutating func members(named names: [[UInt8]]) throws(JSONSyntaxError) -> [JSONValue?] {
+    mutating func members(named names: MemberNames) throws(JSONSyntaxError) -> [JSONValue?] {
         var found = [JSONValue?](repeating: nil, count: names.count)
         var others: [String] = []
         try forEachMember(depth: 1) { name, at, value throws(JSONSyntaxError) in
             let index: Int? = switch name {
-            case let .raw(run, ascii: true): names.firstIndex { $0.count == run.count && memcmp($0, run.baseAddress!, run.count) == 0 }
+            case let .raw(run, ascii: true): names.index(of: run)
             case .raw(_, ascii: false): nil
-            case let .decoded(bytes): names.firstIndex(of: bytes)
+            case let .decoded(bytes): bytes.withUnsafeBufferPointer { names.index(of: $0) }
             }
             if let index {
                 guard found[index] == nil else { throw JSONSyntaxError(at, "duplicate member") }

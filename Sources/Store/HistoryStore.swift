@@ -52,9 +52,9 @@ public final class HistoryStore: Sendable {
     }
 
     /// The same, for events that come with the JSON to store (the validated message as it arrived, so
-    /// ingest need not encode it again).
+    /// ingest need not encode it again; a Kafka message is read where librdkafka holds it).
     @discardableResult
-    public func apply(_ batch: [(event: Event, json: [UInt8])], offsets next: [String: [Int32: Int64]]) throws -> Applied {
+    public func apply(_ batch: [(event: Event, json: some ContiguousBytes)], offsets next: [String: [Int32: Int64]]) throws -> Applied {
         try environment.write { txn in
             var applied = Applied()
             var sequence = try counter(txn, "sequence")
@@ -89,9 +89,11 @@ public final class HistoryStore: Sendable {
                 key.removeAll()
                 key.append(sequence)
                 _ = try key.withUnsafeBytes { k in
-                    try txn.put(log, key: k, reserving: 1 + json.count, flags: .append) { out in
-                        out[0] = kind
-                        json.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: out[1...]).copyMemory(from: $0) }
+                    try json.withUnsafeBytes { v in
+                        try txn.put(log, key: k, reserving: 1 + v.count, flags: .append) { out in
+                            out[0] = kind
+                            UnsafeMutableRawBufferPointer(rebasing: out[1...]).copyMemory(from: v)
+                        }
                     }
                 }
                 applied.stored += 1

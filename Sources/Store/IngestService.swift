@@ -97,10 +97,11 @@ public final class IngestService: Service, Sendable {
         logger.info("ingest stopped", metadata: ["stored": "\(totals.stored)", "invalid": "\(totals.invalid)"])
     }
 
-    /// A batch after validation: the valid events with their bytes, the refused messages with reasons.
+    /// A batch after validation: the valid events with their messages (stored as they arrived), the
+    /// refused messages with reasons.
     struct Validated: Sendable {
         let batch: ConsumerBatch
-        let valid: [(event: Event, json: [UInt8])]
+        let valid: [(event: Event, json: ConsumerMessage)]
         let rejected: [(ConsumerMessage, EventRejection)]
     }
 
@@ -111,15 +112,15 @@ public final class IngestService: Service, Sendable {
         let chunk = (messages.count + workers - 1) / workers
         let parts = Mutex([[Result<Event, EventRejection>]](repeating: [], count: workers))
         DispatchQueue.concurrentPerform(iterations: workers) { w in
-            let decoded = messages[min(messages.count, w * chunk)..<min(messages.count, (w + 1) * chunk)].map { decoder.decode($0.value) }
+            let decoded = messages[min(messages.count, w * chunk)..<min(messages.count, (w + 1) * chunk)].map { decoder.decode($0) }
             parts.withLock { $0[w] = decoded }
         }
-        var valid: [(event: Event, json: [UInt8])] = []
+        var valid: [(event: Event, json: ConsumerMessage)] = []
         var rejected: [(ConsumerMessage, EventRejection)] = []
         valid.reserveCapacity(messages.count)
         for (message, result) in zip(messages, parts.withLock { $0 }.joined()) {
             switch result {
-            case .success(let event): valid.append((event, message.value))
+            case .success(let event): valid.append((event, message))
             case .failure(let reason): rejected.append((message, reason))
             }
         }

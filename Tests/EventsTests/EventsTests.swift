@@ -33,6 +33,19 @@ import Testing
         #expect(try decode(String(json)).get() == .interaction(Self.interaction))
     }
 
+    /// Member names are matched as JSON reads them: an escaped name is its decoded text, a name that only
+    /// shares a prefix, or is longer than any field's, is another member (ignored, or a duplicate).
+    @Test func memberNamesMatchTheirDecodedText() throws {
+        let json = Event.interaction(Self.interaction).json()
+        let escaped = json.replacingOccurrences(of: #""user_id""#, with: #""\u0075ser_id""#)
+        #expect(escaped != json)
+        #expect(try decode(escaped).get() == .interaction(Self.interaction))
+        let near = String(json.dropLast()) + #","user_i":1,"user_idx":2,"watch_time_ms_and_more":3}"#
+        #expect(try decode(near).get() == .interaction(Self.interaction))
+        let twice = String(json.dropLast()) + #","\u0075ser_id":9}"#
+        #expect(decode(twice) == .failure(EventRejection(.invalidJSON)))
+    }
+
     /// Each malformed case is refused with the expected machine-readable reason.
     @Test(arguments: [
         ("not json", "invalid-json"),

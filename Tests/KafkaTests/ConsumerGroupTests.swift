@@ -38,6 +38,27 @@ import Testing
         #expect(committed.values.reduce(0) { $0 + ($1 ?? 0) } == 100_000)
     }
 
+    /// Polled messages are read where librdkafka holds them; they stay readable after their consumer has
+    /// stopped and is gone, and releasing them last (which destroys the client) neither hangs nor crashes.
+    @Test func messagesOutliveTheirConsumer() async throws {
+        let topic = try TestBroker.topic("outlive", partitions: 2)
+        let sent = try TestBroker.produce(500, to: topic)
+        var held: [ConsumerMessage] = []
+        do {
+            let consumer = try TestBroker.consumer(group: "outlive-\(topic)", topic: topic, instance: "a")
+            let run = Task { try await consumer.run() }
+            for try await batch in consumer.batches {
+                held += batch.messages
+                if held.count >= 500 { break }
+            }
+            consumer.stop()
+            try await run.value
+        }
+        #expect(Set(held.map { String(decoding: $0.value, as: UTF8.self) }) == sent)
+        #expect(held.allSatisfy { m in m.withUnsafeBytes { Array($0) } == m.value })
+        held.removeAll()
+    }
+
     /// Lag: what is left after the position, from the broker's watermarks; none once everything is read.
     @Test func lagShrinksToZeroAsTheConsumerReads() async throws {
         let topic = try TestBroker.topic("lag", partitions: 2)

@@ -70,7 +70,7 @@ func interaction(_ user: UInt64, _ item: UInt64, request: String, position: Int,
             log.requestsPerUser = 8
             var policy = PopularityPolicy(items: wc.items, exploration: 0.5, seed: 3)
             var batch: [Event] = []
-            try log.run(policy: &policy) { batch.append($0) }
+            log.run(policy: &policy) { batch.append($0) }
             try history.apply(batch, offsets: [:])
         }
 

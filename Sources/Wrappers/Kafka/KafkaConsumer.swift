@@ -224,37 +224,41 @@ public final class KafkaConsumer: Service, Sendable {
     }
 
     /// Up to `maxBatchMessages`: the first poll waits `pollTimeout`, the rest take only what is ready.
-    /// A partition's end-of-partition event pauses it (see `idleCheckInterval`).
+    /// A partition's end-of-partition event pauses it (see `idleCheckInterval`). The messages stay in
+    /// librdkafka's buffers until the batch's last message is released (`PolledMessages`).
     private func pollBatch() throws(KafkaError) -> ConsumerBatch {
-        var messages: [ConsumerMessage] = []
+        var raw: [UnsafeMutablePointer<rd_kafka_message_t>] = []
         var timeout = config.pollTimeout.milliseconds
-        var topic: (handle: OpaquePointer?, name: String) = (nil, "")  // one String per topic, not per message
-        while messages.count < config.maxBatchMessages, let raw = rd_kafka_consumer_poll(client.handle, timeout) {
+        while raw.count < config.maxBatchMessages, let message = rd_kafka_consumer_poll(client.handle, timeout) {
             timeout = 0
-            defer { rd_kafka_message_destroy(raw) }
-            let m = raw.pointee
+            let m = message.pointee
+            if m.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                raw.append(message)
+                continue
+            }
+            defer { rd_kafka_message_destroy(message) }
             if m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF, let idle {
                 // A rebalance inside this poll resumes the old pauses first, so this end stays paused.
                 idle.follow(assignmentChanges: context.assignmentChanges.load(ordering: .relaxed))
                 idle.reachedEnd(TopicPartition(topic: String(cString: rd_kafka_topic_name(m.rkt)), partition: m.partition), at: m.offset)
                 continue
             }
-            if m.err != RD_KAFKA_RESP_ERR_NO_ERROR {
-                let error = KafkaError(m.err, "consume")
-                if m.err == RD_KAFKA_RESP_ERR__FATAL { throw error }
-                context.clientError(error)
-                continue
+            let error = KafkaError(m.err, "consume")
+            if m.err == RD_KAFKA_RESP_ERR__FATAL {
+                raw.forEach { rd_kafka_message_destroy($0) }
+                throw error
             }
+            context.clientError(error)
+        }
+        let polled = PolledMessages(client: client, raw: raw)
+        var topic: (handle: OpaquePointer?, name: String) = (nil, "")  // one String per topic, not per message
+        let messages = raw.indices.map { i in
+            let m = raw[i]
             var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
-            let timestamp = rd_kafka_message_timestamp(raw, &type)
-            if topic.handle != m.rkt { topic = (m.rkt, String(cString: rd_kafka_topic_name(m.rkt))) }
-            messages.append(ConsumerMessage(
-                topic: topic.name,
-                partition: m.partition,
-                offset: m.offset,
-                key: m.key.map { Array(UnsafeRawBufferPointer(start: $0, count: m.key_len)) },
-                value: m.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: m.len)) } ?? [],
-                timestamp: type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp))
+            let timestamp = rd_kafka_message_timestamp(m, &type)
+            if topic.handle != m.pointee.rkt { topic = (m.pointee.rkt, String(cString: rd_kafka_topic_name(m.pointee.rkt))) }
+            return ConsumerMessage(topic: topic.name, partition: m.pointee.partition, offset: m.pointee.offset,
+                                   timestamp: type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp, polled: polled, index: i)
         }
         return ConsumerBatch(messages: messages)
     }

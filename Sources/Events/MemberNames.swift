@@ -1,0 +1,43 @@
+import Glibc
+
+/// Member names to pick out of a JSON object, matched without allocating or reference counting: each
+/// name of up to 16 bytes is held as two integers and its length. An object's member names are compared
+/// with all of them for every member, so this is on every event's path.
+public struct MemberNames: Sendable {
+    private struct Packed: Equatable {
+        var low: UInt64 = 0, high: UInt64 = 0, count = 0
+    }
+
+    private let packed: [Packed]
+    /// How many names there are (the length of the result of `JSONValue.members`).
+    public var count: Int { packed.count }
+
+    /// `names` as UTF-8; each at most 16 bytes, none twice.
+    public init(_ names: [String]) {
+        packed = names.map { name in
+            let bytes = Array(name.utf8)
+            precondition(bytes.count <= 16, "member name \(name) is longer than 16 bytes")
+            return bytes.withUnsafeBufferPointer { Self.pack($0)! }
+        }
+        precondition(Set(names).count == names.count, "a member name is listed twice: \(names)")
+    }
+
+    /// The index of `name` (UTF-8 bytes), nil if it is not one of the names.
+    func index(of name: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard let key = Self.pack(name) else { return nil }
+        return packed.firstIndex(of: key)
+    }
+
+    private static func pack(_ name: UnsafeBufferPointer<UInt8>) -> Packed? {
+        guard name.count <= 16 else { return nil }
+        var key = Packed(count: name.count)
+        withUnsafeMutableBytes(of: &key.low) { low in
+            withUnsafeMutableBytes(of: &key.high) { high in
+                let first = min(name.count, 8)
+                if first > 0 { memcpy(low.baseAddress!, name.baseAddress!, first) }
+                if name.count > 8 { memcpy(high.baseAddress!, name.baseAddress! + 8, name.count - 8) }
+            }
+        }
+        return key
+    }
+}
