@@ -8,24 +8,34 @@ public struct MemberNames: Sendable {
         var low: UInt64 = 0, high: UInt64 = 0, count = 0
     }
 
-    private let packed: [Packed]
+    /// The names sorted by length, each with its index in the order given; `lengths[n]` is where the
+    /// names of n bytes are in it.
+    private let sorted: [(name: Packed, index: Int)]
+    private let lengths: [Range<Int>]
     /// How many names there are (the length of the result of `JSONValue.members`).
-    public var count: Int { packed.count }
+    public let count: Int
 
     /// `names` as UTF-8; each at most 16 bytes, none twice.
     public init(_ names: [String]) {
-        packed = names.map { name in
+        precondition(Set(names).count == names.count, "a member name is listed twice: \(names)")
+        let packed = names.map { name in
             let bytes = Array(name.utf8)
             precondition(bytes.count <= 16, "member name \(name) is longer than 16 bytes")
             return bytes.withUnsafeBufferPointer { Self.pack($0)! }
         }
-        precondition(Set(names).count == names.count, "a member name is listed twice: \(names)")
+        let sorted = packed.enumerated().map { ($0.element, $0.offset) }.sorted { $0.0.count < $1.0.count }
+        lengths = (0...16).map { n in
+            (sorted.firstIndex { $0.0.count >= n } ?? sorted.count)..<(sorted.firstIndex { $0.0.count > n } ?? sorted.count)
+        }
+        self.sorted = sorted
+        count = names.count
     }
 
     /// The index of `name` (UTF-8 bytes), nil if it is not one of the names.
     func index(of name: UnsafeBufferPointer<UInt8>) -> Int? {
         guard let key = Self.pack(name) else { return nil }
-        return packed.firstIndex(of: key)
+        for i in lengths[name.count] where sorted[i].name == key { return sorted[i].index }
+        return nil
     }
 
     private static func pack(_ name: UnsafeBufferPointer<UInt8>) -> Packed? {

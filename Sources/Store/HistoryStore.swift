@@ -58,45 +58,63 @@ public final class HistoryStore: Sendable {
         try environment.write { txn in
             var applied = Applied()
             var sequence = try counter(txn, "sequence")
-            // Keys and values are built in reused buffers: no arrays are made per event.
+            // Keys and values are built in reused buffers: no arrays are made per event. Each database is
+            // written through one cursor, so a put starts from where the last one landed: the log is
+            // appended, event ids often arrive near each other, and the history entries are put in key
+            // order (users arrive at random, so in arrival order nearly every put would descend the tree
+            // from the root to a leaf not in cache).
             var key = KeyBuilder(), value = KeyBuilder()
-            for (event, json) in batch {
-                var id: String
-                switch event {
-                case let .interaction(e): id = e.eventID
-                case let .item(e): id = e.eventID
-                }
-                guard try id.withUTF8({ try txn.put(events, key: UnsafeRawBufferPointer($0), value: UnsafeRawBufferPointer(start: nil, count: 0), flags: .noOverwrite) }) else {
-                    applied.duplicates += 1
-                    continue
-                }
-                sequence += 1
-                let kind: UInt8
-                switch event {
-                case let .interaction(e):
-                    kind = Kind.interaction
-                    key.removeAll()
-                    Self.appendHistoryKey(&key, user: e.userID, timestampMs: e.timestampMs, sequence: sequence)
-                    value.removeAll()
-                    Self.appendHistoryValue(&value, e)
-                    _ = try key.withUnsafeBytes { k in try value.withUnsafeBytes { v in try txn.put(history, key: k, value: v) } }
-                case let .item(e):
-                    kind = Kind.item
-                    key.removeAll()
-                    key.append(e.itemID)
-                    _ = try key.withUnsafeBytes { k in try json.withUnsafeBytes { v in try txn.put(items, key: k, value: v) } }
-                }
-                key.removeAll()
-                key.append(sequence)
-                _ = try key.withUnsafeBytes { k in
-                    try json.withUnsafeBytes { v in
-                        try txn.put(log, key: k, reserving: 1 + v.count, flags: .append) { out in
-                            out[0] = kind
-                            UnsafeMutableRawBufferPointer(rebasing: out[1...]).copyMemory(from: v)
+            var interactions: [(user: UInt64, time: Int64, sequence: UInt64, item: UInt64, positive: Bool)] = []
+            try txn.inserting(into: events) { ids in
+                try txn.inserting(into: log) { appended in
+                    for (event, json) in batch {
+                        var id: String
+                        switch event {
+                        case let .interaction(e): id = e.eventID
+                        case let .item(e): id = e.eventID
                         }
+                        guard try id.withUTF8({ try ids.put(key: UnsafeRawBufferPointer($0), value: UnsafeRawBufferPointer(start: nil, count: 0), flags: .noOverwrite) }) else {
+                            applied.duplicates += 1
+                            continue
+                        }
+                        sequence += 1
+                        let kind: UInt8
+                        switch event {
+                        case let .interaction(e):
+                            kind = Kind.interaction
+                            interactions.append((e.userID, e.timestampMs, sequence, e.itemID, e.isPositive))
+                        case let .item(e):
+                            kind = Kind.item
+                            key.removeAll()
+                            key.append(e.itemID)
+                            _ = try key.withUnsafeBytes { k in try json.withUnsafeBytes { v in try txn.put(items, key: k, value: v) } }
+                        }
+                        key.removeAll()
+                        key.append(sequence)
+                        _ = try key.withUnsafeBytes { k in
+                            try json.withUnsafeBytes { v in
+                                try appended.put(key: k, reserving: 1 + v.count, flags: .append) { out in
+                                    out[0] = kind
+                                    UnsafeMutableRawBufferPointer(rebasing: out[1...]).copyMemory(from: v)
+                                }
+                            }
+                        }
+                        applied.stored += 1
                     }
                 }
-                applied.stored += 1
+            }
+            // The order of the keys' bytes: user, then the timestamp's bits, then sequence.
+            interactions.sort {
+                ($0.user, UInt64(bitPattern: $0.time), $0.sequence) < ($1.user, UInt64(bitPattern: $1.time), $1.sequence)
+            }
+            try txn.inserting(into: history) { entries in
+                for i in interactions {
+                    key.removeAll()
+                    Self.appendHistoryKey(&key, user: i.user, timestampMs: i.time, sequence: i.sequence)
+                    value.removeAll()
+                    Self.appendHistoryValue(&value, item: i.item, positive: i.positive)
+                    _ = try key.withUnsafeBytes { k in try value.withUnsafeBytes { v in try entries.put(key: k, value: v) } }
+                }
             }
             try setCounter(txn, "sequence", sequence)
             for (topic, partitions) in next {
@@ -196,9 +214,9 @@ public final class HistoryStore: Sendable {
     }
 
     /// The history entry's value: the item id, then a flags byte (bit 0: positive).
-    static func appendHistoryValue(_ value: inout KeyBuilder, _ e: InteractionEvent) {
-        value.append(e.itemID)
-        value.append(UInt8(e.isPositive ? 1 : 0))
+    static func appendHistoryValue(_ value: inout KeyBuilder, item: UInt64, positive: Bool) {
+        value.append(item)
+        value.append(UInt8(positive ? 1 : 0))
     }
 
     static func appendHistoryKey(_ key: inout KeyBuilder, user: UInt64, timestampMs: Int64, sequence: UInt64) {

@@ -111,8 +111,9 @@ public final class IngestService: Service, Sendable {
         let workers = messages.count >= 256 ? ProcessInfo.processInfo.activeProcessorCount : 1
         let chunk = (messages.count + workers - 1) / workers
         let parts = Mutex([[Result<Event, EventRejection>]](repeating: [], count: workers))
+        let now = Date()  // one clock reading per batch, not per event
         DispatchQueue.concurrentPerform(iterations: workers) { w in
-            let decoded = messages[min(messages.count, w * chunk)..<min(messages.count, (w + 1) * chunk)].map { decoder.decode($0) }
+            let decoded = messages[min(messages.count, w * chunk)..<min(messages.count, (w + 1) * chunk)].map { decoder.decode($0, now: now) }
             parts.withLock { $0[w] = decoded }
         }
         var valid: [(event: Event, json: ConsumerMessage)] = []

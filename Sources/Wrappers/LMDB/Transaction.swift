@@ -77,28 +77,23 @@ public final class WriteTransaction: Transaction {
     /// `put` for bytes already in memory (no arrays made per entry).
     @discardableResult
     public func put(_ db: Database, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, flags: WriteFlags = []) throws -> Bool {
-        var mv = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
-        return try put(db, key: key, value: &mv, flags: flags)
+        try Inserter(txn: self, db: db, cursor: nil).put(key: key, value: value, flags: flags)
     }
 
-    /// Stores a value of `count` bytes under `key`, written in place by `fill` (LMDB's MDB_RESERVE: the
-    /// value is assembled where it will live, not in a temporary first). With `.noOverwrite` and an
-    /// existing key, returns false without calling `fill`.
+    /// Stores a value of `count` bytes under `key`, written in place by `fill` (see `Inserter`).
     @discardableResult
     public func put(_ db: Database, key: UnsafeRawBufferPointer, reserving count: Int, flags: WriteFlags = [],
                     fill: (UnsafeMutableRawBufferPointer) -> Void) throws -> Bool {
-        var mv = MDB_val(mv_size: count, mv_data: nil)
-        guard try put(db, key: key, value: &mv, flags: flags.union(WriteFlags(rawValue: UInt32(MDB_RESERVE)))) else { return false }
-        fill(UnsafeMutableRawBufferPointer(start: mv.mv_data, count: count))
-        return true
+        try Inserter(txn: self, db: db, cursor: nil).put(key: key, reserving: count, flags: flags, fill: fill)
     }
 
-    private func put(_ db: Database, key: UnsafeRawBufferPointer, value mv: inout MDB_val, flags: WriteFlags) throws -> Bool {
-        var mk = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
-        let rc = mdb_put(txn, db.dbi, &mk, &mv, flags.rawValue)
-        if rc == MDB_KEYEXIST && flags.contains(.noOverwrite) { return false }
-        try check(rc, "mdb_put(\(db.name ?? "main"))")
-        return true
+    /// Runs `body` with puts into `db` through one cursor: LMDB starts each put from the leaf page the
+    /// previous one landed on, so keys put in order (or close together) skip the descent from the root.
+    public func inserting<R>(into db: Database, _ body: (Inserter) throws -> R) throws -> R {
+        var cursor: OpaquePointer?
+        try check(mdb_cursor_open(txn, db.dbi, &cursor), "mdb_cursor_open(\(db.name ?? "main"))")
+        defer { mdb_cursor_close(cursor) }
+        return try body(Inserter(txn: self, db: db, cursor: cursor))
     }
 
     /// Deletes `key`; returns false if it was not there.
@@ -116,6 +111,41 @@ public final class WriteTransaction: Transaction {
     /// Removes every entry of `db` (the database itself stays).
     public func clear(_ db: Database) throws {
         try check(mdb_drop(txn, db.dbi, 0), "mdb_drop(\(db.name ?? "main"))")
+    }
+}
+
+/// Puts into one database of a write transaction, through a cursor when it has one (`inserting`).
+public struct Inserter {
+    fileprivate let txn: WriteTransaction
+    fileprivate let db: Database
+    fileprivate let cursor: OpaquePointer?
+
+    /// Stores `value` under `key`. With `.noOverwrite`, returns false (and changes nothing) if the key
+    /// exists; otherwise returns true.
+    @discardableResult
+    public func put(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, flags: WriteFlags = []) throws -> Bool {
+        var mv = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
+        return try put(key: key, value: &mv, flags: flags)
+    }
+
+    /// Stores a value of `count` bytes under `key`, written in place by `fill` (LMDB's MDB_RESERVE: the
+    /// value is assembled where it will live, not in a temporary first). With `.noOverwrite` and an
+    /// existing key, returns false without calling `fill`.
+    @discardableResult
+    public func put(key: UnsafeRawBufferPointer, reserving count: Int, flags: WriteFlags = [],
+                    fill: (UnsafeMutableRawBufferPointer) -> Void) throws -> Bool {
+        var mv = MDB_val(mv_size: count, mv_data: nil)
+        guard try put(key: key, value: &mv, flags: flags.union(WriteFlags(rawValue: UInt32(MDB_RESERVE)))) else { return false }
+        fill(UnsafeMutableRawBufferPointer(start: mv.mv_data, count: count))
+        return true
+    }
+
+    private func put(key: UnsafeRawBufferPointer, value mv: inout MDB_val, flags: WriteFlags) throws -> Bool {
+        var mk = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        let rc = if let cursor { mdb_cursor_put(cursor, &mk, &mv, flags.rawValue) } else { mdb_put(txn.txn, db.dbi, &mk, &mv, flags.rawValue) }
+        if rc == MDB_KEYEXIST && flags.contains(.noOverwrite) { return false }
+        try check(rc, "mdb_put(\(db.name ?? "main"))")
+        return true
     }
 }
 
