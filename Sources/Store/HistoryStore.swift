@@ -48,13 +48,21 @@ public final class HistoryStore: Sendable {
     /// before are skipped; offsets only move forward.
     @discardableResult
     public func apply(_ batch: [Event], offsets next: [String: [Int32: Int64]]) throws -> Applied {
-        try apply(batch.map { ($0, Array($0.json().utf8)) }, offsets: next)
+        var json: [UInt8] = [], ends: [Int] = []
+        for event in batch {
+            json += event.json().utf8
+            ends.append(json.count)
+        }
+        return try json.withUnsafeBytes { all in
+            try apply(batch.indices.map { i in (batch[i], UnsafeRawBufferPointer(rebasing: all[(i == 0 ? 0 : ends[i - 1])..<ends[i]])) }, offsets: next)
+        }
     }
 
     /// The same, for events that come with the JSON to store (the validated message as it arrived, so
-    /// ingest need not encode it again; a Kafka message is read where librdkafka holds it).
+    /// ingest need not encode it again: a Kafka message's bytes where librdkafka holds them). The bytes
+    /// need to stay valid only for the call.
     @discardableResult
-    public func apply(_ batch: [(event: Event, json: some ContiguousBytes)], offsets next: [String: [Int32: Int64]]) throws -> Applied {
+    public func apply(_ batch: [(event: Event, json: UnsafeRawBufferPointer)], offsets next: [String: [Int32: Int64]]) throws -> Applied {
         try environment.write { txn in
             var applied = Applied()
             var sequence = try counter(txn, "sequence")
@@ -87,16 +95,14 @@ public final class HistoryStore: Sendable {
                             kind = Kind.item
                             key.removeAll()
                             key.append(e.itemID)
-                            _ = try key.withUnsafeBytes { k in try json.withUnsafeBytes { v in try txn.put(items, key: k, value: v) } }
+                            _ = try key.withUnsafeBytes { k in try txn.put(items, key: k, value: json) }
                         }
                         key.removeAll()
                         key.append(sequence)
                         _ = try key.withUnsafeBytes { k in
-                            try json.withUnsafeBytes { v in
-                                try appended.put(key: k, reserving: 1 + v.count, flags: .append) { out in
-                                    out[0] = kind
-                                    UnsafeMutableRawBufferPointer(rebasing: out[1...]).copyMemory(from: v)
-                                }
+                            try appended.put(key: k, reserving: 1 + json.count, flags: .append) { out in
+                                out[0] = kind
+                                UnsafeMutableRawBufferPointer(rebasing: out[1...]).copyMemory(from: json)
                             }
                         }
                         applied.stored += 1

@@ -97,11 +97,11 @@ public final class IngestService: Service, Sendable {
         logger.info("ingest stopped", metadata: ["stored": "\(totals.stored)", "invalid": "\(totals.invalid)"])
     }
 
-    /// A batch after validation: the valid events with their messages (stored as they arrived), the
-    /// refused messages with reasons.
+    /// A batch after validation: the valid events with their messages' indexes (the messages are stored
+    /// as they arrived), the refused messages with reasons.
     struct Validated: Sendable {
         let batch: ConsumerBatch
-        let valid: [(event: Event, json: ConsumerMessage)]
+        let valid: [(event: Event, message: Int)]
         let rejected: [(ConsumerMessage, EventRejection)]
     }
 
@@ -116,13 +116,13 @@ public final class IngestService: Service, Sendable {
             let decoded = messages[min(messages.count, w * chunk)..<min(messages.count, (w + 1) * chunk)].map { decoder.decode($0, now: now) }
             parts.withLock { $0[w] = decoded }
         }
-        var valid: [(event: Event, json: ConsumerMessage)] = []
+        var valid: [(event: Event, message: Int)] = []
         var rejected: [(ConsumerMessage, EventRejection)] = []
         valid.reserveCapacity(messages.count)
-        for (message, result) in zip(messages, parts.withLock { $0 }.joined()) {
+        for (i, result) in parts.withLock({ $0 }).joined().enumerated() {
             switch result {
-            case .success(let event): valid.append((event, message))
-            case .failure(let reason): rejected.append((message, reason))
+            case .success(let event): valid.append((event, i))
+            case .failure(let reason): rejected.append((messages[i], reason))
             }
         }
         return Validated(batch: batch, valid: valid, rejected: rejected)
@@ -183,7 +183,7 @@ public final class IngestService: Service, Sendable {
     private func persist(_ v: Validated) throws {
         var next: [String: [Int32: Int64]] = [:]
         for (tp, offset) in v.batch.nextOffsets { next[tp.topic, default: [:]][tp.partition] = offset }
-        let applied = try store.apply(v.valid, offsets: next)
+        let applied = try v.batch.withValues { values in try store.apply(v.valid.map { ($0.event, values[$0.message]) }, offsets: next) }
         try consumer.storeOffsets(v.batch)
         totalsState.withLock { t in
             t.stored += applied.stored

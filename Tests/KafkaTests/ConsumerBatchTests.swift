@@ -17,4 +17,14 @@ import Testing
         ])
         #expect(ConsumerBatch(messages: []).nextOffsets.isEmpty)
     }
+
+    /// A message made by the application keeps copies of its bytes; the batch hands out every value in
+    /// message order, an empty value as an empty buffer.
+    @Test func valuesAndKeysAreReadBack() {
+        let messages = [("k1", "first"), ("", ""), ("k3", "third")].enumerated().map { i, kv in
+            ConsumerMessage(topic: "t", partition: 0, offset: Int64(i), key: kv.0.isEmpty ? nil : Array(kv.0.utf8), value: Array(kv.1.utf8), timestamp: nil)
+        }
+        #expect(messages.map(\.key) == [Array("k1".utf8), nil, Array("k3".utf8)])
+        #expect(ConsumerBatch(messages: messages).withValues { $0.map { String(decoding: $0, as: UTF8.self) } } == ["first", "", "third"])
+    }
 }
