@@ -63,6 +63,14 @@ public enum Event: Sendable, Equatable {
         }
     }
 
+    /// The producer's id of the event (duplicates are recognised by it).
+    public var eventID: String {
+        switch self {
+        case let .interaction(e): e.eventID
+        case let .item(e): e.eventID
+        }
+    }
+
     /// A JSON string literal: quotes, `"` and `\\` escaped, control characters as `\\b \\t \\n \\f \\r` or
     /// `\\u00xx`, everything else (slashes, non-ASCII) as it is.
     static func jsonString(_ s: String) -> String {

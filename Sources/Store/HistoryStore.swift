@@ -68,45 +68,39 @@ public final class HistoryStore: Sendable {
             var sequence = try counter(txn, "sequence")
             // Keys and values are built in reused buffers: no arrays are made per event. Each database is
             // written through one cursor, so a put starts from where the last one landed: the log is
-            // appended, event ids often arrive near each other, and the history entries are put in key
-            // order (users arrive at random, so in arrival order nearly every put would descend the tree
-            // from the root to a leaf not in cache).
+            // appended, and event ids and history entries are put in key order (in arrival order, from
+            // several partitions and users at random, nearly every put would descend the tree from the
+            // root to a leaf not in cache).
+            let fresh = try recordEventIDs(batch, txn)
             var key = KeyBuilder(), value = KeyBuilder()
             var interactions: [(user: UInt64, time: Int64, sequence: UInt64, item: UInt64, positive: Bool)] = []
-            try txn.inserting(into: events) { ids in
-                try txn.inserting(into: log) { appended in
-                    for (event, json) in batch {
-                        var id: String
-                        switch event {
-                        case let .interaction(e): id = e.eventID
-                        case let .item(e): id = e.eventID
-                        }
-                        guard try id.withUTF8({ try ids.put(key: UnsafeRawBufferPointer($0), value: UnsafeRawBufferPointer(start: nil, count: 0), flags: .noOverwrite) }) else {
-                            applied.duplicates += 1
-                            continue
-                        }
-                        sequence += 1
-                        let kind: UInt8
-                        switch event {
-                        case let .interaction(e):
-                            kind = Kind.interaction
-                            interactions.append((e.userID, e.timestampMs, sequence, e.itemID, e.isPositive))
-                        case let .item(e):
-                            kind = Kind.item
-                            key.removeAll()
-                            key.append(e.itemID)
-                            _ = try key.withUnsafeBytes { k in try txn.put(items, key: k, value: json) }
-                        }
-                        key.removeAll()
-                        key.append(sequence)
-                        _ = try key.withUnsafeBytes { k in
-                            try appended.put(key: k, reserving: 1 + json.count, flags: .append) { out in
-                                out[0] = kind
-                                UnsafeMutableRawBufferPointer(rebasing: out[1...]).copyMemory(from: json)
-                            }
-                        }
-                        applied.stored += 1
+            try txn.inserting(into: log) { appended in
+                for ((event, json), new) in zip(batch, fresh) {
+                    guard new else {
+                        applied.duplicates += 1
+                        continue
                     }
+                    sequence += 1
+                    let kind: UInt8
+                    switch event {
+                    case let .interaction(e):
+                        kind = Kind.interaction
+                        interactions.append((e.userID, e.timestampMs, sequence, e.itemID, e.isPositive))
+                    case let .item(e):
+                        kind = Kind.item
+                        key.removeAll()
+                        key.append(e.itemID)
+                        _ = try key.withUnsafeBytes { k in try txn.put(items, key: k, value: json) }
+                    }
+                    key.removeAll()
+                    key.append(sequence)
+                    _ = try key.withUnsafeBytes { k in
+                        try appended.put(key: k, reserving: 1 + json.count, flags: .append) { out in
+                            out[0] = kind
+                            UnsafeMutableRawBufferPointer(rebasing: out[1...]).copyMemory(from: json)
+                        }
+                    }
+                    applied.stored += 1
                 }
             }
             // The order of the keys' bytes: user, then the timestamp's bits, then sequence.
@@ -132,6 +126,29 @@ public final class HistoryStore: Sendable {
             }
             return applied
         }
+    }
+
+    /// Puts each event's id into the event-id index, in the index's order as far as the ids' first 16 bytes
+    /// tell it (ties in arrival order, so of two arrivals of one id the first is the one kept); returns,
+    /// in arrival order, whether each id was new.
+    private func recordEventIDs(_ batch: [(event: Event, json: UnsafeRawBufferPointer)], _ txn: WriteTransaction) throws -> [Bool] {
+        let ids = batch.map(\.event.eventID)
+        let order = ids.indices.map { i in
+            // The first 16 bytes as two big-endian integers: compared as numbers, they order as bytes do.
+            var prefix: (UInt64, UInt64) = (0, 0)
+            withUnsafeMutableBytes(of: &prefix) { out in
+                for (j, b) in ids[i].utf8.prefix(16).enumerated() { out[j < 8 ? 7 - j : 23 - j] = b }
+            }
+            return (prefix.0, prefix.1, ids[i].utf8.count, i)
+        }.sorted { $0 < $1 }
+        var fresh = [Bool](repeating: false, count: batch.count)
+        try txn.inserting(into: events) { cursor in
+            for (_, _, _, i) in order {
+                var id = ids[i]
+                fresh[i] = try id.withUTF8 { try cursor.put(key: UnsafeRawBufferPointer($0), value: UnsafeRawBufferPointer(start: nil, count: 0), flags: .noOverwrite) }
+            }
+        }
+        return fresh
     }
 
     /// The next offset to read for each of `partitions` of `topic`, where the store has one.

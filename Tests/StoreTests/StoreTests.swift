@@ -35,6 +35,22 @@ func interaction(_ i: Int, user: UInt64, eventID: String? = nil) -> Event {
         #expect(try store.history(user: 9) == [.init(itemID: 7, positive: false), .init(itemID: 7, positive: true)])
     }
 
+    /// Ids are recorded in the index's order, not the batch's; still, of two arrivals of one id in a batch
+    /// the first is the one kept, and the log keeps arrival order. Ids longer than 16 bytes that share
+    /// their first 16 are told apart.
+    @Test func theFirstArrivalOfAnIdInABatchIsKept() throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        let store = try HistoryStore(environment: Environment(path: dir.path))
+        let long = "an-event-id-longer-than-16-bytes-"
+        let ids = ["z", "b", long + "2", "b", "a", long + "1", "z"]
+        let applied = try store.apply(ids.enumerated().map { interaction($0.offset, user: 4, eventID: $0.element) }, offsets: [:])
+        #expect(applied.stored == 5 && applied.duplicates == 2)
+        // Items are the arrival positions of the kept events: 0 (z), 1 (b), 2, 4 (a), 5.
+        #expect(try store.history(user: 4).map(\.itemID) == [0, 1, 2, 4, 5])
+        #expect(try store.log(after: 0, limit: 10).map { $0.event.eventID } == ["z", "b", long + "2", "a", long + "1"])
+    }
+
     @Test func retentionDeletesOldInteractionsAndKeepsTheCatalog() throws {
         let dir = TempDirectory()
         defer { dir.cleanup() }
