@@ -1,8 +1,8 @@
 import Glibc
 
-/// Member names to pick out of a JSON object, matched without allocating or reference counting: each
-/// name of up to 16 bytes is held as two integers and its length. An object's member names are compared
-/// with all of them for every member, so this is on every event's path.
+/// Member names to pick out of a JSON object, matched without allocating: each name of up to 16 bytes is
+/// held as two integers and its length, and a member's name is compared only with the names of its
+/// length. Every member of every event is looked up here.
 public struct MemberNames: Sendable {
     private struct Packed: Equatable {
         var low: UInt64 = 0, high: UInt64 = 0, count = 0
