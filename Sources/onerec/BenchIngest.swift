@@ -93,12 +93,13 @@ struct BenchIngest: AsyncParsableCommand {
             print("       onerec  \(ingest[run].description)")
         }
         print(String(format: "waited %.1f s in all for an idle machine before the timed runs", waited))
-        let (r, g, i) = (median(raw), median(group), median(ingest))
+        let (r, g, m) = (raw[median(raw)], group[median(group)], median(ingest))
+        let i = ingest[m]
         let n = Double(produced)
         print(String(format: "kcat raw consume (-C, no group)  : %8.0f events/s (%.2f s, median of %d)", n / r.seconds, r.seconds, self.repeat))
         print(String(format: "kcat group consume (-G)          : %8.0f events/s (%.2f s)", n / g.seconds, g.seconds))
         print(String(format: "onerec ingest into LMDB          : %8.0f events/s (%.2f s, %d batches; CPU %.2f us per event)",
-                     n / i.seconds, i.seconds, batches.max() ?? 0, i.cpu / n * 1e6))
+                     n / i.seconds, i.seconds, batches[m], i.cpu / n * 1e6))
         print(String(format: "ratio onerec / kcat raw = %.2f, onerec / kcat group = %.2f", r.seconds / i.seconds, g.seconds / i.seconds))
         print(String(format: "rest of the machine's CPU during the median runs: kcat -C %.2f s, kcat -G %.2f s, onerec %.2f s",
                      r.others, g.others, i.others))
@@ -151,5 +152,5 @@ struct BenchIngest: AsyncParsableCommand {
     }
 }
 
-/// The run of median wall time.
-private func median(_ runs: [BenchIngest.Run]) -> BenchIngest.Run { runs.sorted { $0.seconds < $1.seconds }[runs.count / 2] }
+/// The index of the run of median wall time.
+private func median(_ runs: [BenchIngest.Run]) -> Int { runs.indices.sorted { runs[$0].seconds < runs[$1].seconds }[runs.count / 2] }
