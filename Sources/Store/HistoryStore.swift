@@ -50,7 +50,7 @@ public final class HistoryStore: Sendable {
     public func apply(_ batch: [Event], offsets next: [String: [Int32: Int64]]) throws -> Applied {
         var json: [UInt8] = [], ends: [Int] = []
         for event in batch {
-            json += event.json().utf8
+            if case .item = event { json += event.json().utf8 }  // interactions are stored without their JSON
             ends.append(json.count)
         }
         return try json.withUnsafeBytes { all in
@@ -58,9 +58,10 @@ public final class HistoryStore: Sendable {
         }
     }
 
-    /// The same, for events that come with the JSON to store (the validated message as it arrived, so
-    /// ingest need not encode it again: a Kafka message's bytes where librdkafka holds them). The bytes
-    /// need to stay valid only for the call.
+    /// The same, for events that come with their JSON (the validated message as it arrived: a Kafka
+    /// message's bytes where librdkafka holds them), which is what the store keeps of an item event, so
+    /// ingest need not encode it again; an interaction is kept as an `InteractionRecord` and its JSON is
+    /// not read. The bytes need to stay valid only for the call.
     @discardableResult
     public func apply(_ batch: [(event: Event, json: UnsafeRawBufferPointer)], offsets next: [String: [Int32: Int64]]) throws -> Applied {
         try environment.write { txn in
@@ -81,24 +82,27 @@ public final class HistoryStore: Sendable {
                         continue
                     }
                     sequence += 1
-                    let kind: UInt8
+                    key.removeAll()
+                    key.append(sequence)
                     switch event {
                     case let .interaction(e):
-                        kind = Kind.interaction
                         interactions.append((e.userID, e.timestampMs, sequence, e.itemID, e.isPositive))
+                        _ = try key.withUnsafeBytes { k in
+                            try appended.put(key: k, reserving: 1 + InteractionRecord.size(of: e), flags: .append) { out in
+                                out[0] = Kind.interactionRecord
+                                InteractionRecord.write(e, into: UnsafeMutableRawBufferPointer(rebasing: out[1...]))
+                            }
+                        }
                     case let .item(e):
-                        kind = Kind.item
+                        _ = try key.withUnsafeBytes { k in
+                            try appended.put(key: k, reserving: 1 + json.count, flags: .append) { out in
+                                out[0] = Kind.item
+                                UnsafeMutableRawBufferPointer(rebasing: out[1...]).copyMemory(from: json)
+                            }
+                        }
                         key.removeAll()
                         key.append(e.itemID)
                         _ = try key.withUnsafeBytes { k in try txn.put(items, key: k, value: json) }
-                    }
-                    key.removeAll()
-                    key.append(sequence)
-                    _ = try key.withUnsafeBytes { k in
-                        try appended.put(key: k, reserving: 1 + json.count, flags: .append) { out in
-                            out[0] = kind
-                            UnsafeMutableRawBufferPointer(rebasing: out[1...]).copyMemory(from: json)
-                        }
                     }
                     applied.stored += 1
                 }
@@ -192,7 +196,7 @@ public final class HistoryStore: Sendable {
             try txn.scan(log, from: KeyBuilder.key(sequence + 1)) { key, value in
                 var r = KeyReader(key)
                 let s = r.read(UInt64.self)
-                if case .success(let event) = decoder.decode(Array(value.dropFirst()), now: .distantFuture) { found.append((s, event)) }
+                if let event = Self.logEvent(value, decoder: decoder) { found.append((s, event)) }
                 return found.count < limit
             }
             return found
@@ -208,9 +212,9 @@ public final class HistoryStore: Sendable {
         return try environment.write { txn in
             var doomed: [(log: [UInt8], history: [UInt8], eventID: String)] = []
             try txn.scan(log) { key, value in
-                guard value[0] == Kind.interaction else { return true }  // catalog items are kept
-                guard case .success(.interaction(let e)) = decoder.decode(Array(value.dropFirst()), now: .distantFuture) else {
-                    preconditionFailure("the store's log holds an event its decoder refuses")
+                guard value[0] != Kind.item else { return true }  // catalog items are kept
+                guard case .interaction(let e) = Self.logEvent(value, decoder: decoder) else {
+                    preconditionFailure("the store's log holds an interaction it cannot read")
                 }
                 guard e.timestampMs < cutoffMs else { return false }
                 var r = KeyReader(key)
@@ -231,9 +235,20 @@ public final class HistoryStore: Sendable {
         try environment.read { txn in (try txn.count(history), try txn.count(items)) }
     }
 
-    /// The first byte of a log entry.
+    /// The first byte of a log entry: what the rest of it is.
     enum Kind {
-        static let interaction: UInt8 = 0, item: UInt8 = 1
+        /// An interaction's JSON (as stores made before 0.1.0 was released hold them), an item event's JSON, an
+        /// `InteractionRecord`.
+        static let interaction: UInt8 = 0, item: UInt8 = 1, interactionRecord: UInt8 = 2
+    }
+
+    /// The event a log entry holds; nil if it cannot be read (a damaged store).
+    private static func logEvent(_ entry: [UInt8], decoder: EventDecoder) -> Event? {
+        guard let kind = entry.first else { return nil }
+        if kind == Kind.interactionRecord {
+            return entry.withUnsafeBytes { InteractionRecord.read(UnsafeRawBufferPointer(rebasing: $0[1...])) }.map(Event.interaction)
+        }
+        return try? decoder.decode(Array(entry.dropFirst()), now: .distantFuture).get()
     }
 
     /// The history entry's value: the item id, then a flags byte (bit 0: positive).

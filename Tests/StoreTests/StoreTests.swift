@@ -51,6 +51,48 @@ func interaction(_ i: Int, user: UInt64, eventID: String? = nil) -> Event {
         #expect(try store.log(after: 0, limit: 10).map { $0.event.eventID } == ["z", "b", long + "2", "a", long + "1"])
     }
 
+    /// The log gives back every field of what was stored: interactions (kept in binary) with each flag,
+    /// ids of every length the decoder accepts and non-ASCII ones; item events (kept as JSON) whole.
+    @Test func theLogGivesBackEveryFieldOfWhatWasStored() throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        let store = try HistoryStore(environment: Environment(path: dir.path))
+        var events: [Event] = []
+        for flags in 0..<64 {
+            var e = InteractionEvent(eventID: "f\(flags)", userID: (1 << 53) - 1 - UInt64(flags), itemID: UInt64(flags), timestampMs: 1_767_225_600_000 + Int64(flags),
+                                     requestID: flags == 1 ? String(repeating: "r", count: 256) : "ré-\(flags)", position: 9_999 - flags,
+                                     watchTimeMs: 86_400_000 - Int64(flags), durationMs: 1 + Int64(flags))
+            (e.like, e.follow, e.share) = (flags & 1 != 0, flags & 2 != 0, flags & 4 != 0)
+            (e.collect, e.dislike, e.skip) = (flags & 8 != 0, flags & 16 != 0, flags & 32 != 0)
+            events.append(.interaction(e))
+        }
+        var item = ItemEvent(eventID: "🎬" + String(repeating: "i", count: 250), itemID: 7, timestampMs: 1_767_225_600_000)
+        (item.durationMs, item.authorID, item.tags, item.embedding) = (30_000, 3, ["a", "b"], [0.5, -1.25])
+        events.insert(.item(item), at: 10)
+        try store.apply(events, offsets: [:])
+        let logged = try store.log(after: 0, limit: 100)
+        #expect(logged.map(\.sequence) == Array(1...65))
+        #expect(logged.map(\.event) == events)
+    }
+
+    /// Stores written before interactions were kept in binary hold their JSON; those entries are still
+    /// read, and retention still deletes them. An entry that is neither (a damaged store) is skipped.
+    @Test func logEntriesOfEarlierStoresAreStillRead() throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        let environment = try Environment(path: dir.path)
+        let store = try HistoryStore(environment: environment)
+        let old = (0..<3).map { interaction($0, user: 1) }
+        let log = try environment.openDatabase("history.log")
+        try environment.write { txn in
+            for (i, event) in old.enumerated() { _ = try txn.put(log, KeyBuilder.key(UInt64(i + 1)), [0] + Array(event.json().utf8)) }
+            _ = try txn.put(log, KeyBuilder.key(UInt64(4)), [2, 1, 2, 3])
+        }
+        #expect(try store.log(after: 0, limit: 10).map(\.event) == old)
+        #expect(try store.compact(olderThan: 1_767_225_600_000 + 1500, limit: 10) == 2)  // events 0 and 1
+        #expect(try store.log(after: 0, limit: 10).map(\.event) == [old[2]])
+    }
+
     @Test func retentionDeletesOldInteractionsAndKeepsTheCatalog() throws {
         let dir = TempDirectory()
         defer { dir.cleanup() }
