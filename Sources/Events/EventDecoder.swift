@@ -52,23 +52,38 @@ public struct EventDecoder: Sendable {
 
     private func decode(_ bytes: UnsafeBufferPointer<UInt8>, now: Date) -> Result<Event, EventRejection> {
         guard bytes.count <= maxBytes else { return .failure(EventRejection(.tooLarge)) }
-        let parsed: [JSONValue?]?
-        do { parsed = try JSONValue.members(of: bytes, named: Field.names) } catch { return .failure(EventRejection(.invalidJSON)) }
-        guard let fields = parsed else { return .failure(EventRejection(.notAnObject)) }
-        do {
-            let reader = FieldReader(fields: fields, decoder: self, now: now)
-            guard try reader.integer(.schema, 1...1_000_000) == Int64(Event.schemaVersion) else {
-                throw EventRejection(.unsupportedSchema, Field.schema.name)
+        return withUnsafeTemporaryAllocation(of: ScannedValue?.self, capacity: Field.names.count) { fields in
+            fields.initialize(repeating: nil)
+            let scanned: (parser: JSONParser, object: Bool)
+            do {
+                // The whole text is checked first: a syntax error anywhere is invalid-json, whatever the fields.
+                scanned = try JSONParser.whole(bytes, maxDepth: 32) { parser throws(JSONSyntaxError) in
+                    guard parser.current == UInt8(ascii: "{") else {
+                        _ = try parser.value(depth: 0)
+                        return (parser, false)
+                    }
+                    try parser.scanMembers(named: Field.names, into: fields)
+                    return (parser, true)
+                }
+            } catch {
+                return .failure(EventRejection(.invalidJSON))
             }
-            switch try reader.string(.type) {
-            case "interaction": return .success(.interaction(try interaction(reader)))
-            case "item": return .success(.item(try item(reader)))
-            default: throw EventRejection(.unknownType, Field.type.name)
+            guard scanned.object else { return .failure(EventRejection(.notAnObject)) }
+            do {
+                let reader = FieldReader(parser: scanned.parser, fields: UnsafeBufferPointer(fields), decoder: self, now: now)
+                guard try reader.integer(.schema, 1...1_000_000) == Int64(Event.schemaVersion) else {
+                    throw EventRejection(.unsupportedSchema, Field.schema.name)
+                }
+                switch try reader.string(.type) {
+                case "interaction": return .success(.interaction(try interaction(reader)))
+                case "item": return .success(.item(try item(reader)))
+                default: throw EventRejection(.unknownType, Field.type.name)
+                }
+            } catch let rejection as EventRejection {
+                return .failure(rejection)
+            } catch {
+                preconditionFailure("unexpected error \(error)")
             }
-        } catch let rejection as EventRejection {
-            return .failure(rejection)
-        } catch {
-            preconditionFailure("unexpected error \(error)")
         }
     }
 
@@ -92,7 +107,7 @@ public struct EventDecoder: Sendable {
         if r.has(.durationMs) { e.durationMs = try r.integer(.durationMs, 1...maxDurationMs) }
         if r.has(.authorID) { e.authorID = try r.id(.authorID) }
         if r.has(.tags) {
-            guard case let .array(tags) = r[.tags] else { throw EventRejection(.wrongType, "tags") }
+            guard let tags = r.array(.tags) else { throw EventRejection(.wrongType, "tags") }
             guard tags.count <= maxTags else { throw EventRejection(.tooLarge, "tags") }
             e.tags = try tags.map { t in
                 guard case let .string(s) = t else { throw EventRejection(.wrongType, "tags") }
@@ -101,7 +116,7 @@ public struct EventDecoder: Sendable {
             }
         }
         if r.has(.embedding) {
-            guard case let .array(values) = r[.embedding] else { throw EventRejection(.wrongType, "embedding") }
+            guard let values = r.array(.embedding) else { throw EventRejection(.wrongType, "embedding") }
             let dimension = embeddingDimension ?? values.count
             guard values.count == dimension, dimension >= 1, dimension <= 4096 else { throw EventRejection(.wrongDimension, "embedding") }
             e.embedding = try values.map { v in
@@ -150,22 +165,31 @@ enum Field: Int, CaseIterable {
 
 /// Typed access to an event's members, throwing the right rejection for each field.
 struct FieldReader {
+    /// The parser that scanned the event (its text).
+    let parser: JSONParser
     /// By `Field` raw value.
-    let fields: [JSONValue?]
+    let fields: UnsafeBufferPointer<ScannedValue?>
     let decoder: EventDecoder
     let now: Date
 
-    /// The member's value; null counts as missing.
-    subscript(field: Field) -> JSONValue? {
-        guard let value = fields[field.rawValue], value != .null else { return nil }
+    /// The member as scanned; null counts as missing.
+    subscript(field: Field) -> ScannedValue? {
+        guard let value = fields[field.rawValue], value.kind != .null else { return nil }
         return value
     }
 
     func has(_ field: Field) -> Bool { self[field] != nil }
 
+    /// The member's elements; nil if it is not an array (tags, embedding).
+    func array(_ field: Field) -> [JSONValue]? {
+        guard let scanned = self[field], scanned.kind == .composite, case let .array(elements) = parser.value(at: scanned.range) else { return nil }
+        return elements
+    }
+
     func string(_ field: Field) throws -> String {
         guard let value = self[field] else { throw EventRejection(.missingField, field.name) }
-        guard case let .string(s) = value else { throw EventRejection(.wrongType, field.name) }
+        guard value.kind == .string else { throw EventRejection(.wrongType, field.name) }
+        let s = parser.string(at: value.range, escaped: value.escaped)
         guard !s.isEmpty, s.utf8.count <= decoder.maxStringLength else { throw EventRejection(.outOfRange, field.name) }
         return s
     }
@@ -173,7 +197,8 @@ struct FieldReader {
     /// An integral number (5 and 5.0 alike) within `range`.
     func integer(_ field: Field, _ range: ClosedRange<Int64>) throws -> Int64 {
         guard let value = self[field] else { throw EventRejection(.missingField, field.name) }
-        guard case let .number(d) = value else { throw EventRejection(.wrongType, field.name) }
+        guard value.kind == .number else { throw EventRejection(.wrongType, field.name) }
+        let d = value.number
         guard d.isFinite else { throw EventRejection(.notFinite, field.name) }
         guard d == d.rounded() else { throw EventRejection(.wrongType, field.name) }
         guard d >= Double(range.lowerBound), d <= Double(range.upperBound) else { throw EventRejection(.outOfRange, field.name) }
@@ -191,7 +216,7 @@ struct FieldReader {
 
     func bool(_ field: Field) throws -> Bool? {
         guard let value = self[field] else { return nil }
-        guard case let .bool(b) = value else { throw EventRejection(.wrongType, field.name) }
-        return b
+        guard value.kind == .bool else { throw EventRejection(.wrongType, field.name) }
+        return value.bool
     }
 }

@@ -32,18 +32,6 @@ public enum JSONValue: Sendable, Equatable {
         }
     }
 
-    /// Parses one JSON text whose value should be an object and returns the members named in `names`
-    /// (UTF-8), by index, nil where absent; nil in all when the text is JSON but not an object. The
-    /// whole text is checked as strictly as `parse` does; members not asked for are dropped.
-    public static func members(of bytes: UnsafeBufferPointer<UInt8>, named names: MemberNames, maxDepth: Int = 32) throws(JSONSyntaxError) -> [JSONValue?]? {
-        try JSONParser.whole(bytes, maxDepth: maxDepth) { parser throws(JSONSyntaxError) in
-            guard parser.current == UInt8(ascii: "{") else {
-                _ = try parser.value(depth: 0)
-                return nil
-            }
-            return try parser.members(named: names)
-        }
-    }
 }
 
 /// Why a text is not JSON, and where.
@@ -52,6 +40,19 @@ public struct JSONSyntaxError: Error, Sendable, Equatable, CustomStringConvertib
     public let problem: String
     init(_ offset: Int, _ problem: String) { (self.offset, self.problem) = (offset, problem) }
     public var description: String { "\(problem) at byte \(offset)" }
+}
+
+/// A member's value as `JSONParser.scanMembers` keeps it: a scalar read, a string as where its content
+/// is (made into a `String` only when asked), an array or object as where its text is.
+struct ScannedValue {
+    enum Kind { case null, bool, number, string, composite }
+    var kind: Kind
+    /// A string's content (without the quotes), or the value's text.
+    var range: Range<Int>
+    var bool = false
+    var number = 0.0
+    /// A string with escape sequences (decoded when asked).
+    var escaped = false
 }
 
 /// A recursive-descent parser over a byte buffer.
@@ -112,6 +113,12 @@ struct JSONParser {
 
     /// The object starting here, member by member: its name (as read), where the name starts, its value.
     private mutating func forEachMember(depth: Int, _ body: (StringContent, Int, JSONValue) throws(JSONSyntaxError) -> Void) throws(JSONSyntaxError) {
+        try forEachMemberName(depth: depth) { parser, name, at throws(JSONSyntaxError) in try body(name, at, try parser.value(depth: depth)) }
+    }
+
+    /// The object starting here, member by member: `body` gets the parser at the member's value (which it
+    /// must read), the member's name (as read) and where the name starts.
+    private mutating func forEachMemberName(depth: Int, _ body: (inout JSONParser, StringContent, Int) throws(JSONSyntaxError) -> Void) throws(JSONSyntaxError) {
         guard depth <= maxDepth else { throw JSONSyntaxError(position, "nested deeper than \(maxDepth)") }
         position += 1  // {
         skipWhitespace()
@@ -125,7 +132,7 @@ struct JSONParser {
             guard current == UInt8(ascii: ":") else { throw JSONSyntaxError(position, "expected ':'") }
             position += 1
             skipWhitespace()
-            try body(name, at, try value(depth: depth))
+            try body(&self, name, at)
             skipWhitespace()
             switch current {
             case UInt8(ascii: ","): position += 1
@@ -167,6 +174,15 @@ struct JSONParser {
         var decoded: [UInt8] = []
         var escaped = false, ascii = true
         while true {
+            // The plain bytes up to the next quote, backslash or control character, in one tight loop.
+            var bits: UInt8 = 0
+            while position < bytes.count {
+                let b = bytes[position]
+                if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b < 0x20 { break }
+                bits |= b
+                position += 1
+            }
+            if bits >= 0x80 { ascii = false }
             guard let b = current else { throw JSONSyntaxError(start, "unterminated string") }
             if b == UInt8(ascii: "\"") { break }
             if b < 0x20 { throw JSONSyntaxError(position, "control character in a string") }
@@ -206,12 +222,13 @@ struct JSONParser {
         }
     }
 
-    /// The members of the object starting here whose names are in `names` (UTF-8), by index; other
-    /// members are parsed (so the text is still checked whole) and dropped. No member name may repeat.
-    mutating func members(named names: MemberNames) throws(JSONSyntaxError) -> [JSONValue?] {
-        var found = [JSONValue?](repeating: nil, count: names.count)
+    /// The members of the object starting here whose names are in `names`, scanned into `found` by index
+    /// (which starts all nil): each value read as far as `ScannedValue` keeps it, without building it.
+    /// Other members are parsed (so the text is still checked whole) and dropped. No member name may
+    /// repeat.
+    mutating func scanMembers(named names: MemberNames, into found: UnsafeMutableBufferPointer<ScannedValue?>) throws(JSONSyntaxError) {
         var others: [String] = []
-        try forEachMember(depth: 1) { name, at, value throws(JSONSyntaxError) in
+        try forEachMemberName(depth: 1) { parser, name, at throws(JSONSyntaxError) in
             let index: Int? = switch name {
             case let .raw(run, ascii: true): names.index(of: run)
             case .raw(_, ascii: false): nil
@@ -219,14 +236,54 @@ struct JSONParser {
             }
             if let index {
                 guard found[index] == nil else { throw JSONSyntaxError(at, "duplicate member") }
-                found[index] = value
+                found[index] = try parser.scannedValue()
             } else {
+                _ = try parser.value(depth: 1)
                 let other = try Self.text(name, at: at)
                 guard !others.contains(other) else { throw JSONSyntaxError(at, "duplicate member \"\(other)\"") }
                 others.append(other)
             }
         }
-        return found
+    }
+
+    /// The value starting here, as `ScannedValue` keeps it; checked as strictly as `value` checks it.
+    private mutating func scannedValue() throws(JSONSyntaxError) -> ScannedValue {
+        let start = position
+        switch current {
+        case UInt8(ascii: "\""):
+            let content = try stringContent()
+            if case .raw(_, ascii: true) = content {
+                return ScannedValue(kind: .string, range: start + 1..<position - 1)
+            }
+            _ = try Self.text(content, at: start)  // checked as UTF-8, as `value` would
+            if case .raw = content { return ScannedValue(kind: .string, range: start + 1..<position - 1) }
+            return ScannedValue(kind: .string, range: start + 1..<position - 1, escaped: true)
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            _ = try value(depth: 1)
+            return ScannedValue(kind: .composite, range: start..<position)
+        default:
+            switch try value(depth: 1) {
+            case .null: return ScannedValue(kind: .null, range: start..<position)
+            case let .bool(b): return ScannedValue(kind: .bool, range: start..<position, bool: b)
+            case let .number(n): return ScannedValue(kind: .number, range: start..<position, number: n)
+            default: preconditionFailure("a scalar JSON value parsed as a string or composite")
+            }
+        }
+    }
+
+    /// The text of the string literal whose content is `range` (as scanned).
+    func string(at range: Range<Int>, escaped: Bool) -> String {
+        guard escaped else { return String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self) }
+        var parser = self
+        parser.position = range.lowerBound - 1
+        do { return try parser.string() } catch { preconditionFailure("a scanned string no longer parses: \(error)") }
+    }
+
+    /// The composite value whose text is `range` (as scanned), built.
+    func value(at range: Range<Int>) -> JSONValue {
+        var parser = self
+        parser.position = range.lowerBound
+        do { return try parser.value(depth: 1) } catch { preconditionFailure("a scanned value no longer parses: \(error)") }
     }
 
     /// One escape sequence after a backslash, appended as UTF-8.

@@ -1,5 +1,3 @@
-import Glibc
-
 /// Member names to pick out of a JSON object, matched without allocating: each name of up to 16 bytes is
 /// held as two integers and its length, and a member's name is compared only with the names of its
 /// length. Every member of every event is looked up here.
@@ -21,7 +19,7 @@ public struct MemberNames: Sendable {
         let packed = names.map { name in
             let bytes = Array(name.utf8)
             precondition(bytes.count <= 16, "member name \(name) is longer than 16 bytes")
-            return bytes.withUnsafeBufferPointer { Self.pack($0)! }
+            return bytes.withUnsafeBufferPointer { Self.pack($0) }
         }
         let sorted = packed.enumerated().map { ($0.element, $0.offset) }.sorted { $0.0.count < $1.0.count }
         lengths = (0...16).map { n in
@@ -33,21 +31,19 @@ public struct MemberNames: Sendable {
 
     /// The index of `name` (UTF-8 bytes), nil if it is not one of the names.
     func index(of name: UnsafeBufferPointer<UInt8>) -> Int? {
-        guard let key = Self.pack(name) else { return nil }
-        for i in lengths[name.count] where sorted[i].name == key { return sorted[i].index }
+        guard name.count <= 16 else { return nil }
+        let candidates = lengths[name.count]
+        guard !candidates.isEmpty else { return nil }
+        let key = Self.pack(name)
+        for i in candidates where sorted[i].name == key { return sorted[i].index }
         return nil
     }
 
-    private static func pack(_ name: UnsafeBufferPointer<UInt8>) -> Packed? {
-        guard name.count <= 16 else { return nil }
+    /// `name` (at most 16 bytes) as two integers, byte i of it in bits 8i... of `low` (i < 8) or `high`.
+    private static func pack(_ name: UnsafeBufferPointer<UInt8>) -> Packed {
         var key = Packed(count: name.count)
-        withUnsafeMutableBytes(of: &key.low) { low in
-            withUnsafeMutableBytes(of: &key.high) { high in
-                let first = min(name.count, 8)
-                if first > 0 { memcpy(low.baseAddress!, name.baseAddress!, first) }
-                if name.count > 8 { memcpy(high.baseAddress!, name.baseAddress! + 8, name.count - 8) }
-            }
-        }
+        for i in 0..<min(name.count, 8) { key.low |= UInt64(name[i]) << (8 * i) }
+        for i in min(name.count, 8)..<name.count { key.high |= UInt64(name[i]) << (8 * (i - 8)) }
         return key
     }
 }

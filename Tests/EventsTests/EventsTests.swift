@@ -33,6 +33,21 @@ import Testing
         #expect(try decode(String(json)).get() == .interaction(Self.interaction))
     }
 
+    /// String values are read as their text whatever their form: escapes, non-ASCII bytes, escaped
+    /// non-ASCII characters and surrogate pairs; a value with invalid UTF-8 makes the event invalid JSON.
+    @Test func stringValuesAreReadAsText() throws {
+        var e = Self.interaction
+        e.eventID = "say \"hi\"\\ é 🙂\n"
+        let json = Event.interaction(e).json()
+        #expect(try decode(json).get() == .interaction(e))
+        let escaped = json.replacingOccurrences(of: "é", with: #"\u00e9"#).replacingOccurrences(of: "🙂", with: #"\ud83d\ude42"#)
+        #expect(escaped != json)
+        #expect(try decode(escaped).get() == .interaction(e))
+        var bytes = Array(json.utf8)
+        bytes[bytes.firstIndex(of: 0xC3)!] = 0xFF  // é's first byte
+        #expect(EventDecoder(embeddingDimension: 3).decode(bytes, now: Self.now) == .failure(EventRejection(.invalidJSON)))
+    }
+
     /// Member names are matched as JSON reads them: an escaped name is its decoded text, a name that only
     /// shares a prefix, or is longer than any field's, is another member (ignored, or a duplicate).
     @Test func memberNamesMatchTheirDecodedText() throws {

@@ -4,8 +4,9 @@ import FuzzSupport
 
 /// The event decoder under libFuzzer, and the same check replaying a corpus without it.
 ///
-/// The properties: decoding never traps, whatever the bytes; an accepted event re-encoded with
-/// `Event.json()` decodes to the same event; the JSON parser accepts whatever the decoder accepts.
+/// The properties: decoding never traps, whatever the bytes; the decoder refuses as invalid-json exactly
+/// the texts (within its size limit) that the JSON parser refuses; an accepted event re-encoded with
+/// `Event.json()` decodes to the same event.
 ///   swift build --scratch-path .build-fuzz -c release --product event-decoder-fuzz -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING
 ///   .build-fuzz/release/event-decoder-fuzz -max_total_time=60 Tests/Fuzz/event-corpus
 /// (scripts/fuzz.sh does both.)
@@ -19,8 +20,12 @@ private let decoder = EventDecoder()
 private let now = Date(timeIntervalSince1970: 1_800_000_000)
 
 func check(_ bytes: [UInt8]) {
-    guard case .success(let event) = decoder.decode(bytes, now: now) else { return }
-    precondition((try? JSONValue.parse(bytes)) != nil, "the decoder accepted what the parser refuses")
+    let decoded = decoder.decode(bytes, now: now)
+    if bytes.count <= decoder.maxBytes {
+        let parses = (try? JSONValue.parse(bytes)) != nil
+        precondition(parses == (decoded != .failure(EventRejection(.invalidJSON))), "the parser \(parses ? "accepts" : "refuses") it, the decoder: \(decoded)")
+    }
+    guard case .success(let event) = decoded else { return }
     let again = decoder.decode(Array(event.json().utf8), now: now)
     precondition(again == .success(event), "\(event) did not survive a round trip: \(again)")
 }
