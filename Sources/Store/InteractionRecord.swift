@@ -11,9 +11,12 @@ enum InteractionRecord {
     /// Bytes `write` needs for `e`.
     static func size(of e: InteractionEvent) -> Int { fixedSize + 2 + e.eventID.utf8.count + 2 + e.requestID.utf8.count }
 
-    /// Writes `e` at the start of `out`, which holds at least `size(of: e)` bytes.
+    /// Writes `e` at the start of `out`, which holds at least `size(of: e)` bytes. `e` is valid as
+    /// `EventDecoder` checks it (positions up to 9,999, ids up to 256 bytes); beyond a record's limits
+    /// (positions up to 65,535, ids up to 65,535 bytes) it traps.
     static func write(_ e: InteractionEvent, into out: UnsafeMutableRawBufferPointer) {
         precondition(out.count >= size(of: e), "an interaction record needs \(size(of: e)) bytes, got \(out.count)")
+        precondition((0...Int(UInt16.max)).contains(e.position), "position \(e.position) does not fit an interaction record")
         var at = 0
         func put<T: FixedWidthInteger>(_ value: T) {
             out.storeBytes(of: value.littleEndian, toByteOffset: at, as: T.self)
@@ -22,6 +25,7 @@ enum InteractionRecord {
         func put(_ s: String) {
             var s = s
             s.withUTF8 { utf8 in
+                precondition(utf8.count <= UInt16.max, "an id of \(utf8.count) bytes does not fit an interaction record")
                 put(UInt16(utf8.count))
                 UnsafeMutableRawBufferPointer(rebasing: out[at..<at + utf8.count]).copyMemory(from: UnsafeRawBufferPointer(utf8))
                 at += utf8.count
