@@ -6,8 +6,8 @@ import LMDB
 /// history in time order, the item catalog, and the Kafka offsets the stored events came from, all
 /// written in one transaction per batch, so a crash at any instant loses nothing and counts nothing twice.
 ///
-/// Databases: `log` (sequence -> kind byte + the event's JSON, in arrival order: what the trainer tails;
-/// appended, so a batch dirties few pages), `events` (event id -> nothing: seen), `history`
+/// Databases: `log` (sequence -> kind byte + the event: an `InteractionRecord`, or an item event's JSON; in
+/// arrival order: what the trainer tails; appended, so a batch dirties few pages), `events` (event id -> nothing: seen), `history`
 /// ((user, timestamp, sequence) -> item id and a positive flag: each user's interactions in time order,
 /// small entries that serving reads without touching the log),
 /// `items` (item -> its latest item event JSON), `offsets` ((topic, partition) -> next offset), `counters`.

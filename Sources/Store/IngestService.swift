@@ -98,8 +98,8 @@ public final class IngestService: Service, Sendable {
         logger.info("ingest stopped", metadata: ["stored": "\(totals.stored)", "invalid": "\(totals.invalid)"])
     }
 
-    /// A batch after validation: the valid events with their messages' indexes (the messages are stored
-    /// as they arrived), the refused messages with reasons.
+    /// A batch after validation: the valid events with their messages' indexes (an item event is stored
+    /// as its message's bytes), the refused messages with reasons.
     struct Validated: Sendable {
         let batch: ConsumerBatch
         let valid: [(event: Event, message: Int)]
