@@ -3,5 +3,5 @@ import ArgumentParser
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks that print figures (never part of the test suite).",
-        subcommands: [BenchBLAS.self, BenchTrain.self, BenchDecode.self, BenchIngest.self, BenchServe.self, BenchLoad.self])
+        subcommands: [BenchBLAS.self, BenchTrain.self, BenchDecode.self, BenchIngest.self, BenchEvents.self, BenchServe.self, BenchLoad.self])
 }

@@ -3,7 +3,6 @@ import Foundation
 import Kafka
 import LMDB
 import Logging
-import Simulator
 import Store
 
 /// `onerec bench ingest`: events/s from the broker into LMDB (validated, deduplicated, offsets in the
@@ -54,14 +53,9 @@ struct BenchIngest: AsyncParsableCommand {
         try KafkaAdmin(config: kafka, logger: logger).createTopic(topic, partitions: partitions)
 
         // The log: the world's catalog and sessions, everything on one topic.
-        var wc = World.Config()
-        (wc.users, wc.items, wc.seed) = (users, items, seed)
-        var sim = SimulationLog(world: World(config: wc))
-        sim.requestsPerUser = requests
         let sink = try EventSink(out: nil, brokers: brokers, topic: topic, itemsTopic: topic)
         var produced = 0
-        var policy = PopularityPolicy(items: items, seed: seed)
-        _ = try sim.run(policy: &policy) { event in
+        try simulatorLog(users: users, items: items, seed: seed, requests: requests) { event in
             try sink.write(event)
             produced += 1
         }
