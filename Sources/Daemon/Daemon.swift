@@ -15,9 +15,11 @@ import Store
 
 /// `onerec serve`: checks everything it depends on, then runs the services until SIGTERM or SIGINT.
 ///
-/// Startup order: settings, the LMDB store, OpenBLAS, the Kafka brokers (when configured); each failure
-/// is a `StartupError` naming the problem and the fix. Then the HTTP server and the systemd watchdog
-/// run in one ServiceGroup; READY=1 goes to systemd once the server listens, STOPPING=1 on shutdown.
+/// Startup order: settings, the HTTP address, the LMDB store (as its one writer), OpenBLAS, the Kafka
+/// brokers (when configured); each failure is a `StartupError` naming the problem and the fix. Then the
+/// HTTP server and the systemd watchdog run in one ServiceGroup; READY=1 goes to systemd once the server
+/// listens, STOPPING=1 on shutdown. Until the group runs, SIGTERM ends the process at once (its default
+/// action: nothing has been written that a crash would not leave as well).
 public enum Daemon {
     public static func run(
         settings: DaemonSettings, registry: PrometheusCollectorRegistry, logger: Logger,
@@ -28,7 +30,9 @@ public enum Daemon {
         logger.info("onerec starting", metadata: ["version": "\(OneRecVersion.current)"].merging(
             settings.summary.mapValues { .string($0) }, uniquingKeysWith: { $1 }))
 
+        try ListenCheck.check(host: settings.httpHost, port: settings.httpPort)
         let store = try StateStore(path: settings.storePath, mapSizeMiB: settings.storeMapSizeMiB)
+        defer { withExtendedLifetime(store) {} }  // it holds the store's writer lock until the daemon stops
         logger.info("store open", metadata: ["path": "\(store.environment.path)", "mapSize": "\(store.environment.mapSize)"])
 
         let blas = try OpenBLAS.shared()

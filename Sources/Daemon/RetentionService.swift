@@ -15,7 +15,7 @@ struct RetentionService: Service {
             let cutoff = Int64((Date().timeIntervalSince1970 - days * 86_400) * 1000)
             var deleted = 0
             do {
-                while !Task.isShuttingDownGracefully {
+                while !Task.isShuttingDownGracefully && !Task.isCancelled {
                     let n = try await history.writing { [history] in try history.compact(olderThan: cutoff) }
                     deleted += n
                     if n < 10_000 { break }

@@ -8,19 +8,24 @@ public final class StateStore: Sendable {
     /// Layout version this build writes and reads.
     public static let layoutVersion: UInt32 = 3
 
-    public let environment: Environment
+    private let store: OpenStore
+    public var environment: Environment { store.environment }
     let meta: Database
 
-    /// Opens (creating if needed) the store at `path`, refusing one with another layout version.
+    /// Opens (creating if needed) the store at `path` as its one writer, refusing one that another
+    /// process writes or that has another layout version.
     public init(path: String, mapSizeMiB: Int) throws {
         do {
-            environment = try Environment(path: path, options: .store(mapSizeMiB: mapSizeMiB))
+            store = try OpenStore.forWriting(path: path, mapSizeMiB: mapSizeMiB, holder: "onerec serve")
         } catch let error as LMDBError {
             throw StartupError("cannot open the store: \(error)", fix: "set store.path (ONEREC_STORE_PATH) to a writable directory")
+        } catch let error as StoreInUse {
+            throw StartupError("cannot open the store: \(error)",
+                               fix: "stop that process first, or set store.path (ONEREC_STORE_PATH) to another directory")
         }
-        meta = try environment.openDatabase("meta")
+        meta = try store.environment.openDatabase("meta")
         let key = Array("layout-version".utf8)
-        let found: UInt32? = try environment.write { txn in
+        let found: UInt32? = try store.environment.write { txn in
             if let stored = try txn.get(meta, key) {
                 var reader = KeyReader(stored)
                 return stored.count == 4 ? reader.read(UInt32.self) : 0

@@ -80,9 +80,11 @@ public final class Learner {
     var generatorCheckpoint: String { "\(directory)/generator.safetensors" }
     var rewardCheckpoint: String { "\(directory)/reward.safetensors" }
 
-    /// Reads the whole log, then restores the codebook and the models from the store and checkpoint.
-    public func start() throws {
-        while try feed(limit: 20_000) > 0 {}
+    /// Reads the whole log, then restores the codebook and the models from the store and checkpoint;
+    /// returns early once `stopping` says so (a shutdown during startup).
+    public func start(until stopping: () -> Bool = { false }) throws {
+        while try !stopping() && feed(limit: 20_000) > 0 {}
+        guard !stopping() else { return }
         status.update { $0.rounds = (try? rounds.all()) ?? [] }
         if let book = try codebooks.load() {
             codebook = book

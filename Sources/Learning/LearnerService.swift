@@ -49,15 +49,21 @@ public final class LearnerService: Service, Sendable {
         updates.withLock { $0.append(change) }
     }
 
+    /// Runs until graceful shutdown or cancellation (the service group cancels every service when one
+    /// fails, the HTTP server failing to bind its port among them).
     public func run() async throws {
         await withGracefulShutdownHandler {
-            await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
-                let thread = Thread { [self] in
-                    loop()
-                    finished.resume()
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
+                    let thread = Thread { [self] in
+                        loop()
+                        finished.resume()
+                    }
+                    thread.name = "onerec-learner"
+                    thread.start()
                 }
-                thread.name = "onerec-learner"
-                thread.start()
+            } onCancel: {
+                self.stopping.store(true, ordering: .relaxed)
             }
         } onGracefulShutdown: {
             self.stopping.store(true, ordering: .relaxed)
@@ -67,7 +73,7 @@ public final class LearnerService: Service, Sendable {
     private func loop() {
         let learner = learner.value
         do {
-            try learner.start()
+            try learner.start(until: { self.stopping.load(ordering: .relaxed) })
         } catch {
             logger.error("learner could not start; serving continues with the stored model", metadata: ["reason": "\(error)"])
             status.update { $0.errors += 1 }

@@ -35,6 +35,9 @@ struct CodebookBuild: ParsableCommand {
 
     func run() throws {
         _ = try OpenBLAS.shared()
+        // Before the build, so a store a daemon is writing is refused at once, not after minutes of k-means.
+        let target = try store.map(openForSaving)
+        defer { withExtendedLifetime(target) {} }  // holds the store's writer lock until the command ends
         let items = try loadVectors()
         guard let primary = KMeans.Mode(rawValue: mode) else { throw ValidationError("--mode takes balanced or plain") }
         var modes = [primary]
@@ -56,8 +59,8 @@ struct CodebookBuild: ParsableCommand {
             let report = CodebookReport(codebook: book, training: training, mode: m, seconds: seconds)
             print(report)
             print("")
-            if let store, m == primary {
-                let codebooks = try CodebookStore(environment: Environment(path: store, options: .store(mapSizeMiB: 64)))
+            if let store, let target, m == primary {
+                let codebooks = try CodebookStore(environment: target.environment)
                 let version = try codebooks.nextVersion()
                 let versioned = try Codebook(version: version, vectors: items, quantizer: quantizer, training: training)
                 try codebooks.save(versioned, report: report)
@@ -66,6 +69,19 @@ struct CodebookBuild: ParsableCommand {
         }
         if let balanced = times[.balanced], let plain = times[.plain] {
             print(String(format: "build time: balanced %.2f s, plain %.2f s, ratio %.2fx", balanced, plain, balanced / plain))
+        }
+    }
+
+    /// The store at `path` as its one writer. A running daemon keeps the store's codebook itself (it
+    /// builds the first once enough items with embeddings have arrived and codes later items as they
+    /// come), and a codebook written beside it would not match the model it trains, so a store in use is
+    /// refused, saying by whom.
+    private func openForSaving(_ path: String) throws -> OpenStore {
+        do {
+            return try OpenStore.forWriting(path: path, mapSizeMiB: 64, holder: "onerec codebook build")
+        } catch let error as StoreInUse {
+            throw CommandError("cannot save the codebook: \(error); stop it first (systemctl stop onerec), or leave the codebook to "
+                               + "the running daemon, which builds one once enough items with embeddings have arrived and codes new items as they come")
         }
     }
 
@@ -153,10 +169,15 @@ struct CodebookReportCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: store + "/data.mdb") else {
             throw CommandError("no store at \(store): build a codebook with 'onerec codebook build --store \(store)'")
         }
-        let codebooks = try CodebookStore(environment: Environment(path: store, options: .store(mapSizeMiB: 64)))
-        guard let book = try codebooks.load(version: version) else {
-            throw CommandError("no codebook\(version.map { " version \($0)" } ?? "") in \(store): build one with 'onerec codebook build --store'")
+        let none = CommandError("no codebook\(version.map { " version \($0)" } ?? "") in \(store) yet: a daemon builds one once enough "
+                                + "items with embeddings have arrived; or build one with 'onerec codebook build --store' while no daemon runs")
+        let codebooks: CodebookStore
+        do {
+            codebooks = try CodebookStore(environment: OpenStore.readOnly(path: store).environment)  // safe beside a running daemon
+        } catch let error as LMDBError where error.code == LMDBError.notFound {
+            throw none  // its databases do not exist yet
         }
+        guard let book = try codebooks.load(version: version) else { throw none }
         let versions = try codebooks.versions()
         print("codebook version \(book.version) of \(versions.map(String.init).joined(separator: ", ")) (current: \(try codebooks.currentVersion().map(String.init) ?? "none"))")
         if let (report, builtAt) = try codebooks.buildReport(version: book.version) {

@@ -9,13 +9,15 @@ struct StoreCommand: ParsableCommand {
 
 /// `onerec store stats`: what the store holds.
 struct StoreStats: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Counts of stored interactions and items, map size, offsets.")
+    static let configuration = CommandConfiguration(
+        commandName: "stats", abstract: "Counts of stored interactions and items, map size, offsets.",
+        discussion: "Opens the store read-only, so it shows the live figures of a running daemon's store.")
     @Option(help: "The store directory.") var path: String
     @Option(help: "Topic whose stored offsets to show.") var topic = "onerec.interactions"
 
     func run() throws {
         guard FileManager.default.fileExists(atPath: path + "/data.mdb") else { throw CommandError("no store at \(path)") }
-        let env = try Environment(path: path, options: .store(mapSizeMiB: 1))  // an existing store keeps its own map size
+        let env = try OpenStore.readOnly(path: path).environment  // safe beside a running daemon: never changes the files
         let store = try HistoryStore(environment: env)
         let (interactions, items) = try store.counts()
         print("interactions \(interactions)")

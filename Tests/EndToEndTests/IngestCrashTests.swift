@@ -65,7 +65,7 @@ import Testing
         ]
         func stored() throws -> Int {
             guard FileManager.default.fileExists(atPath: dir.path + "/store/data.mdb") else { return 0 }
-            return try HistoryStore(environment: Environment(path: dir.path + "/store")).counts().interactions
+            return try HistoryStore(environment: OpenStore.readOnly(path: dir.path + "/store").environment).counts().interactions
         }
         var rng = SystemRandomNumberGenerator()
         var counts: [Int] = []
@@ -94,7 +94,7 @@ import Testing
         }
         let recommended = daemon.get("/v1/users/3/recommendations")
         #expect(daemon.stop(SIGTERM)?.status == 0)
-        let store = try HistoryStore(environment: Environment(path: dir.path + "/store"))
+        let store = try HistoryStore(environment: OpenStore.readOnly(path: dir.path + "/store").environment)
         let offsets = try store.offsets(topic: topic, partitions: [0, 1, 2, 3])
         print("crash loop: \(killsWanted) SIGKILLs; stored after each \(counts); finally \(try stored()) of \(total), offsets \(offsets.values.reduce(0, +)), serving version \(serving.map(String.init) ?? "none")")
         #expect(try stored() == total, "counts after each kill: \(counts)")

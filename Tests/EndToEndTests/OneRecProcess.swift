@@ -11,14 +11,15 @@ final class OneRecProcess: @unchecked Sendable {
     private let stderrReader: PipeReader
 
     /// `config`: written to `conf/onerec.json` in the working directory, which `onerec serve` reads.
-    init(environment extra: [String: String] = [:], config: String? = nil) throws {
-        port = try freePort()
+    /// `port`: the HTTP port (default: a free one).
+    init(environment extra: [String: String] = [:], config: String? = nil, port: Int? = nil) throws {
+        self.port = try port ?? freePort()
         if let config {
             try FileManager.default.createDirectory(atPath: directory.path + "/conf", withIntermediateDirectories: true)
             try config.write(toFile: directory.path + "/conf/onerec.json", atomically: true, encoding: .utf8)
         }
         var environment = ProcessInfo.processInfo.environment
-        environment["ONEREC_HTTP_PORT"] = "\(port)"
+        environment["ONEREC_HTTP_PORT"] = "\(self.port)"
         environment["ONEREC_STORE_PATH"] = directory.path + "/store"
         environment["NOTIFY_SOCKET"] = nil
         environment.merge(extra) { $1 }
@@ -66,6 +67,9 @@ final class OneRecProcess: @unchecked Sendable {
 
     /// Everything the daemon wrote to stderr (call after it exited).
     var stderr: String { stderrReader.wait() }
+
+    /// Waits until the daemon has written `needle` to stderr: false if it exited or `timeout` passed first.
+    func waitForLog(_ needle: String, timeout: Double = 30) -> Bool { stderrReader.wait(for: needle, timeout: timeout) }
 }
 
 /// A plain HTTP/1.1 request over a socket to `address` (loopback by default): status code and body, or

@@ -329,8 +329,8 @@ func interaction(_ i: Int, user: UInt64, eventID: String? = nil) -> Event {
         // A 512 KiB map that may not grow holds a few hundred of the 3,000 events. (A function of its own:
         // the store must be closed before the next phase opens it again.)
         func full() async throws -> Int {
-            var small = Environment.Options.store(mapSizeMiB: 1)  // as the daemon opens it, through a write map
-            (small.mapSize, small.maxMapSize) = (512 << 10, 512 << 10)
+            var small = Environment.Options()  // as the daemon opens it, through a write map
+            (small.flags, small.mapSize, small.maxMapSize) = ([.writeMap], 512 << 10, 512 << 10)
             let store = try HistoryStore(environment: Environment(path: dir.path, options: small))
             let held = try IngestService(config: config, store: store, logger: logger)
             let run = Task { try await held.run() }
@@ -348,7 +348,8 @@ func interaction(_ i: Int, user: UInt64, eventID: String? = nil) -> Event {
         let stored = try await full()
 
         // With room, the same store takes the rest: each event once, from the offsets it kept.
-        let roomy = try HistoryStore(environment: Environment(path: dir.path, options: .store(mapSizeMiB: 1)))
+        let opened = try OpenStore.forWriting(path: dir.path, mapSizeMiB: 1, holder: "test")
+        let roomy = try HistoryStore(environment: opened.environment)
         let resumed = try IngestService(config: config, store: roomy, logger: logger)
         let secondRun = Task { try await resumed.run() }
         try await Self.wait("the rest stored", 120) { try roomy.counts().interactions == 3_000 }

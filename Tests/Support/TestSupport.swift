@@ -50,22 +50,52 @@ public func runToCompletion(_ path: String, _ arguments: [String], environment: 
     return (process.terminationStatus, outText, errText.wait())
 }
 
-/// Reads a pipe to its end on a background thread.
+/// Reads a pipe to its end on a background thread; what has arrived so far can be watched meanwhile.
 public final class PipeReader: @unchecked Sendable {
-    // @unchecked: `data` is written once by the reader thread before `done` is signalled, read after.
+    // @unchecked: `data` and `ended` are guarded by `lock`.
     private var data = Data()
-    private let done = DispatchSemaphore(value: 0)
+    private var ended = false
+    private let lock = NSCondition()
 
     public init(_ pipe: Pipe) {
         Thread {
-            self.data = pipe.fileHandleForReading.readDataToEndOfFile()
-            self.done.signal()
+            let handle = pipe.fileHandleForReading
+            while true {
+                let chunk = handle.availableData
+                self.lock.lock()
+                if chunk.isEmpty { self.ended = true } else { self.data.append(chunk) }
+                self.lock.broadcast()
+                self.lock.unlock()
+                if chunk.isEmpty { return }
+            }
         }.start()
     }
 
-    public func wait() -> String {
-        done.wait()
+    /// What has arrived so far.
+    public var text: String {
+        lock.lock()
+        defer { lock.unlock() }
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Everything, once the pipe is closed.
+    public func wait() -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        while !ended { lock.wait() }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Waits until the text read so far contains `needle`: true, or false if the pipe closed or
+    /// `timeout` seconds passed first.
+    public func wait(for needle: String, timeout: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        lock.lock()
+        defer { lock.unlock() }
+        while true {
+            if String(decoding: data, as: UTF8.self).contains(needle) { return true }
+            if ended || !lock.wait(until: deadline) { return false }
+        }
     }
 }
 

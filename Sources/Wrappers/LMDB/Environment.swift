@@ -12,7 +12,8 @@ public final class Environment: @unchecked Sendable {
 
     public struct Options: Sendable {
         /// Initial map size in bytes (grown on MDB_MAP_FULL). Default 1 GiB; the file is sparse (with
-        /// `.writeMap` the whole map is reserved on disk instead, see `reserveMap`).
+        /// `.writeMap` the whole map is reserved on disk instead, see `reserveMap`). Never taken below the
+        /// data file's size (see `init`); ignored by `.readOnly` environments, which map what the store records.
         public var mapSize: Int = 1 << 30
         /// The map never grows past this (bytes). Default 1 TiB.
         public var maxMapSize: Int = 1 << 40
@@ -29,6 +30,14 @@ public final class Environment: @unchecked Sendable {
         public var reserve: @Sendable (_ fd: Int32, _ bytes: Int) -> Int32 = { fd, bytes in posix_fallocate(fd, 0, off_t(bytes)) }
 
         public init() {}
+
+        /// For reading a store that another process may be writing: `MDB_RDONLY` (LMDB then maps the
+        /// file read-only, never truncates or extends it and ignores a write map).
+        public static var readOnly: Options {
+            var options = Options()
+            options.flags = [.readOnly]
+            return options
+        }
     }
 
     let env: OpaquePointer
@@ -38,10 +47,19 @@ public final class Environment: @unchecked Sendable {
     private let writerLock = RWLock()
 
     /// Opens (creating if needed) the environment in directory `path`.
+    ///
+    /// With `.writeMap` LMDB sets the data file's length to the map size when it maps it, so a map
+    /// smaller than the file would cut off pages that another process, or a later transaction, still
+    /// reaches through its own map (a SIGBUS). The map is therefore never set below the file's current
+    /// size, whatever `options.mapSize` says; a read-only environment maps what the store's meta page
+    /// records (LMDB's rule for a map size of 0) and never changes the file.
     public init(path: String, options: Options = Options()) throws {
         self.path = path
+        var options = options
+        let readOnly = options.flags.contains(.readOnly)
+        try Self.prepareDirectory(path, readOnly: readOnly)
+        options.mapSize = readOnly ? 0 : max(options.mapSize, try Self.dataFileSize(path))
         self.options = options
-        try Self.prepareDirectory(path, readOnly: options.flags.contains(.readOnly))
 
         var handle: OpaquePointer?
         try check(mdb_env_create(&handle), "mdb_env_create")
@@ -76,6 +94,17 @@ public final class Environment: @unchecked Sendable {
 
     deinit { mdb_env_close(env) }
 
+    /// Whether this environment was opened `.readOnly`.
+    public var isReadOnly: Bool { options.flags.contains(.readOnly) }
+
+    /// The length of the store's data file, 0 if there is none yet.
+    private static func dataFileSize(_ path: String) throws(LMDBError) -> Int {
+        var st = stat()
+        if stat(path + "/data.mdb", &st) == 0 { return Int(st.st_size) }
+        guard errno == ENOENT else { throw LMDBError(code: errno, operation: "stat \(path)/data.mdb") }
+        return 0
+    }
+
     /// A directory that exists and that we may write to; a clear error otherwise.
     private static func prepareDirectory(_ path: String, readOnly: Bool) throws(LMDBError) {
         var st = stat()
@@ -93,13 +122,32 @@ public final class Environment: @unchecked Sendable {
         }
     }
 
-    /// Opens (or with `.create`, creates) a named database; `nil` names the unnamed main database.
+    /// Opens (or with `.create`, creates) a named database; `nil` names the unnamed main database. In a
+    /// read-only environment `.create` is dropped: a database that does not exist yet is `MDB_NOTFOUND`.
     public func openDatabase(_ name: String?, flags: DatabaseFlags = [.create]) throws -> Database {
-        try write { txn in
-            var dbi = MDB_dbi()
-            try check(mdb_dbi_open(txn.txn, name, flags.rawValue, &dbi), "mdb_dbi_open(\(name ?? "main"))")
-            return Database(dbi: dbi, name: name)
+        guard isReadOnly else {
+            return try write { txn in try Self.open(name, flags: flags, in: txn) }
         }
+        // A handle opened in a read transaction lasts only if that transaction commits (LMDB closes it on abort).
+        return try retryingResize {
+            try mapLock.shared {
+                let txn = try Transaction.begin(env: env, readOnly: true)
+                do {
+                    let database = try Self.open(name, flags: flags.subtracting(.create), in: txn)
+                    try txn.commit()
+                    return database
+                } catch {
+                    txn.abort()
+                    throw error
+                }
+            }
+        }
+    }
+
+    private static func open(_ name: String?, flags: DatabaseFlags, in txn: Transaction) throws(LMDBError) -> Database {
+        var dbi = MDB_dbi()
+        try check(mdb_dbi_open(txn.txn, name, flags.rawValue, &dbi), "mdb_dbi_open(\(name ?? "main"))")
+        return Database(dbi: dbi, name: name)
     }
 
     /// Runs `body` in a read-only transaction that sees one consistent snapshot.
