@@ -9,16 +9,21 @@ import SemanticIDs
 ///
 /// Protocol: every rating is a positive interaction; each user's events are sorted by timestamp, ties
 /// kept in file order; the last item is the test target, the one before it the validation target, the
-/// rest trains. At test time both models see the training items plus the validation item as history,
-/// rank every item the user has not interacted with (full ranking, no sampled negatives), and the
-/// target's rank gives HR@{1,5,10,50} and NDCG@{5,10,50}. The generator ranks by constrained beam
-/// search (beam 50, one item), so an item outside its beam counts as a miss.
+/// rest trains. Both models are first measured on the validation item (history: the training items),
+/// which is what settings are chosen by; with `test`, then once on the test item (history: the training
+/// items plus the validation item). Each ranks every item the user has not interacted with (full
+/// ranking, no sampled negatives), and the target's rank gives HR@{1,5,10,50} and NDCG@{5,10,50}. The
+/// generator ranks by constrained beam search (beam 50, one item), so an item outside its beam counts
+/// as a miss.
 public struct MovieLensExperiment {
     public struct Config: Sendable {
         public var dataset: MovieLens = .ml1m
         public var generator = Seq2Seq.Config()
-        /// History items the generator's encoder reads.
+        /// History items the generator reads.
         public var maxHistory = 50
+        /// Items with at least this many training interactions get an item-ID embedding in the lazy
+        /// decoder's context (0: codes alone).
+        public var itemIDMinimum = 0
         /// Items per training session (the paper: 5); 1 with a dense decoder is the TIGER-style ablation.
         public var sessionItems = 5
         /// Which training sessions to learn from; an item rated 4 or 5 counts as a positive signal.
@@ -32,13 +37,22 @@ public struct MovieLensExperiment {
         public var beam = 50
         /// Evaluate on at most this many users (all by default).
         public var maxUsers = Int.max
+        /// Measure on the test items too (after the validation items); off while choosing settings.
+        public var test = true
         public var seed: UInt64 = 1
         public init() {}
     }
 
-    public struct Report: Sendable {
+    /// Both models on one target.
+    public struct Comparison: Sendable {
         public let generator: RankingMetrics
         public let sasrec: RankingMetrics
+    }
+
+    public struct Report: Sendable {
+        public let validation: Comparison
+        public let test: Comparison?
+        /// Of the generator's constrained next-code distributions, on the validation items.
         public let entropy: [Double]
         public let generatorParameters: Int, sasrecParameters: Int
         public let generatorSeconds: Double, sasrecSeconds: Double
@@ -66,30 +80,49 @@ public struct MovieLensExperiment {
         let report = CodebookReport(codebook: book, training: training, mode: .balanced, seconds: Date().timeIntervalSince(start))
         say("codebook (\(rejected.count) items without co-occurrence have no code):\n\(report)")
 
-        let tokenizer = ItemTokenizer(codebook: book)
+        var counts: [UInt64: Int] = [:]
+        for user in split.users { for item in user.train { counts[UInt64(item), default: 0] += 1 } }
+        let rows = config.itemIDMinimum > 0 ? ItemTokenizer.itemRows(counts: counts, minimum: config.itemIDMinimum) : [:]
+        let tokenizer = ItemTokenizer(codebook: book, itemRows: rows)
+        if !rows.isEmpty { say("item-ID rows for the \(rows.count) items with at least \(config.itemIDMinimum) training interactions") }
         var ratings: [UInt64: Float] = [:]
         for e in events.events { ratings[UInt64(UInt32(e.user)) << 32 | UInt64(UInt32(e.item))] = e.rating }
         let (generator, generatorSeconds) = trainGenerator(split: split, tokenizer: tokenizer, ratings: ratings, log: say)
         let (sasrec, sasrecSeconds) = trainSASRec(split: split, items: n, log: say)
 
-        say("evaluating on the test items")
         let users = Array(split.users.prefix(config.maxUsers))
         let decoder = SessionDecoder(model: generator, weights: generator.decodingWeights(), tokenizer: tokenizer)
-        var g = RankingMetrics(), s = RankingMetrics()
-        var entropy = [Double](repeating: 0, count: tokenizer.levels)
-        for (i, user) in users.enumerated() {
-            let history = user.train + [user.validation]
-            let coded = history.map(UInt64.init).filter { book.code(of: $0) != nil }
-            let result = decoder.generate(history: tokenizer.historyTokens(coded[...], maxItems: config.maxHistory), items: 1,
-                                          beam: config.beam, excluded: Set(coded))
-            g.add(rank: result.sessions.firstIndex { $0.items[0] == UInt64(user.test) }.map { $0 + 1 })
-            for l in 0..<entropy.count { entropy[l] += result.entropy[l] / Double(users.count) }
-            s.add(rank: sasrecRank(sasrec, history: history, target: user.test))
-            if (i + 1) % 1000 == 0 { say("  \(i + 1)/\(users.count) users") }
+        say("evaluating on the validation items")
+        let (validation, entropy) = compare(users, decoder: decoder, sasrec: sasrec, log: say) { ($0.train, $0.validation) }
+        say("validation: generator \(validation.generator)\nvalidation: sasrec    \(validation.sasrec)")
+        var test: Comparison?
+        if config.test {
+            say("evaluating on the test items")
+            test = compare(users, decoder: decoder, sasrec: sasrec, log: say) { ($0.train + [$0.validation], $0.test) }.comparison
         }
-        return Report(generator: g, sasrec: s, entropy: entropy, generatorParameters: generator.parameters.count,
+        return Report(validation: validation, test: test, entropy: entropy, generatorParameters: generator.parameters.count,
                       sasrecParameters: sasrec.parameters.count, generatorSeconds: generatorSeconds, sasrecSeconds: sasrecSeconds,
                       codebook: report.description)
+    }
+
+    /// Both models' ranks of each user's target after their history (`target` gives both), and the
+    /// generator's mean entropy per level.
+    private func compare(_ users: [LeaveOneOut.User], decoder: SessionDecoder, sasrec: SASRec, log say: (String) -> Void,
+                         target: (LeaveOneOut.User) -> (history: [Int32], item: Int32)) -> (comparison: Comparison, entropy: [Double]) {
+        let book = decoder.tokenizer.codebook
+        var g = RankingMetrics(), s = RankingMetrics()
+        var entropy = [Double](repeating: 0, count: decoder.tokenizer.levels)
+        for (i, user) in users.enumerated() {
+            let (history, item) = target(user)
+            let coded = history.map(UInt64.init).filter { book.code(of: $0) != nil }
+            let result = decoder.generate(history: decoder.tokenizer.historyTokens(coded[...], maxItems: config.maxHistory), items: 1,
+                                          beam: config.beam, excluded: Set(coded))
+            g.add(rank: result.sessions.firstIndex { $0.items[0] == UInt64(item) }.map { $0 + 1 })
+            for l in 0..<entropy.count { entropy[l] += result.entropy[l] / Double(users.count) }
+            s.add(rank: sasrecRank(sasrec, history: history, target: item))
+            if (i + 1) % 1000 == 0 { say("  \(i + 1)/\(users.count) users") }
+        }
+        return (Comparison(generator: g, sasrec: s), entropy)
     }
 
     /// Session examples drawn uniformly over (user, position) in the training parts, among the sessions
@@ -97,6 +130,7 @@ public struct MovieLensExperiment {
     private func trainGenerator(split: LeaveOneOut, tokenizer: ItemTokenizer, ratings: [UInt64: Float], log say: (String) -> Void) -> (Seq2Seq, Double) {
         var mc = config.generator
         mc.vocabulary = tokenizer.vocabulary
+        (mc.levels, mc.contextLength, mc.itemVocabulary) = (tokenizer.levels, config.maxHistory, tokenizer.itemVocabulary)
         let model = Seq2Seq(config: mc, seed: config.seed)
         var oc = AdamW.Config()
         oc.learningRate = config.generatorLearningRate
@@ -112,7 +146,7 @@ public struct MovieLensExperiment {
             return config.filter.accepts(items: session.count, positives: positives)
         }
         var rng = SplitMix64(seed: config.seed)
-        say("generator: \(model.parameters.count) parameters, \(config.generatorSteps) steps of \(config.generatorBatch) sessions of \(config.sessionItems) items")
+        say("generator (\(mc.architecture.rawValue)): \(model.parameters.count) parameters, \(config.generatorSteps) steps of \(config.generatorBatch) sessions of \(config.sessionItems) items")
         let start = Date()
         var tokens = 0, recent: Float = 0
         for step in 0..<config.generatorSteps {

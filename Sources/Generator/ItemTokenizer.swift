@@ -3,6 +3,10 @@ import SemanticIDs
 /// Items as tokens: each item is its L semantic-ID codes, level l's code c being token
 /// `first + l * K + c`; three special tokens come first. A history is its items' codes separated by
 /// [SEP], newest last; a session is [BOS] + codes for each of its m items.
+///
+/// With item rows (for the lazy decoder's item-ID embedding), a history item that has a row ends with
+/// its item token `vocabulary + row` instead of [SEP]; items without one (too few interactions, or new)
+/// keep [SEP] and are known by their codes alone. Item tokens are context only: never generated.
 public struct ItemTokenizer: Sendable {
     public static let pad: Int32 = 0
     public static let bos: Int32 = 1
@@ -10,12 +14,26 @@ public struct ItemTokenizer: Sendable {
     static let first: Int32 = 3
 
     public let codebook: Codebook
+    /// Item -> its row of the item-ID embedding (1...; row 0 is shared by every item without one).
+    public let itemRows: [UInt64: Int32]
     public var levels: Int { codebook.levels }
     public var codesPerLevel: Int { codebook.quantizer.codesPerLevel }
     /// Tokens the model must know: the specials and L * K codes.
     public var vocabulary: Int { Int(Self.first) + levels * codesPerLevel }
+    /// Rows of the item-ID embedding a model needs, the shared row 0 included; 0 without item rows.
+    public var itemVocabulary: Int { itemRows.isEmpty ? 0 : itemRows.count + 1 }
 
-    public init(codebook: Codebook) { self.codebook = codebook }
+    public init(codebook: Codebook, itemRows: [UInt64: Int32] = [:]) {
+        precondition(itemRows.values.allSatisfy { $0 >= 1 && Int($0) <= itemRows.count }, "item rows are 1...count")
+        self.codebook = codebook
+        self.itemRows = itemRows
+    }
+
+    /// Rows for the items with at least `minimum` interactions in `counts`, in ascending item order.
+    public static func itemRows(counts: [UInt64: Int], minimum: Int) -> [UInt64: Int32] {
+        let frequent = counts.filter { $0.value >= minimum }.keys.sorted()
+        return Dictionary(uniqueKeysWithValues: frequent.enumerated().map { ($0.element, Int32($0.offset + 1)) })
+    }
 
     public func token(level: Int, code: Int32) -> Int32 { Self.first + Int32(level * codesPerLevel) + code }
 
@@ -30,9 +48,10 @@ public struct ItemTokenizer: Sendable {
         return code.enumerated().map { token(level: $0.offset, code: $0.element) }
     }
 
-    /// The last `maxItems` items of `history` (oldest first) as encoder tokens: codes with [SEP] after each item.
+    /// The last `maxItems` items of `history` (oldest first) as context tokens: codes, then the item's
+    /// token or [SEP], for each item.
     public func historyTokens(_ history: ArraySlice<UInt64>, maxItems: Int) -> [Int32] {
-        history.suffix(maxItems).flatMap { tokens(of: $0) + [Self.sep] }
+        history.suffix(maxItems).flatMap { item in tokens(of: item) + [itemRows[item].map { Int32(vocabulary) + $0 } ?? Self.sep] }
     }
 
     /// Teacher-forcing decoder inputs and targets for a session: inputs [BOS c1 c2 c3 BOS c1 ...],

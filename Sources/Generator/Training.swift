@@ -34,6 +34,9 @@ public final class GeneratorTrainer {
 
     public init(model: Seq2Seq, tokenizer: ItemTokenizer, maxHistory: Int, sessionItems: Int, optimizer: AdamW.Config = AdamW.Config()) {
         precondition(model.config.vocabulary >= tokenizer.vocabulary, "model vocabulary \(model.config.vocabulary) < \(tokenizer.vocabulary) tokens")
+        precondition(model.config.itemVocabulary == tokenizer.itemVocabulary
+                     && (tokenizer.itemRows.isEmpty || model.config.vocabulary == tokenizer.vocabulary),
+                     "the model's item-ID rows (\(model.config.itemVocabulary)) differ from the tokenizer's (\(tokenizer.itemVocabulary))")
         self.model = model
         self.tokenizer = tokenizer
         self.maxHistory = maxHistory
@@ -63,8 +66,7 @@ public final class GeneratorTrainer {
     /// Saves the model, the optimiser's moments and step, and the model's shape to a checkpoint, with the
     /// caller's `metadata` (e.g. the codebook version).
     public func save(to path: String, metadata extra: [String: String] = [:]) throws {
-        let c = model.config
-        let shape = "\(c.vocabulary),\(c.width),\(c.heads),\(c.encoderLayers),\(c.decoderLayers),\(c.feedForward),\(c.experts),\(c.topK)"
+        let shape = model.config.shape
         try Safetensors.save(model.parameters.tensors + optimizer.state.tensors,
                              metadata: extra.merging(["format": "onerec.generator", "step": "\(optimizer.step)", "shape": shape]) { $1 },
                              to: path)

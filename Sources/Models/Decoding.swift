@@ -19,13 +19,8 @@ public final class DecoderState {
         let g = Graph(training: false)
         let (b, te, d) = (memory.shape[0], memory.shape[1], model.config.width)
         (requests, self.beamsPerRequest, self.capacity, memoryLength, self.memoryValid) = (b, beamsPerRequest, capacity, te, memoryValid)
-        var ks: [Tensor] = [], vs: [Tensor] = []
-        for layer in model.decoder {
-            let kv = g.linear(memory, layer.cross.kv)
-            ks.append(g.slice(kv, axis: 2, 0..<d))
-            vs.append(g.slice(kv, axis: 2, d..<2 * d))
-        }
-        (crossK, crossV) = (ks, vs)
+        let keysValues = model.contextKeysValues(g, memory: memory)
+        (crossK, crossV) = (keysValues.map(\.k), keysValues.map(\.v))
         let r = b * beamsPerRequest
         selfK = model.decoder.map { _ in Tensor(shape: [r, capacity, d]) }
         selfV = model.decoder.map { _ in Tensor(shape: [r, capacity, d]) }
@@ -54,8 +49,8 @@ extension Seq2Seq {
     /// Encodes B requests and prepares decoding of `beams` rows each, for at most `capacity` steps.
     public func startDecoding(tokens: [Int32], valid: [UInt8], batch: Int, length: Int, beams: Int, capacity: Int) -> DecoderState {
         let g = Graph(training: false)
-        let memory = encode(g, tokens: tokens, valid: valid, batch: batch, length: length)
-        return DecoderState(model: self, memory: memory, memoryValid: valid, beamsPerRequest: beams, capacity: capacity)
+        let (memory, memoryValid) = context(g, tokens: tokens, valid: valid, batch: batch, length: length)
+        return DecoderState(model: self, memory: memory, memoryValid: memoryValid, beamsPerRequest: beams, capacity: capacity)
     }
 
     /// Feeds one token per row (R tokens) and returns the next-token logits (R, V); the rows' keys and

@@ -20,24 +20,36 @@ struct SelfAttention {
     }
 }
 
-/// Cross-attention from the decoder (queries) to the encoder output (keys and values).
+/// Cross-attention from the decoder (queries) to the context (keys and values). With `keysValues`, the
+/// layer projects the context to its own keys and values (encoder-decoder); without, it reads keys and
+/// values that several layers share (the lazy decoder).
 struct CrossAttention {
-    let q: Tensor, kv: Tensor, out: Tensor
+    let q: Tensor, kv: Tensor?, out: Tensor
     let heads: Int
 
-    init(_ p: ParameterStore, _ name: String, width d: Int, heads: Int) {
+    init(_ p: ParameterStore, _ name: String, width d: Int, heads: Int, keysValues: Bool = true) {
         q = p.normal("\(name).q", [d, d], std: Float(d).squareRoot().reciprocal)
-        kv = p.normal("\(name).kv", [2 * d, d], std: Float(d).squareRoot().reciprocal)
+        kv = keysValues ? p.normal("\(name).kv", [2 * d, d], std: Float(d).squareRoot().reciprocal) : nil
         out = p.normal("\(name).out", [d, d], std: Float(d).squareRoot().reciprocal)
         self.heads = heads
     }
 
-    /// x (B, Tq, D), memory (B, Tk, D) -> (B, Tq, D)
-    func callAsFunction(_ g: Graph, _ x: Tensor, memory: Tensor, mask: AttentionMask) -> Tensor {
-        let d = x.lastDimension
-        let kv = g.linear(memory, self.kv)
-        let k = g.slice(kv, axis: 2, 0..<d), v = g.slice(kv, axis: 2, d..<2 * d)
-        return g.linear(g.attention(q: g.linear(x, q), k: k, v: v, heads: heads, mask: mask), out)
+    /// memory (B, Tk, D), projection (2D, D) -> keys and values (B, Tk, D) each.
+    static func keysValues(_ g: Graph, memory: Tensor, projection: Tensor) -> (k: Tensor, v: Tensor) {
+        let d = memory.lastDimension
+        let kv = g.linear(memory, projection)
+        return (g.slice(kv, axis: 2, 0..<d), g.slice(kv, axis: 2, d..<2 * d))
+    }
+
+    /// This layer's own keys and values of `memory`.
+    func keysValues(_ g: Graph, memory: Tensor) -> (k: Tensor, v: Tensor) {
+        guard let kv else { preconditionFailure("this cross-attention reads shared keys and values") }
+        return Self.keysValues(g, memory: memory, projection: kv)
+    }
+
+    /// x (B, Tq, D), keys and values (B, Tk, D) -> (B, Tq, D)
+    func callAsFunction(_ g: Graph, _ x: Tensor, keys k: Tensor, values v: Tensor, mask: AttentionMask) -> Tensor {
+        g.linear(g.attention(q: g.linear(x, q), k: k, v: v, heads: heads, mask: mask), out)
     }
 }
 

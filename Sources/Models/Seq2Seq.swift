@@ -1,9 +1,24 @@
 import Engine
 
-/// A T5-style encoder-decoder whose decoder feed-forwards are sparse mixtures of experts (OneRec's
-/// backbone): pre-norm RMSNorm blocks, relative position bias shared across layers, no biases.
+/// OneRec's generator: a decoder whose blocks are causal self-attention over the session's tokens,
+/// cross-attention to the user's context and a sparse mixture-of-experts feed-forward; pre-norm RMSNorm,
+/// relative position bias shared across layers, no biases. Two ways to make the context:
+/// - `.encoderDecoder` (V1, T5-style): the history's tokens (L codes and a [SEP] per item) pass through a
+///   stack of bidirectional encoder layers; each decoder layer projects the encoder's output to its own
+///   keys and values.
+/// - `.lazy` (V2's lazy decoder-only): no encoder. Each history item is embedded once, as the sum of its
+///   code-token embeddings, its item-ID embedding (items the tokenizer gives an ID row; others the shared
+///   cold row) and a position embedding; one key/value projection of that context is shared by every
+///   decoder layer. A history item costs one context position instead of L + 1 encoder tokens.
 public final class Seq2Seq {
+    public enum Architecture: String, Sendable, Codable, CaseIterable {
+        case encoderDecoder = "encoder-decoder"
+        case lazy
+    }
+
     public struct Config: Sendable, Equatable, Codable {
+        /// How the context is made (see the type's comment). Default `.encoderDecoder`.
+        public var architecture = Architecture.encoderDecoder
         /// Token vocabulary (semantic-ID codes of every level plus special tokens).
         public var vocabulary = 776
         /// Model width.
@@ -23,7 +38,40 @@ public final class Seq2Seq {
         public var positionBuckets = 32
         public var maxDistance = 128
         public var dropout: Float = 0
+        /// Lazy only: code tokens per history item (the codebook's levels).
+        public var levels = 3
+        /// Lazy only: the longest context, in history items (rows of the position embedding).
+        public var contextLength = 256
+        /// Lazy only: rows of the item-ID embedding, the cold row 0 included (0: no item IDs, codes alone).
+        public var itemVocabulary = 0
         public init() {}
+
+        // Records written before `architecture` existed decode as encoder-decoders.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            architecture = try c.decodeIfPresent(Architecture.self, forKey: .architecture) ?? .encoderDecoder
+            vocabulary = try c.decode(Int.self, forKey: .vocabulary)
+            width = try c.decode(Int.self, forKey: .width)
+            heads = try c.decode(Int.self, forKey: .heads)
+            encoderLayers = try c.decode(Int.self, forKey: .encoderLayers)
+            decoderLayers = try c.decode(Int.self, forKey: .decoderLayers)
+            feedForward = try c.decode(Int.self, forKey: .feedForward)
+            experts = try c.decode(Int.self, forKey: .experts)
+            topK = try c.decode(Int.self, forKey: .topK)
+            balanceWeight = try c.decode(Float.self, forKey: .balanceWeight)
+            positionBuckets = try c.decode(Int.self, forKey: .positionBuckets)
+            maxDistance = try c.decode(Int.self, forKey: .maxDistance)
+            dropout = try c.decode(Float.self, forKey: .dropout)
+            levels = try c.decodeIfPresent(Int.self, forKey: .levels) ?? 3
+            contextLength = try c.decodeIfPresent(Int.self, forKey: .contextLength) ?? 256
+            itemVocabulary = try c.decodeIfPresent(Int.self, forKey: .itemVocabulary) ?? 0
+        }
+
+        /// The checkpoint's shape string: a checkpoint resumes only into a model of the same shape.
+        public var shape: String {
+            let base = "\(vocabulary),\(width),\(heads),\(encoderLayers),\(decoderLayers),\(feedForward),\(experts),\(topK)"
+            return architecture == .lazy ? "lazy,\(base),\(levels),\(contextLength),\(itemVocabulary)" : base
+        }
 
         /// Named sizes: `tiny` (tests), `small` (the CPU default: the reference model), `base`.
         public static func preset(_ name: String) -> Config? {
@@ -40,6 +88,14 @@ public final class Seq2Seq {
             }
             return c
         }
+
+        /// A preset with an architecture: the lazy model has no encoder layers.
+        public static func preset(_ name: String, architecture: Architecture) -> Config? {
+            guard var c = preset(name) else { return nil }
+            c.architecture = architecture
+            if architecture == .lazy { c.encoderLayers = 0 }
+            return c
+        }
     }
 
     public let config: Config
@@ -48,6 +104,10 @@ public final class Seq2Seq {
     let encoderBias: Tensor, decoderBias: Tensor
     let encoder: [(norm1: Tensor, attention: SelfAttention, norm2: Tensor, ffn: FeedForward)]
     let encoderNorm: Tensor
+    /// Lazy only: item-ID rows (`itemVocabulary`, row 0 the cold items') and context positions.
+    let itemEmbedding: Tensor?, contextPosition: Tensor?
+    /// Lazy only: the context's key/value projection (2D, D), shared by every decoder layer.
+    let contextKV: Tensor?
     let decoder: [(norm1: Tensor, selfAttention: SelfAttention, norm2: Tensor, cross: CrossAttention, norm3: Tensor, moe: MoEFeedForward)]
     let decoderNorm: Tensor
     let head: Tensor
@@ -64,10 +124,17 @@ public final class Seq2Seq {
              p.constant("encoder.\(i).norm2", [d], 1), FeedForward(p, "encoder.\(i).ffn", width: d, hidden: config.feedForward))
         }
         encoderNorm = p.constant("encoder.norm", [d], 1)
+        let lazy = config.architecture == .lazy
+        precondition(!lazy || config.encoderLayers == 0, "a lazy decoder has no encoder layers")
+        precondition(lazy || config.itemVocabulary == 0, "item-ID embeddings are the lazy decoder's")
+        itemEmbedding = lazy && config.itemVocabulary > 0 ? p.normal("context.items", [config.itemVocabulary, d], std: 1) : nil
+        contextPosition = lazy ? p.normal("context.positions", [config.contextLength, d], std: 0.1) : nil
+        contextKV = lazy ? p.normal("context.kv", [2 * d, d], std: Float(d).squareRoot().reciprocal) : nil
         let routing = Routing(topK: config.topK)
         decoder = (0..<config.decoderLayers).map { i in
             (p.constant("decoder.\(i).norm1", [d], 1), SelfAttention(p, "decoder.\(i).self_attention", width: d, heads: config.heads),
-             p.constant("decoder.\(i).norm2", [d], 1), CrossAttention(p, "decoder.\(i).cross_attention", width: d, heads: config.heads),
+             p.constant("decoder.\(i).norm2", [d], 1),
+             CrossAttention(p, "decoder.\(i).cross_attention", width: d, heads: config.heads, keysValues: !lazy),
              p.constant("decoder.\(i).norm3", [d], 1),
              MoEFeedForward(p, "decoder.\(i).moe", width: d, hidden: config.feedForward, experts: config.experts, routing: routing))
         }
@@ -93,6 +160,53 @@ public final class Seq2Seq {
         }
     }
 
+    /// The context the decoder attends to: (B, Tc, D) and its validity mask (B * Tc), from the history's
+    /// tokens (B, Te) and their mask. Encoder-decoder: the encoder's output over the tokens (Tc = Te).
+    /// Lazy: one position per history item (Tc = Te / (L + 1)).
+    public func context(_ g: Graph, tokens: [Int32], valid: [UInt8], batch: Int, length: Int) -> (memory: Tensor, valid: [UInt8]) {
+        guard config.architecture == .lazy else { return (encode(g, tokens: tokens, valid: valid, batch: batch, length: length), valid) }
+        return lazyContext(g, tokens: tokens, valid: valid, batch: batch, length: length)
+    }
+
+    /// Per layer, the keys and values (B, Tc, D) each that the decoder's cross-attention reads. Lazy: one
+    /// projection, the same for every layer.
+    func contextKeysValues(_ g: Graph, memory: Tensor) -> [(k: Tensor, v: Tensor)] {
+        if let contextKV {
+            let kv = CrossAttention.keysValues(g, memory: memory, projection: contextKV)
+            return decoder.map { _ in kv }
+        }
+        return decoder.map { $0.cross.keysValues(g, memory: memory) }
+    }
+
+    /// The lazy context: history tokens (B, Te) are items of L code tokens and one item token each (an
+    /// item-ID token `vocabulary + row`, or [SEP] for an item without one), newest last; item i of a row
+    /// becomes sum_l E[code_l] + I[row] + P[Tc_max - Tc + i].
+    func lazyContext(_ g: Graph, tokens: [Int32], valid: [UInt8], batch: Int, length: Int) -> (memory: Tensor, valid: [UInt8]) {
+        let group = config.levels + 1
+        precondition(length % group == 0, "a lazy context takes \(group) tokens per history item, not \(length) tokens")
+        let items = length / group
+        precondition(items <= config.contextLength, "a context of \(items) items > contextLength \(config.contextLength)")
+        let positions = batch * items
+        var x: Tensor?
+        for level in 0..<config.levels {
+            let codes = (0..<positions).map { tokens[$0 * group + level] }
+            let e = g.embedding(embedding, codes, shape: [batch, items])
+            x = x.map { g.add($0, e) } ?? e
+        }
+        var sum = x!
+        if let itemEmbedding {
+            let rows = (0..<positions).map { p -> Int32 in
+                let t = tokens[p * group + config.levels]
+                return t >= Int32(config.vocabulary) ? t - Int32(config.vocabulary) : 0
+            }
+            sum = g.add(sum, g.embedding(itemEmbedding, rows, shape: [batch, items]))
+        }
+        let at = (0..<batch).flatMap { _ in (0..<items).map { Int32(config.contextLength - items + $0) } }
+        sum = g.add(sum, g.embedding(contextPosition!, at, shape: [batch, items]))
+        let itemValid = (0..<positions).map { valid[$0 * group] }
+        return (g.rmsNorm(g.dropout(sum, config.dropout), weight: encoderNorm), itemValid)
+    }
+
     /// The encoder's output (B, Te, D).
     public func encode(_ g: Graph, tokens: [Int32], valid: [UInt8], batch: Int, length: Int) -> Tensor {
         var x = g.dropout(g.embedding(embedding, tokens, shape: [batch, length]), config.dropout)
@@ -114,9 +228,10 @@ public final class Seq2Seq {
                                               buckets: config.positionBuckets, maxDistance: config.maxDistance)
         let bias = g.relativePositionBias(decoderBias, buckets: buckets, queries: length, keys: length)
         var balance: Tensor?
-        for layer in decoder {
+        let keysValues = contextKeysValues(g, memory: memory)
+        for (layer, kv) in zip(decoder, keysValues) {
             x = g.add(x, g.dropout(layer.selfAttention(g, g.rmsNorm(x, weight: layer.norm1), mask: AttentionMask(causal: true), bias: bias), config.dropout))
-            x = g.add(x, g.dropout(layer.cross(g, g.rmsNorm(x, weight: layer.norm2), memory: memory, mask: AttentionMask(keyValid: memoryValid)), config.dropout))
+            x = g.add(x, g.dropout(layer.cross(g, g.rmsNorm(x, weight: layer.norm2), keys: kv.k, values: kv.v, mask: AttentionMask(keyValid: memoryValid)), config.dropout))
             let (y, aux) = layer.moe(g, g.rmsNorm(x, weight: layer.norm3))
             x = g.add(x, g.dropout(y, config.dropout))
             if let aux { balance = balance.map { g.add($0, aux) } ?? aux }
@@ -127,8 +242,8 @@ public final class Seq2Seq {
     /// Each example's summed log-probability of its targets (B), with gradients: what preference
     /// objectives compare between chosen and rejected sessions.
     public func sequenceLogProbabilities(_ g: Graph, _ batch: Batch) -> Tensor {
-        let memory = encode(g, tokens: batch.encoderTokens, valid: batch.encoderValid, batch: batch.batch, length: batch.encoderLength)
-        let (logits, _) = decode(g, memory: memory, memoryValid: batch.encoderValid, inputs: batch.decoderInputs,
+        let (memory, valid) = context(g, tokens: batch.encoderTokens, valid: batch.encoderValid, batch: batch.batch, length: batch.encoderLength)
+        let (logits, _) = decode(g, memory: memory, memoryValid: valid, inputs: batch.decoderInputs,
                                  batch: batch.batch, length: batch.decoderLength)
         let perToken = g.targetLogProbabilities(g.reshape(logits, [batch.batch * batch.decoderLength, config.vocabulary]), targets: batch.targets)
         return g.sumLast(g.reshape(perToken, [batch.batch, batch.decoderLength]))
@@ -144,8 +259,8 @@ public final class Seq2Seq {
     /// Next-token cross-entropy over the batch's targets plus `balanceWeight` times the balance loss.
     /// Returns the total (to back-propagate) and the cross-entropy alone (to report).
     public func loss(_ g: Graph, _ batch: Batch) -> (total: Tensor, crossEntropy: Tensor) {
-        let memory = encode(g, tokens: batch.encoderTokens, valid: batch.encoderValid, batch: batch.batch, length: batch.encoderLength)
-        let (logits, balance) = decode(g, memory: memory, memoryValid: batch.encoderValid, inputs: batch.decoderInputs,
+        let (memory, valid) = context(g, tokens: batch.encoderTokens, valid: batch.encoderValid, batch: batch.batch, length: batch.encoderLength)
+        let (logits, balance) = decode(g, memory: memory, memoryValid: valid, inputs: batch.decoderInputs,
                                        batch: batch.batch, length: batch.decoderLength)
         let ce = g.crossEntropy(g.reshape(logits, [batch.batch * batch.decoderLength, config.vocabulary]), targets: batch.targets)
         guard let balance, config.balanceWeight > 0 else { return (ce, ce) }

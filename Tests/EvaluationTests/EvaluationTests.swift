@@ -28,11 +28,14 @@ import Testing
 
 @Suite struct MovieLensSmokeTests {
     /// The whole experiment on the real MovieLens-100K, small enough for CI: fetch, split, behaviour
-    /// vectors, codebook, a few generator steps, one SASRec epoch, evaluation of 60 users.
-    @Test func movieLens100KEndToEnd() throws {
+    /// vectors, codebook, a few generator steps, one SASRec epoch, evaluation of 60 users on the
+    /// validation and the test items; the lazy decoder with item IDs too.
+    @Test(arguments: [Seq2Seq.Architecture.encoderDecoder, .lazy])
+    func movieLens100KEndToEnd(architecture: Seq2Seq.Architecture) throws {
         var c = MovieLensExperiment.Config()
         c.dataset = .ml100k
-        c.generator = Seq2Seq.Config.preset("tiny")!
+        c.generator = Seq2Seq.Config.preset("tiny", architecture: architecture)!
+        c.itemIDMinimum = architecture == .lazy ? 5 : 0
         c.generatorSteps = 20
         c.generatorBatch = 8
         c.maxHistory = 20
@@ -43,7 +46,10 @@ import Testing
         var lines: [String] = []
         let report = try MovieLensExperiment(config: c).run { lines.append($0) }
         #expect(lines[0].hasPrefix("ml-100k: 943 users, 1682 items, 100000 ratings"))
-        for m in [report.generator, report.sasrec] {
+        #expect(lines.contains { $0.hasPrefix("generator (\(architecture.rawValue))") })
+        #expect(architecture == .encoderDecoder || lines.contains { $0.hasPrefix("item-ID rows for the ") })
+        let test = try #require(report.test)
+        for m in [report.validation.generator, report.validation.sasrec, test.generator, test.sasrec] {
             #expect(m.users == 60)
             #expect(m.hitRate(1) <= m.hitRate(5) && m.hitRate(5) <= m.hitRate(10) && m.hitRate(10) <= m.hitRate(50))
             #expect(m.ndcg(10) <= m.hitRate(10))

@@ -18,10 +18,19 @@ func randomCodebook(items n: Int, codes: Int, seed: UInt64) throws -> Codebook {
     return try Codebook(version: 1, vectors: vectors, quantizer: q, training: training)
 }
 
-func tinyModel(vocabulary: Int, seed: UInt64) -> Seq2Seq {
-    var c = Seq2Seq.Config.preset("tiny")!
-    c.vocabulary = vocabulary
+func tinyModel(vocabulary: Int, seed: UInt64, architecture: Seq2Seq.Architecture = .encoderDecoder, itemVocabulary: Int = 0,
+               contextLength: Int = 4) -> Seq2Seq {
+    var c = Seq2Seq.Config.preset("tiny", architecture: architecture)!
+    (c.vocabulary, c.itemVocabulary, c.contextLength) = (vocabulary, itemVocabulary, contextLength)
     return Seq2Seq(config: c, seed: seed)
+}
+
+/// A tokenizer and a tiny model of `architecture`; the lazy one with item-ID rows for the even items.
+func tinyGenerator(_ book: Codebook, architecture: Seq2Seq.Architecture, seed: UInt64, contextLength: Int = 4) -> (ItemTokenizer, Seq2Seq) {
+    let rows = architecture == .lazy ? ItemTokenizer.itemRows(counts: Dictionary(uniqueKeysWithValues: book.assignments.map { ($0.item, $0.item % 2 == 0 ? 2 : 1) }), minimum: 2) : [:]
+    let tokenizer = ItemTokenizer(codebook: book, itemRows: rows)
+    return (tokenizer, tinyModel(vocabulary: tokenizer.vocabulary, seed: seed, architecture: architecture,
+                                 itemVocabulary: tokenizer.itemVocabulary, contextLength: contextLength))
 }
 
 @Suite struct GeneratorTests {
@@ -35,6 +44,20 @@ func tinyModel(vocabulary: Int, seed: UInt64) -> Seq2Seq {
         let (inputs, targets) = tokenizer.sessionTokens([4, 5])
         #expect(inputs == [1] + tokenizer.tokens(of: 4) + [1] + tokenizer.tokens(of: 5))
         #expect(targets == tokenizer.tokens(of: 4) + [-1] + tokenizer.tokens(of: 5) + [-1])
+    }
+
+    /// Items with enough interactions get rows 1... in item order; in a history each of them ends with its
+    /// item token (after the code vocabulary), every other item with [SEP].
+    @Test func itemRowsMarkFrequentItemsInTheHistory() throws {
+        let book = try randomCodebook(items: 40, codes: 5, seed: 1)
+        let rows = ItemTokenizer.itemRows(counts: [9: 3, 2: 5, 4: 1, 30: 2], minimum: 2)
+        #expect(rows == [2: 1, 9: 2, 30: 3])
+        let tokenizer = ItemTokenizer(codebook: book, itemRows: rows)
+        #expect(tokenizer.itemVocabulary == 4)
+        let v = Int32(tokenizer.vocabulary)
+        #expect(tokenizer.historyTokens([4, 9, 2][...], maxItems: 3)
+                == tokenizer.tokens(of: 4) + [2] + tokenizer.tokens(of: 9) + [v + 2] + tokenizer.tokens(of: 2) + [v + 1])
+        #expect(ItemTokenizer(codebook: book).itemVocabulary == 0)
     }
 
     /// Property: over random tries, untrained models and random exclusions, constrained beam search only
@@ -74,11 +97,11 @@ func tinyModel(vocabulary: Int, seed: UInt64) -> Seq2Seq {
     }
 
     /// A deterministic rule: after items ..., a, the session is a+1, a+2 (mod 30). A tiny model learns it.
-    @Test func learnsADeterministicSequenceRule() throws {
+    @Test(arguments: Seq2Seq.Architecture.allCases)
+    func learnsADeterministicSequenceRule(architecture: Seq2Seq.Architecture) throws {
         let n = 30
         let book = try randomCodebook(items: n, codes: 4, seed: 3)
-        let tokenizer = ItemTokenizer(codebook: book)
-        let model = tinyModel(vocabulary: tokenizer.vocabulary, seed: 4)
+        let (tokenizer, model) = tinyGenerator(book, architecture: architecture, seed: 4)
         var config = AdamW.Config()
         config.learningRate = 3e-3
         let trainer = GeneratorTrainer(model: model, tokenizer: tokenizer, maxHistory: 4, sessionItems: 2, optimizer: config)
@@ -111,30 +134,37 @@ func tinyModel(vocabulary: Int, seed: UInt64) -> Seq2Seq {
     }
 
     /// 4 steps, save, resume in a fresh trainer, 4 more steps == 8 uninterrupted steps, bit for bit.
-    @Test func resumingContinuesExactly() throws {
+    @Test(arguments: Seq2Seq.Architecture.allCases)
+    func resumingContinuesExactly(architecture: Seq2Seq.Architecture) throws {
         let book = try randomCodebook(items: 30, codes: 4, seed: 1)
-        let tokenizer = ItemTokenizer(codebook: book)
+        let (tokenizer, _) = tinyGenerator(book, architecture: architecture, seed: 7)
+        func model(seed: UInt64) -> Seq2Seq {
+            tinyModel(vocabulary: tokenizer.vocabulary, seed: seed, architecture: architecture, itemVocabulary: tokenizer.itemVocabulary)
+        }
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("gen-\(UUID()).safetensors").path
         defer { try? FileManager.default.removeItem(atPath: path) }
 
-        let straight = GeneratorTrainer(model: tinyModel(vocabulary: tokenizer.vocabulary, seed: 7), tokenizer: tokenizer, maxHistory: 4, sessionItems: 1)
+        let straight = GeneratorTrainer(model: model(seed: 7), tokenizer: tokenizer, maxHistory: 4, sessionItems: 1)
         var rng = SplitMix64(seed: 3)
         var straightLosses: [Float] = []
         for s in 0..<8 { straightLosses.append(straight.step(examples(&rng, 30), seed: UInt64(s)).loss) }
 
-        let first = GeneratorTrainer(model: tinyModel(vocabulary: tokenizer.vocabulary, seed: 7), tokenizer: tokenizer, maxHistory: 4, sessionItems: 1)
+        let first = GeneratorTrainer(model: model(seed: 7), tokenizer: tokenizer, maxHistory: 4, sessionItems: 1)
         rng = SplitMix64(seed: 3)
         var losses: [Float] = []
         for s in 0..<4 { losses.append(first.step(examples(&rng, 30), seed: UInt64(s)).loss) }
         try first.save(to: path)
-        let second = GeneratorTrainer(model: tinyModel(vocabulary: tokenizer.vocabulary, seed: 99), tokenizer: tokenizer, maxHistory: 4, sessionItems: 1)
+        let second = GeneratorTrainer(model: model(seed: 99), tokenizer: tokenizer, maxHistory: 4, sessionItems: 1)
         try second.resume(from: path)
         for s in 4..<8 { losses.append(second.step(examples(&rng, 30), seed: UInt64(s)).loss) }
         #expect(losses == straightLosses)
         #expect(second.model.parameters.tensors.map(\.values) == straight.model.parameters.tensors.map(\.values))
 
         // A checkpoint of another shape is refused and changes nothing.
-        let other = GeneratorTrainer(model: tinyModel(vocabulary: tokenizer.vocabulary + 1, seed: 5), tokenizer: tokenizer, maxHistory: 4, sessionItems: 1)
+        let lazy = architecture == .lazy  // (a lazy model with item rows has the tokenizer's vocabulary exactly)
+        let other = GeneratorTrainer(model: tinyModel(vocabulary: tokenizer.vocabulary + (lazy ? 0 : 1), seed: 5, architecture: architecture,
+                                                      itemVocabulary: tokenizer.itemVocabulary, contextLength: lazy ? 8 : 4),
+                                     tokenizer: tokenizer, maxHistory: 4, sessionItems: 1)
         let before = other.model.parameters.tensors.map(\.values)
         #expect(throws: CheckpointError.self) { try other.resume(from: path) }
         #expect(other.model.parameters.tensors.map(\.values) == before)

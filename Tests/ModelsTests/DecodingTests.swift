@@ -3,12 +3,13 @@ import Models
 import Testing
 
 @Suite struct DecodingTests {
-    @Test func cachedStepsGiveTheLogitsOfTheFullDecoder() {
-        let model = Seq2Seq(config: Seq2SeqTests.tiny, seed: 2)
-        let batch = Seq2SeqTests.batch
+    @Test(arguments: Seq2Seq.Architecture.allCases)
+    func cachedStepsGiveTheLogitsOfTheFullDecoder(architecture: Seq2Seq.Architecture) {
+        let (config, batch) = Seq2SeqTests.fixture(architecture)
+        let model = Seq2Seq(config: config, seed: 2)
         let g = Graph(training: false)
-        let memory = model.encode(g, tokens: batch.encoderTokens, valid: batch.encoderValid, batch: 4, length: 6)
-        let full = model.decode(g, memory: memory, memoryValid: batch.encoderValid, inputs: batch.decoderInputs, batch: 4, length: 4).logits
+        let (memory, valid) = model.context(g, tokens: batch.encoderTokens, valid: batch.encoderValid, batch: 4, length: 6)
+        let full = model.decode(g, memory: memory, memoryValid: valid, inputs: batch.decoderInputs, batch: 4, length: 4).logits
         let state = model.startDecoding(tokens: batch.encoderTokens, valid: batch.encoderValid, batch: 4, length: 6, beams: 1, capacity: 4)
         let weights = model.decodingWeights()
         let v = model.config.vocabulary
@@ -23,10 +24,11 @@ import Testing
         }
     }
 
-    @Test func beamSearchFindsWhatTheTrainedModelLearned() {
-        let model = Seq2Seq(config: Seq2SeqTests.tiny, seed: 1)
+    @Test(arguments: Seq2Seq.Architecture.allCases)
+    func beamSearchFindsWhatTheTrainedModelLearned(architecture: Seq2Seq.Architecture) {
+        let (config, batch) = Seq2SeqTests.fixture(architecture)
+        let model = Seq2Seq(config: config, seed: 1)
         _ = Seq2SeqTests.train(model, steps: 150, seed: 3)
-        let batch = Seq2SeqTests.batch
         let beams = model.beamSearch(weights: model.decodingWeights(), tokens: Array(batch.encoderTokens[0..<6]), valid: Array(batch.encoderValid[0..<6]), beam: 4, steps: 4, start: 1)
         #expect(beams.count == 4)
         #expect(beams[0].tokens == Array(batch.targets[0..<4]))

@@ -1,4 +1,5 @@
 import Engine
+import Foundation
 import Models
 import Testing
 
@@ -27,8 +28,33 @@ import Testing
                              encoderValid: valid, decoderInputs: inputs, targets: targets)
     }
 
+    /// The lazy decoder's tiny model: items of 2 codes (level 0 tokens 3...12, level 1 tokens 13...23)
+    /// and an item token (24 + row, or [SEP] = 2), 4 item-ID rows.
+    static var lazyTiny: Seq2Seq.Config {
+        var c = tiny
+        (c.architecture, c.encoderLayers, c.levels, c.contextLength, c.itemVocabulary) = (.lazy, 0, 2, 4, 5)
+        return c
+    }
+
+    /// Four contexts of 2 items (the first item of the last one padded); the decoder must emit the items'
+    /// codes newest item first, after a start token 1.
+    static var lazyBatch: Seq2Seq.Batch {
+        let sequences: [[Int32]] = [[3, 13, 25, 7, 18, 2], [5, 20, 26, 9, 14, 27], [4, 15, 2, 11, 22, 28], [0, 0, 0, 6, 16, 26]]
+        let valid: [UInt8] = sequences.enumerated().flatMap { i, s in s.indices.map { i == 3 && $0 < 3 ? 0 : 1 } }
+        let targets: [Int32] = [7, 18, 3, 13, 9, 14, 5, 20, 11, 22, 4, 15, 6, 16, -1, -1]
+        let inputs: [Int32] = [1, 7, 18, 3, 1, 9, 14, 5, 1, 11, 22, 4, 1, 6, 16, 0]
+        return Seq2Seq.Batch(batch: 4, encoderLength: 6, decoderLength: 4, encoderTokens: sequences.flatMap { $0 },
+                             encoderValid: valid, decoderInputs: inputs, targets: targets)
+    }
+
+    /// The tiny model and its batch, for either architecture.
+    static func fixture(_ architecture: Seq2Seq.Architecture) -> (config: Seq2Seq.Config, batch: Seq2Seq.Batch) {
+        architecture == .lazy ? (lazyTiny, lazyBatch) : (tiny, batch)
+    }
+
     /// Trains `steps` AdamW steps; returns the cross-entropy after each.
     static func train(_ model: Seq2Seq, steps: Int, seed: UInt64) -> [Float] {
+        let batch = model.config.architecture == .lazy ? lazyBatch : batch
         var config = AdamW.Config()
         config.learningRate = 1e-2
         let adam = AdamW(parameters: model.parameters.tensors, config: config)
@@ -44,8 +70,9 @@ import Testing
         return losses
     }
 
-    @Test func overfitsAFixedBatch() {
-        let model = Seq2Seq(config: Self.tiny, seed: 1)
+    @Test(arguments: Seq2Seq.Architecture.allCases)
+    func overfitsAFixedBatch(architecture: Seq2Seq.Architecture) {
+        let model = Seq2Seq(config: Self.fixture(architecture).config, seed: 1)
         let losses = Self.train(model, steps: 150, seed: 3)
         #expect(losses[0] > 2.5)  // about log(24) at the start
         #expect(losses.last! < 0.02, "cross-entropy after 150 steps: \(losses.last!)")
@@ -59,6 +86,29 @@ import Testing
         #expect(a.parameters.tensors.map(\.values) == b.parameters.tensors.map(\.values))
         let c = Seq2Seq(config: config, seed: 6)
         #expect(c.parameters.tensors[0].values != a.parameters.tensors[0].values)
+    }
+
+    /// The lazy decoder has no encoder: its context is one embedding sum per item, projected to keys and
+    /// values once for all layers.
+    @Test func theLazyDecoderHasNoEncoderAndOneSharedContextProjection() {
+        var config = Seq2Seq.Config.preset("small", architecture: .lazy)!
+        (config.itemVocabulary, config.contextLength) = (100, 200)
+        let names = Set(Seq2Seq(config: config, seed: 1).parameters.tensors.compactMap(\.name))
+        #expect(!names.contains { $0.hasPrefix("encoder.0.") } && !names.contains { $0.hasSuffix("cross_attention.kv") })
+        #expect(names.isSuperset(of: ["context.kv", "context.items", "context.positions", "decoder.1.cross_attention.q"]))
+        #expect(config.shape.hasPrefix("lazy,"))
+        #expect(Seq2Seq.Config().shape == "776,128,4,2,2,512,4,2")
+    }
+
+    /// Model records written before the architecture existed read as encoder-decoders.
+    @Test func anEarlierConfigDecodesAsAnEncoderDecoder() throws {
+        var json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(Seq2Seq.Config())) as! [String: Any]
+        for key in ["architecture", "levels", "contextLength", "itemVocabulary"] { json[key] = nil }
+        let decoded = try JSONDecoder().decode(Seq2Seq.Config.self, from: JSONSerialization.data(withJSONObject: json))
+        #expect(decoded == Seq2Seq.Config())
+        var lazy = Seq2Seq.Config.preset("tiny", architecture: .lazy)!
+        lazy.itemVocabulary = 7
+        #expect(try JSONDecoder().decode(Seq2Seq.Config.self, from: JSONEncoder().encode(lazy)) == lazy)
     }
 
     @Test func parametersAreNamedAndCounted() {
