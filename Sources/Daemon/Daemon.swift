@@ -169,7 +169,7 @@ public enum Daemon {
     /// The learner's configuration from the settings (the rest keeps `LearnerConfig`'s defaults).
     static func learnerConfig(_ settings: DaemonSettings) -> LearnerConfig {
         var c = LearnerConfig()
-        c.generator = Seq2Seq.Config.preset(settings.trainerPreset)!
+        c.generator = Seq2Seq.Config.preset(settings.trainerPreset, architecture: Seq2Seq.Architecture(rawValue: settings.trainerArchitecture)!)!
         c.minimumSessions = settings.minimumSessions
         c.publishEverySteps = settings.publishEverySteps
         c.checkpointEverySteps = settings.checkpointEverySteps

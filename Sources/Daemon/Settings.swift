@@ -1,5 +1,6 @@
 import Configuration
 import Foundation
+import Models
 import SystemPackage
 
 /// The daemon's settings. Every key, its type and default, in one place; each is read from (first hit
@@ -33,6 +34,7 @@ import SystemPackage
 /// | `serving.queueLimit` | int | `64` | requests waiting for a decode worker before 503 |
 /// | `trainer.enabled` | bool | `true` | run the background trainer and alignment |
 /// | `trainer.preset` | string | `small` | generator size: tiny, small, base |
+/// | `trainer.architecture` | string | `encoder-decoder` | generator architecture: encoder-decoder (V1) or lazy (V2's lazy decoder-only) |
 /// | `trainer.minimumSessions` | int | `100` | training sessions before the first step |
 /// | `trainer.publishEverySteps` | int | `200` | steps between served versions |
 /// | `trainer.checkpointEverySteps` | int | `200` | steps between trainer checkpoints (and one at shutdown) |
@@ -66,6 +68,7 @@ public struct DaemonSettings: Sendable, Equatable {
     public var queueLimit: Int
     public var trainerEnabled: Bool
     public var trainerPreset: String
+    public var trainerArchitecture: String
     public var minimumSessions: Int
     public var publishEverySteps: Int
     public var checkpointEverySteps: Int
@@ -109,6 +112,7 @@ public struct DaemonSettings: Sendable, Equatable {
         queueLimit = config.int(forKey: "serving.queueLimit", default: 64)
         trainerEnabled = config.bool(forKey: "trainer.enabled", default: true)
         trainerPreset = config.string(forKey: "trainer.preset", default: "small")
+        trainerArchitecture = config.string(forKey: "trainer.architecture", default: "encoder-decoder")
         minimumSessions = config.int(forKey: "trainer.minimumSessions", default: 100)
         publishEverySteps = config.int(forKey: "trainer.publishEverySteps", default: 200)
         checkpointEverySteps = config.int(forKey: "trainer.checkpointEverySteps", default: 200)
@@ -138,6 +142,9 @@ public struct DaemonSettings: Sendable, Equatable {
         guard (1...1024).contains(servingBeam) else { throw fail("serving.beam", "\(servingBeam) is not in 1...1024") }
         guard decodeWorkers >= 1, queueLimit >= 0 else { throw fail("serving.decodeWorkers/queueLimit", "need at least 1 worker and a queue limit >= 0") }
         guard ["tiny", "small", "base"].contains(trainerPreset) else { throw fail("trainer.preset", "\(trainerPreset) is not tiny, small or base") }
+        guard Seq2Seq.Architecture(rawValue: trainerArchitecture) != nil else {
+            throw fail("trainer.architecture", "\(trainerArchitecture) is not encoder-decoder or lazy")
+        }
         guard minimumSessions >= 1, publishEverySteps >= 1, checkpointEverySteps >= 1 else {
             throw fail("trainer.minimumSessions/publishEverySteps/checkpointEverySteps", "must be at least 1")
         }
@@ -157,7 +164,7 @@ public struct DaemonSettings: Sendable, Equatable {
             "kafka.properties": kafkaProperties.keys.sorted().joined(separator: ","), "kafka.idleCheckMilliseconds": "\(kafkaIdleCheckMilliseconds)",
             "compute.threads": "\(computeThreads)", "log.level": logLevel,
             "serving": "beam \(servingBeam), \(decodeWorkers) decode workers, queue \(queueLimit)",
-            "trainer": trainerEnabled ? "\(trainerPreset), publish every \(publishEverySteps) steps" : "off",
+            "trainer": trainerEnabled ? "\(trainerPreset) \(trainerArchitecture), publish every \(publishEverySteps) steps" : "off",
             "alignment": alignmentInterval > 0 ? "every \(alignmentInterval) s" : "on request",
         ]
     }

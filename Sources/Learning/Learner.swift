@@ -188,7 +188,7 @@ public final class Learner {
         guard let codebook else { return }
         let tokenizer = ItemTokenizer(codebook: codebook)
         var mc = config.generator
-        mc.vocabulary = tokenizer.vocabulary
+        (mc.vocabulary, mc.levels, mc.contextLength) = (tokenizer.vocabulary, tokenizer.levels, config.maxHistory)
         var oc = AdamW.Config()
         oc.learningRate = config.learningRate
         let trainer = GeneratorTrainer(model: Seq2Seq(config: mc, seed: config.seed), tokenizer: tokenizer, maxHistory: config.maxHistory,

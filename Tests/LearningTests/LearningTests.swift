@@ -107,10 +107,15 @@ func interaction(_ user: UInt64, _ item: UInt64, request: String, position: Int,
         return c
     }
 
-    @Test func trainsPublishesAlignsAndResumes() throws {
+    /// Either architecture: trained, published to the model store, aligned (beam search, DPO against a
+    /// frozen copy), checkpointed and resumed.
+    @Test(arguments: Seq2Seq.Architecture.allCases)
+    func trainsPublishesAlignsAndResumes(architecture: Seq2Seq.Architecture) throws {
         let s = try Setup()
         defer { s.dir.cleanup() }
-        let learner = try s.learner(Self.config)
+        var config = Self.config
+        config.generator = Seq2Seq.Config.preset("tiny", architecture: architecture)!
+        let learner = try s.learner(config)
         try learner.start()
         var status = learner.status.snapshot
         #expect(status.codebookVersion == nil && status.catalogItems == 150)  // the codebook comes with the first tick
@@ -138,7 +143,7 @@ func interaction(_ user: UInt64, _ item: UInt64, request: String, position: Int,
 
         // A restart reads the log again and continues from the checkpoint written at step 120.
         try learner.checkpoint()
-        let again = try s.learner(Self.config)
+        let again = try s.learner(config)
         try again.start()
         let resumed = again.status.snapshot
         #expect(resumed.steps == 120 && resumed.examples == status.examples && resumed.rounds.map(\.id) == [1])
