@@ -58,11 +58,14 @@ public final class SASRec {
     }
 
     /// Mean next-item cross-entropy over all items (full softmax) at every non-padding position;
-    /// targets (B, T), -1 where there is none.
+    /// targets (B, T), -1 where there is none. Only the positions with a target are scored: with
+    /// histories shorter than `maxLength` padded, the (positions, items) product is the largest cost.
     public func loss(_ g: Graph, sequences: [Int32], targets: [Int32], batch: Int, length t: Int) -> Tensor {
-        let h = hidden(g, sequences: sequences, batch: batch, length: t)
-        let logits = g.linear(g.reshape(h, [batch * t, config.width]), itemEmbedding)
-        return g.crossEntropy(logits, targets: targets)
+        let h = g.reshape(hidden(g, sequences: sequences, batch: batch, length: t), [batch * t, config.width])
+        let scored = targets.indices.filter { targets[$0] >= 0 }
+        precondition(!scored.isEmpty, "SASRec: a batch without targets")
+        let logits = g.linear(g.embedding(h, scored.map { Int32($0) }), itemEmbedding)  // (N, items + 1)
+        return g.crossEntropy(logits, targets: scored.map { targets[$0] })
     }
 
     /// Scores of every item (index 0 = padding) after each sequence's last position: (B, items + 1).
