@@ -153,7 +153,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine"], swiftSettings: strict),
         .testTarget(name: "GeneratorTests", dependencies: ["Generator", "Models", "SemanticIDs", "Engine"], swiftSettings: strict),
         .testTarget(name: "AlignmentTests", dependencies: ["Alignment", "Engine", "EngineSupport", "Events", "Simulator", "Models", "Generator", "SemanticIDs"], swiftSettings: strict),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Models", "Datasets", "Alignment", "Simulator"], swiftSettings: strict),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Models", "Engine", "Datasets", "Alignment", "Simulator"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store", "LMDB", "Events", "Kafka", "TestSupport",
                                                        .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "ServingTests", dependencies: ["Serving", "Generator", "Store", "Events", "LMDB", "Models", "SemanticIDs", "Engine", "TestSupport",

@@ -6,40 +6,38 @@ import Evaluation
 import Foundation
 import Generator
 import Models
+import Store
 
 struct Eval: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Offline evaluations.", subcommands: [EvalMovieLens.self])
+    static let configuration = CommandConfiguration(
+        abstract: "Offline evaluations: the generator and SASRec on one leave-one-out split, side by side.",
+        subcommands: [EvalMovieLens.self, EvalFile.self, EvalStore.self])
 }
 
-/// `onerec eval movielens`: the generator and SASRec on one leave-one-out split, side by side.
-struct EvalMovieLens: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "movielens", abstract: "Train and evaluate the generator and SASRec on MovieLens.")
-
-    @Option(help: "ml-1m or ml-100k.") var dataset = "ml-1m"
+/// The settings every `eval` subcommand shares, and the run and report they share.
+struct ExperimentOptions: ParsableArguments {
     @Option(help: "Generator size: tiny, small or base.") var preset = "small"
     @Option(help: "Generator architecture: encoder-decoder (V1) or lazy (V2's lazy decoder-only).") var architecture = "encoder-decoder"
     @Option(help: "Lazy only: items with at least this many training interactions get an item-ID embedding (0: codes alone).") var itemIds = 0
-    @Option(help: "Generator training steps (the default fits ML-1M in about 50 minutes on 2 cores).") var steps = 30_000
+    @Option(help: "Generator training steps.") var steps = 30_000
     @Option(help: "Generator sessions per training step.") var batch = 32
     @Option(help: "Generator peak learning rate (warm-up, then cosine decay).") var learningRate: Float = 2e-3
     @Option(help: "SASRec epochs.") var sasrecEpochs = 40
-    @Option(help: "History items the generator reads (30 trains 1.6x faster than 50, and more steps beat a longer history here).") var history = 30
+    @Option(help: "History items the generator reads.") var history = 30
     @Option(help: "Items per training session (1 = next item only).") var sessionItems = 5
     @Option(help: "Train only on sessions with at least this many items.") var minSessionItems = 1
-    @Option(help: "Train only on sessions with at least this many items rated 4 or 5.") var minSessionPositives = 0
+    @Option(help: "Train only on sessions with at least this many items rated 4 or more.") var minSessionPositives = 0
     @Flag(help: "TIGER-style ablation: a dense decoder (one expert) trained on one target item per example.") var tiger = false
     @Option(help: "Evaluate on at most this many users.") var users = Int.max
     @Option(help: "Seed.") var seed: UInt64 = 1
     @Flag(help: "Measure on the validation items only (for choosing settings); the test items are left unseen.") var validationOnly = false
 
-    func run() throws {
+    func run(on events: InteractionLog, name: String) throws {
         _ = try OpenBLAS.shared(.fromCPU(CoreSelection.cpuFlags()))
-        guard let set = MovieLens(rawValue: dataset) else { throw ValidationError("--dataset takes ml-1m or ml-100k") }
         guard let arch = Seq2Seq.Architecture(rawValue: architecture) else { throw ValidationError("--architecture takes encoder-decoder or lazy") }
         guard let size = Seq2Seq.Config.preset(preset, architecture: arch) else { throw ValidationError("--preset takes tiny, small or base") }
         guard itemIds == 0 || arch == .lazy else { throw ValidationError("--item-ids needs --architecture lazy") }
-        var config = MovieLensExperiment.Config()
-        config.dataset = set
+        var config = RankingExperiment.Config()
         config.generator = size
         config.generatorSteps = steps
         config.generatorBatch = batch
@@ -47,7 +45,7 @@ struct EvalMovieLens: ParsableCommand {
         config.sasrecEpochs = sasrecEpochs
         config.maxHistory = history
         config.sessionItems = tiger ? 1 : sessionItems
-        if tiger { config.generator.experts = 1; config.generator.topK = 1 }
+        if tiger { (config.generator.experts, config.generator.topK) = (1, 1) }
         config.maxUsers = users
         config.filter.minimumItems = minSessionItems
         config.filter.minimumPositives = minSessionPositives
@@ -55,17 +53,62 @@ struct EvalMovieLens: ParsableCommand {
         config.itemIDMinimum = itemIds
         config.test = !validationOnly
         let started = Date()
-        let report = try MovieLensExperiment(config: config).run { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
-        let name = "\(preset), \(arch.rawValue)\(tiger ? ", TIGER-style" : "")\(itemIds > 0 ? ", item IDs >= \(itemIds)" : ""), history \(history)"
+        let report = try RankingExperiment(config: config).run(on: events, name: name) { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
+        let model = "\(preset), \(arch.rawValue)\(tiger ? ", TIGER-style" : "")\(itemIds > 0 ? ", item IDs >= \(itemIds)" : ""), history \(history)"
         for (split, result) in [("validation", report.validation)] + (report.test.map { [("test", $0)] } ?? []) {
             print("")
-            print("\(set.rawValue), leave-one-out, full ranking over unseen items, \(result.generator.users) users, \(split) items")
-            print("generator (\(name), \(report.generatorParameters) parameters, trained \(Int(report.generatorSeconds)) s): \(result.generator)")
+            print("\(name), leave-one-out, full ranking over unseen items, \(result.generator.users) users, \(split) items")
+            print("generator (\(model), \(report.generatorParameters) parameters, trained \(Int(report.generatorSeconds)) s): \(result.generator)")
             print("sasrec    (\(report.sasrecParameters) parameters, trained \(Int(report.sasrecSeconds)) s): \(result.sasrec)")
-            print(String(format: "generator / SASRec on the \(split) items: HR@10 %.3f, NDCG@10 %.3f", result.generator.hitRate(10) / max(result.sasrec.hitRate(10), 1e-12),
-                         result.generator.ndcg(10) / max(result.sasrec.ndcg(10), 1e-12)))
+            print(String(format: "generator / SASRec on the \(split) items: HR@10 %.3f, NDCG@10 %.3f",
+                         result.generator.hitRate(10) / max(result.sasrec.hitRate(10), 1e-12), result.generator.ndcg(10) / max(result.sasrec.ndcg(10), 1e-12)))
         }
         print("generator output entropy per level (bits, validation): \(report.entropy.map { String(format: "%.3f", $0) }.joined(separator: " / "))")
         print(String(format: "total time %.0f s", Date().timeIntervalSince(started)))
+    }
+}
+
+/// `onerec eval movielens`: MovieLens, fetched on first use.
+struct EvalMovieLens: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "movielens", abstract: "Train and evaluate the generator and SASRec on MovieLens.")
+    @Option(help: "ml-1m or ml-100k.") var dataset = "ml-1m"
+    @OptionGroup var options: ExperimentOptions
+
+    func run() throws {
+        guard let set = MovieLens(rawValue: dataset) else { throw ValidationError("--dataset takes ml-1m or ml-100k") }
+        try options.run(on: try MovieLens.load(try set.interactionsFile()), name: set.rawValue)
+    }
+}
+
+/// `onerec eval file`: any interaction log as CSV or TSV (see `InteractionFile`).
+struct EvalFile: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "file", abstract: "Train and evaluate the generator and SASRec on an interaction log file.",
+        discussion: "CSV or TSV with a header naming user (user, user_id), item (item, item_id, movie_id) and timestamp (timestamp, time, ts) columns, and optionally rating or positive (1/0); a malformed row is refused with its line number.")
+    @Option(help: "The interaction log file.") var interactions: String
+    @OptionGroup var options: ExperimentOptions
+
+    func run() throws {
+        try options.run(on: try InteractionFile.load(interactions), name: interactions)
+    }
+}
+
+/// `onerec eval store`: the positive interactions of a daemon's store, read-only (safe beside a running daemon).
+struct EvalStore: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "store", abstract: "Train and evaluate the generator and SASRec on the positive interactions in a daemon's store.",
+        discussion: "Opens the store read-only, so it can run beside the daemon: compare architectures on your own traffic before switching trainer.architecture.")
+    @Option(help: "The store directory.") var path: String
+    @OptionGroup var options: ExperimentOptions
+
+    func run() throws {
+        guard FileManager.default.fileExists(atPath: path + "/data.mdb") else { throw CommandError("no store at \(path)") }
+        let store = try HistoryStore(environment: OpenStore.readOnly(path: path).environment)
+        var events = InteractionLog()
+        try store.forEachInteraction { user, timestampMs, interacted in
+            if interacted.positive { events.append(user: "\(user)", item: "\(interacted.itemID)", rating: 5, timestamp: timestampMs) }
+        }
+        guard !events.events.isEmpty else { throw CommandError("the store at \(path) holds no positive interactions yet") }
+        try options.run(on: events, name: path)
     }
 }

@@ -5,9 +5,10 @@ import Generator
 import Models
 import SemanticIDs
 
-/// `onerec eval movielens`: the generator and SASRec trained and evaluated on one leave-one-out split.
+/// `onerec eval movielens|file|store`: the generator and SASRec trained and evaluated on one
+/// leave-one-out split of an interaction log.
 ///
-/// Protocol: every rating is a positive interaction; each user's events are sorted by timestamp, ties
+/// Protocol: every interaction is positive; each user's events are sorted by timestamp, ties
 /// kept in file order; the last item is the test target, the one before it the validation target, the
 /// rest trains. Both models are first measured on the validation item (history: the training items),
 /// which is what settings are chosen by; with `test`, then once on the test item (history: the training
@@ -15,9 +16,8 @@ import SemanticIDs
 /// ranking, no sampled negatives), and the target's rank gives HR@{1,5,10,50} and NDCG@{5,10,50}. The
 /// generator ranks by constrained beam search (beam 50, one item), so an item outside its beam counts
 /// as a miss.
-public struct MovieLensExperiment {
+public struct RankingExperiment {
     public struct Config: Sendable {
-        public var dataset: MovieLens = .ml1m
         public var generator = Seq2Seq.Config()
         /// History items the generator reads.
         public var maxHistory = 50
@@ -62,14 +62,16 @@ public struct MovieLensExperiment {
     public let config: Config
     public init(config: Config) { self.config = config }
 
-    public func run(log say: (String) -> Void) throws -> Report {
-        let events = try MovieLens.load(try config.dataset.interactionsFile())
+    /// Trains both models on `events` (called `name` in the log) and measures them.
+    public func run(on events: InteractionLog, name: String, log say: (String) -> Void) throws -> Report {
         let split = LeaveOneOut(histories: events.histories())
+        guard !split.users.isEmpty else { throw DatasetError("\(name): no user has 3 or more interactions, so there is nothing to evaluate") }
         let n = events.items.count
-        say("\(config.dataset.rawValue): \(events.users.count) users, \(n) items, \(events.events.count) ratings; \(split.users.count) users evaluated")
+        say("\(name): \(events.users.count) users, \(n) items, \(events.events.count) interactions; \(split.users.count) users evaluated")
 
         // Item codes from behaviour vectors of everything but the test items.
-        let behaviour = BehaviourVectors.Config()
+        var behaviour = BehaviourVectors.Config()
+        behaviour.dimension = min(behaviour.dimension, n)  // a small catalog has fewer dimensions than the default
         let vectors = BehaviourVectors.compute(histories: split.users.map { $0.train + [$0.validation] }, items: n, config: behaviour)
         let (items, rejected) = ItemVectors.validated(ids: (0..<UInt64(n)).map { $0 }, values: vectors, dimension: behaviour.dimension)
         var qc = ResidualQuantizer.Config()
