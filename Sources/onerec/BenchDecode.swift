@@ -8,11 +8,13 @@ import Models
 import SemanticIDs
 
 /// `onerec bench decode`: latency of trie-constrained session generation (m items, beam B) with the
-/// reference-sized generator over a synthetic catalog, one request at a time and several at once.
+/// reference-sized generator (either architecture) over a synthetic catalog, one request at a time and
+/// several at once.
 struct BenchDecode: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "decode", abstract: "Session beam-search latency p50/p99.")
 
     @Option(help: "Generator size: tiny, small or base.") var preset = "small"
+    @Option(help: "Generator architecture: encoder-decoder or lazy.") var architecture = "encoder-decoder"
     @Option(help: "Catalog size.") var items = 3706
     @Option(help: "History items per request.") var history = 50
     @Option(help: "Items per generated session.") var sessionItems = 5
@@ -22,16 +24,17 @@ struct BenchDecode: ParsableCommand {
 
     func run() throws {
         _ = try OpenBLAS.shared(.fromCPU(CoreSelection.cpuFlags()))
-        guard var config = Seq2Seq.Config.preset(preset) else { throw ValidationError("--preset takes tiny, small or base") }
+        guard let arch = Seq2Seq.Architecture(rawValue: architecture) else { throw ValidationError("--architecture takes encoder-decoder or lazy") }
+        guard var config = Seq2Seq.Config.preset(preset, architecture: arch) else { throw ValidationError("--preset takes tiny, small or base") }
         let catalog = SyntheticVectors.make(count: items, dimension: 32, seed: 1)
         let (quantizer, training) = ResidualQuantizer.train(catalog, config: ResidualQuantizer.Config())
         let book = try Codebook(version: 1, vectors: catalog, quantizer: quantizer, training: training)
         let tokenizer = ItemTokenizer(codebook: book)
-        config.vocabulary = tokenizer.vocabulary
+        (config.vocabulary, config.levels, config.contextLength) = (tokenizer.vocabulary, tokenizer.levels, history)
         let model = Seq2Seq(config: config, seed: 1)
         let decoder = SessionDecoder(model: model, weights: model.decodingWeights(), tokenizer: tokenizer)
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        print("generator \(preset) (\(model.parameters.count) parameters), \(items) items x \(book.levels) codes of \(book.quantizer.codesPerLevel), history \(history) items, sessions of \(sessionItems), \(cores) cores")
+        print("generator \(preset) \(arch.rawValue) (\(model.parameters.count) parameters), \(items) items x \(book.levels) codes of \(book.quantizer.codesPerLevel), history \(history) items, sessions of \(sessionItems), \(cores) cores")
         for beam in beams.split(separator: ",").compactMap({ Int($0) }) {
             for clients in concurrency.split(separator: ",").compactMap({ Int($0) }) {
                 // One client uses every core inside a request; several clients take one core's worth each.

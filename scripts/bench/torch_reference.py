@@ -3,8 +3,11 @@
 Mirrors Sources/Models/Seq2Seq.swift: T5-style encoder-decoder, pre-norm RMSNorm blocks, fused qkv,
 scaled dot-product attention with a learned relative position bias shared across layers, dense GELU
 feed-forwards in the encoder, top-k mixture-of-GELU-experts feed-forwards in the decoder (softmax over
-the chosen logits, Switch balance loss), untied output head, AdamW. Prints "result <train s/step>
-<beam s/request>" last. Run with Debian's python3 and python3-torch; onerec sets OPENBLAS_CORETYPE.
+the chosen logits, Switch balance loss), untied output head, AdamW. With --architecture lazy, V2's lazy
+decoder-only model instead: no encoder; each history item (3 code tokens and a separator) is the sum of
+its codes' embeddings and a position embedding, RMS-normed, and one key/value projection of it is shared
+by every decoder layer. Prints "result <train s/step> <beam s/request>" last. Run with Debian's python3
+and python3-torch; onerec sets OPENBLAS_CORETYPE.
 """
 import argparse
 import math
@@ -14,9 +17,10 @@ import torch
 import torch.nn.functional as F
 
 p = argparse.ArgumentParser()
+p.add_argument("--architecture", choices=["encoder-decoder", "lazy"], default="encoder-decoder")
 p.add_argument("--steps", type=int, default=8)
 p.add_argument("--batch", type=int, default=32)
-p.add_argument("--encoder-length", type=int, default=150)
+p.add_argument("--encoder-length", type=int, default=152)
 p.add_argument("--decoder-length", type=int, default=30)
 p.add_argument("--beam", type=int, default=16)
 p.add_argument("--requests", type=int, default=5)
@@ -25,8 +29,10 @@ args = p.parse_args()
 torch.set_num_threads(args.threads)
 torch.manual_seed(1)
 
-V, D, H, L_ENC, L_DEC, FF, E, K = 776, 128, 4, 2, 2, 512, 4, 2
+LAZY = args.architecture == "lazy"
+V, D, H, L_ENC, L_DEC, FF, E, K = 776, 128, 4, 0 if LAZY else 2, 2, 512, 4, 2
 BUCKETS, MAX_DIST = 32, 128
+LEVELS, ITEMS = 3, args.encoder_length // 4
 
 
 def buckets(tq, tk, offset, bidirectional):
@@ -106,13 +112,22 @@ class Model(torch.nn.Module):
         self.enc = torch.nn.ModuleList([torch.nn.ModuleDict(dict(
             n1=RMSNorm(), qkv=lin(D, 3 * D), o=lin(D, D), n2=RMSNorm(), w1=lin(D, FF), w2=lin(FF, D))) for _ in range(L_ENC)])
         self.enc_norm = RMSNorm()
+        per_layer_kv = {} if LAZY else dict(kv=lin(D, 2 * D))
         self.dec = torch.nn.ModuleList([torch.nn.ModuleDict(dict(
-            n1=RMSNorm(), qkv=lin(D, 3 * D), o=lin(D, D), n2=RMSNorm(), q=lin(D, D), kv=lin(D, 2 * D), co=lin(D, D),
-            n3=RMSNorm(), moe=MoE())) for _ in range(L_DEC)])
+            n1=RMSNorm(), qkv=lin(D, 3 * D), o=lin(D, D), n2=RMSNorm(), q=lin(D, D), co=lin(D, D),
+            n3=RMSNorm(), moe=MoE(), **per_layer_kv)) for _ in range(L_DEC)])
         self.dec_norm = RMSNorm()
         self.head = lin(D, V)
+        if LAZY:
+            self.positions = torch.nn.Embedding(ITEMS, D)
+            self.context_kv = lin(D, 2 * D)
 
     def encode(self, tokens, mask):
+        if LAZY:  # one position per item: the sum of its codes' embeddings and its position's
+            b, t = tokens.shape
+            codes = tokens.view(b, t // (LEVELS + 1), LEVELS + 1)[:, :, :LEVELS]
+            x = self.embedding(codes).sum(2) + self.positions.weight[ITEMS - t // (LEVELS + 1):]
+            return self.enc_norm(x), mask.view(b, t // (LEVELS + 1), LEVELS + 1)[:, :, 0]
         x = self.embedding(tokens)
         t = tokens.shape[1]
         bias = self.enc_bias(buckets(t, t, 0, True)).permute(2, 0, 1)
@@ -120,17 +135,22 @@ class Model(torch.nn.Module):
             q, k, v = l["qkv"](l["n1"](x)).split(D, -1)
             x = x + l["o"](attend(q, k, v, bias, mask))
             x = x + l["w2"](F.gelu(l["w1"](l["n2"](x)), approximate="tanh"))
-        return self.enc_norm(x)
+        return self.enc_norm(x), mask
+
+    def keys_values(self, memory):
+        if LAZY:
+            shared = self.context_kv(memory).split(D, -1)
+            return [shared for _ in self.dec]
+        return [l["kv"](memory).split(D, -1) for l in self.dec]
 
     def decode(self, memory, mask, inputs):
         x = self.embedding(inputs)
         t = inputs.shape[1]
         bias = self.dec_bias(buckets(t, t, 0, False)).permute(2, 0, 1)
         balance = 0
-        for l in self.dec:
+        for l, (ck, cv) in zip(self.dec, self.keys_values(memory)):
             q, k, v = l["qkv"](l["n1"](x)).split(D, -1)
             x = x + l["o"](attend(q, k, v, bias, causal=True))
-            ck, cv = l["kv"](memory).split(D, -1)
             x = x + l["co"](attend(l["q"](l["n2"](x)), ck, cv, key_mask=mask))
             y, b = l["moe"](l["n3"](x))
             x = x + y
@@ -139,9 +159,8 @@ class Model(torch.nn.Module):
 
     @torch.no_grad()
     def beam_search(self, tokens, beam, steps):
-        mask = torch.ones(1, tokens.shape[1], dtype=torch.bool)
-        memory = self.encode(tokens, mask)
-        cross = [l["kv"](memory).split(D, -1) for l in self.dec]
+        memory, _ = self.encode(tokens, torch.ones(1, tokens.shape[1], dtype=torch.bool))
+        cross = self.keys_values(memory)
         cache = [[torch.zeros(beam, 0, D), torch.zeros(beam, 0, D)] for _ in self.dec]
         scores = torch.zeros(beam)
         seqs = torch.zeros(beam, 0, dtype=torch.long)
@@ -178,13 +197,16 @@ no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
 opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}], lr=2e-4)
 g = torch.Generator().manual_seed(42)
 enc = torch.randint(0, V, (args.batch, args.encoder_length), generator=g)
+if LAZY:  # items of three codes (tokens 3...) and a separator
+    enc = torch.randint(3, V, (args.batch, args.encoder_length), generator=g)
+    enc[:, LEVELS::LEVELS + 1] = 2
 tgt = torch.randint(0, V, (args.batch, args.decoder_length), generator=g)
 inp = torch.cat([torch.ones(args.batch, 1, dtype=torch.long), tgt[:, :-1]], 1)
 mask = torch.ones(args.batch, args.encoder_length, dtype=torch.bool)
 
 
 def step():
-    logits, balance = model.decode(model.encode(enc, mask), mask, inp)
+    logits, balance = model.decode(*model.encode(enc, mask), inp)
     loss = F.cross_entropy(logits.reshape(-1, V), tgt.reshape(-1)) + 0.01 * balance
     opt.zero_grad()
     loss.backward()
