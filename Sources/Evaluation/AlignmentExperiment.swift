@@ -159,6 +159,7 @@ public struct AlignmentExperiment {
             (st.epochs, st.seed) = (config.sasrecEpochs, config.seed)
             model.train(on: positives.filter { !heldOutUsers.contains($0.key) }.sorted { $0.key < $1.key }.map { $0.value.map { Int32($0) } }, st) {
                 say(String(format: "  sasrec epoch %d/%d  loss %.3f", $0 + 1, config.sasrecEpochs, $1))
+                return true
             }
             sasrec = model
         }

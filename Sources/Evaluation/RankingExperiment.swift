@@ -32,7 +32,12 @@ public struct RankingExperiment {
         public var generatorBatch = 32
         public var generatorLearningRate: Float = 1e-3
         public var sasrec = SASRec.Config()
+        /// At most this many SASRec epochs; the epoch kept is the one with the best validation NDCG@10
+        /// among those measured (every `sasrecValidateEvery` epochs; 0: the last epoch, unmeasured).
         public var sasrecEpochs = 40
+        public var sasrecValidateEvery = 5
+        /// Stop once this many measurements in a row did not improve on the best.
+        public var sasrecPatience = 3
         public var sasrecBatch = 64
         public var beam = 50
         /// Evaluate on at most this many users (all by default).
@@ -90,9 +95,9 @@ public struct RankingExperiment {
         var ratings: [UInt64: Float] = [:]
         for e in events.events { ratings[UInt64(UInt32(e.user)) << 32 | UInt64(UInt32(e.item))] = e.rating }
         let (generator, generatorSeconds) = trainGenerator(split: split, tokenizer: tokenizer, ratings: ratings, log: say)
-        let (sasrec, sasrecSeconds) = trainSASRec(split: split, items: n, log: say)
-
         let users = Array(split.users.prefix(config.maxUsers))
+        let (sasrec, sasrecSeconds) = trainSASRec(split: split, items: n, validation: users, log: say)
+
         let decoder = SessionDecoder(model: generator, weights: generator.decodingWeights(), tokenizer: tokenizer)
         say("evaluating on the validation items")
         let (validation, entropy) = compare(users, decoder: decoder, sasrec: sasrec, log: say) { ($0.train, $0.validation) }
@@ -174,18 +179,44 @@ public struct RankingExperiment {
         return (model, Date().timeIntervalSince(start))
     }
 
-    private func trainSASRec(split: LeaveOneOut, items: Int, log say: (String) -> Void) -> (SASRec, Double) {
+    /// SASRec trained for up to `sasrecEpochs`, measured on the validation items every
+    /// `sasrecValidateEvery` epochs and returned at its best measurement (the time spent measuring is
+    /// not counted as training).
+    private func trainSASRec(split: LeaveOneOut, items: Int, validation users: [LeaveOneOut.User], log say: (String) -> Void) -> (SASRec, Double) {
         var sc = config.sasrec
         sc.items = items
         let model = SASRec(config: sc, seed: config.seed)
         var training = SASRec.Training()
         (training.epochs, training.batch, training.seed) = (config.sasrecEpochs, config.sasrecBatch, config.seed)
-        say("sasrec: \(model.parameters.count) parameters, \(config.sasrecEpochs) epochs")
+        say("sasrec: \(model.parameters.count) parameters, up to \(config.sasrecEpochs) epochs"
+            + (config.sasrecValidateEvery > 0 ? ", the best on the validation items kept (measured every \(config.sasrecValidateEvery))" : ""))
         let start = Date()
+        var measuring = 0.0
+        var best: (ndcg: Double, epoch: Int, parameters: [String: Tensor])?
+        var stale = 0
         model.train(on: split.users.map(\.train), training) { epoch, loss in
-            say(String(format: "  epoch %d/%d  loss %.3f  %.0f s", epoch + 1, config.sasrecEpochs, loss, Date().timeIntervalSince(start)))
+            var line = String(format: "  epoch %d/%d  loss %.3f  %.0f s", epoch + 1, config.sasrecEpochs, loss, Date().timeIntervalSince(start) - measuring)
+            defer { say(line) }
+            guard config.sasrecValidateEvery > 0, (epoch + 1) % config.sasrecValidateEvery == 0 || epoch + 1 == config.sasrecEpochs else { return true }
+            let t0 = Date()
+            var metrics = RankingMetrics()
+            for user in users { metrics.add(rank: sasrecRank(model, history: user.train, target: user.validation)) }
+            measuring += Date().timeIntervalSince(t0)
+            line += String(format: "  validation HR@10 %.4f NDCG@10 %.4f", metrics.hitRate(10), metrics.ndcg(10))
+            if metrics.ndcg(10) > best?.ndcg ?? -1 {
+                best = (metrics.ndcg(10), epoch + 1, model.snapshot())
+                stale = 0
+            } else {
+                stale += 1
+            }
+            return stale < config.sasrecPatience
         }
-        return (model, Date().timeIntervalSince(start))
+        let seconds = Date().timeIntervalSince(start) - measuring
+        if let best {
+            model.restore(best.parameters)
+            say("sasrec: epoch \(best.epoch) kept (best validation NDCG@10)")
+        }
+        return (model, seconds)
     }
 
     /// 1 + the number of unseen items SASRec scores above the target.

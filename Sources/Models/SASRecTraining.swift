@@ -11,8 +11,9 @@ extension SASRec {
     }
 
     /// Trains on item sequences (ids `0..<config.items`, oldest first; the newest `maxLength + 1` of
-    /// each are used), calling `epochDone(epoch, mean loss)` after each pass.
-    public func train(on sequences: [[Int32]], _ training: Training, epochDone: (Int, Float) -> Void = { _, _ in }) {
+    /// each are used), calling `epochDone(epoch, mean loss)` after each pass; training stops early when
+    /// it returns false.
+    public func train(on sequences: [[Int32]], _ training: Training, epochDone: (Int, Float) -> Bool = { _, _ in true }) {
         var oc = AdamW.Config()
         oc.learningRate = training.learningRate
         oc.weightDecay = 0
@@ -42,8 +43,18 @@ extension SASRec {
                 total += loss[0]
                 batches += 1
             }
-            epochDone(epoch, total / Float(batches))
+            guard epochDone(epoch, total / Float(batches)) else { return }
         }
+    }
+
+    /// A copy of every parameter's values (to return to the best epoch with `restore`).
+    public func snapshot() -> [String: Tensor] {
+        parameters.named.mapValues { Tensor(shape: $0.shape, values: $0.values) }
+    }
+
+    /// Parameters back to a `snapshot`.
+    public func restore(_ snapshot: [String: Tensor]) {
+        do { try parameters.load(snapshot) } catch { preconditionFailure("a snapshot has the model's shapes: \(error)") }
     }
 
     /// Scores of every item (index = item id) after `history` (oldest first, at least one item).

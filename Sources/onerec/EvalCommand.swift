@@ -22,7 +22,9 @@ struct ExperimentOptions: ParsableArguments {
     @Option(help: "Generator training steps.") var steps = 30_000
     @Option(help: "Generator sessions per training step.") var batch = 32
     @Option(help: "Generator peak learning rate (warm-up, then cosine decay).") var learningRate: Float = 2e-3
-    @Option(help: "SASRec epochs.") var sasrecEpochs = 40
+    @Option(help: "SASRec epochs at most.") var sasrecEpochs = 40
+    @Option(help: "Measure SASRec on the validation items every this many epochs and keep its best epoch (0: keep the last).") var sasrecValidateEvery = 5
+    @Option(help: "Stop SASRec after this many measurements in a row without a better validation NDCG@10.") var sasrecPatience = 3
     @Option(help: "History items the generator reads.") var history = 30
     @Option(help: "Items per training session (1 = next item only).") var sessionItems = 5
     @Option(help: "Train only on sessions with at least this many items.") var minSessionItems = 1
@@ -42,7 +44,7 @@ struct ExperimentOptions: ParsableArguments {
         config.generatorSteps = steps
         config.generatorBatch = batch
         config.generatorLearningRate = learningRate
-        config.sasrecEpochs = sasrecEpochs
+        (config.sasrecEpochs, config.sasrecValidateEvery, config.sasrecPatience) = (sasrecEpochs, sasrecValidateEvery, sasrecPatience)
         config.maxHistory = history
         config.sessionItems = tiger ? 1 : sessionItems
         if tiger { (config.generator.experts, config.generator.topK) = (1, 1) }

@@ -77,8 +77,12 @@ import Testing
         (c.generatorSteps, c.generatorBatch, c.generatorLearningRate, c.maxHistory, c.beam) = (400, 16, 3e-3, 8, 10)
         c.itemIDMinimum = architecture == .lazy ? 5 : 0
         (c.sasrec.width, c.sasrec.maxLength, c.sasrecEpochs) = (16, 20, 20)
-        let report = try RankingExperiment(config: c).run(on: events, name: "planted") { _ in }
+        var lines: [String] = []
+        let report = try RankingExperiment(config: c).run(on: events, name: "planted") { lines.append($0) }
         let test = try #require(report.test)
+        // SASRec was measured on the validation items every 5 epochs and its best measurement kept.
+        #expect(lines.filter { $0.contains("validation HR@10") }.count >= 2)
+        #expect(lines.contains { $0.hasPrefix("sasrec: epoch ") && $0.hasSuffix(" kept (best validation NDCG@10)") }, "\(lines)")
         for (what, m) in [("generator validation", report.validation.generator), ("generator test", test.generator),
                           ("sasrec test", test.sasrec)] {
             #expect(m.users == 300)
