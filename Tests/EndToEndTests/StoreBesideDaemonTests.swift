@@ -144,14 +144,20 @@ import Testing
         return learner["steps"] as? Int ?? 0
     }
 
-    @Test func inspectionAndCodebookCommandsBesideAnIngestingTrainingDaemon() throws {
+    /// A feed with its first 2,000 interactions sent, and a directory for the store; nil (an issue
+    /// recorded) without the test broker.
+    func setUp() throws -> (feed: Feed, dir: TempDirectory)? {
         guard ProcessInfo.processInfo.environment["ONEREC_TEST_KAFKA"] != nil else {
             Issue.record("ONEREC_TEST_KAFKA is not set: run the tests with scripts/test.sh")
-            return
+            return nil
         }
         let feed = try Feed()
         try feed.send(2_000)
-        let dir = TempDirectory()
+        return (feed, TempDirectory())
+    }
+
+    @Test func inspectionAndCodebookCommandsBesideAnIngestingTrainingDaemon() throws {
+        guard let (feed, dir) = try setUp() else { return }
         defer { dir.cleanup() }
         let store = dir.path + "/store"
         let daemon = try OneRecProcess(environment: feed.daemonEnvironment(store: store))
@@ -164,13 +170,7 @@ import Testing
     /// `store.mapSizeMegabytes` lowered below the data file's size between two runs: the file keeps its
     /// size and the same commands run beside the second run.
     @Test func aMapSizeLoweredBetweenRunsNeverShrinksTheFile() throws {
-        guard ProcessInfo.processInfo.environment["ONEREC_TEST_KAFKA"] != nil else {
-            Issue.record("ONEREC_TEST_KAFKA is not set: run the tests with scripts/test.sh")
-            return
-        }
-        let feed = try Feed()
-        try feed.send(2_000)
-        let dir = TempDirectory()
+        guard let (feed, dir) = try setUp() else { return }
         defer { dir.cleanup() }
         let store = dir.path + "/store"
         var environment = feed.daemonEnvironment(store: store)
