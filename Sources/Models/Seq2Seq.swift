@@ -101,7 +101,9 @@ public final class Seq2Seq {
     public let config: Config
     public let parameters: ParameterStore
     let embedding: Tensor
-    let encoderBias: Tensor, decoderBias: Tensor
+    /// Encoder-decoder only (nil in a lazy decoder, which has no encoder).
+    let encoderBias: Tensor?
+    let decoderBias: Tensor
     let encoder: [(norm1: Tensor, attention: SelfAttention, norm2: Tensor, ffn: FeedForward)]
     let encoderNorm: Tensor
     /// Lazy only: item-ID rows (`itemVocabulary`, row 0 the cold items') and context positions.
@@ -117,14 +119,14 @@ public final class Seq2Seq {
         let p = ParameterStore(seed: seed)
         let d = config.width
         embedding = p.normal("embedding", [config.vocabulary, d], std: 1)
-        encoderBias = p.normal("encoder.position_bias", [config.positionBuckets, config.heads], std: 0.1)
+        let lazy = config.architecture == .lazy
+        encoderBias = lazy ? nil : p.normal("encoder.position_bias", [config.positionBuckets, config.heads], std: 0.1)
         decoderBias = p.normal("decoder.position_bias", [config.positionBuckets, config.heads], std: 0.1)
         encoder = (0..<config.encoderLayers).map { i in
             (p.constant("encoder.\(i).norm1", [d], 1), SelfAttention(p, "encoder.\(i).attention", width: d, heads: config.heads),
              p.constant("encoder.\(i).norm2", [d], 1), FeedForward(p, "encoder.\(i).ffn", width: d, hidden: config.feedForward))
         }
-        encoderNorm = p.constant("encoder.norm", [d], 1)
-        let lazy = config.architecture == .lazy
+        encoderNorm = p.constant("encoder.norm", [d], 1)  // the lazy context's final norm too
         precondition(!lazy || config.encoderLayers == 0, "a lazy decoder has no encoder layers")
         precondition(lazy || config.itemVocabulary == 0, "item-ID embeddings are the lazy decoder's")
         itemEmbedding = lazy && config.itemVocabulary > 0 ? p.normal("context.items", [config.itemVocabulary, d], std: 1) : nil
@@ -209,6 +211,7 @@ public final class Seq2Seq {
 
     /// The encoder's output (B, Te, D).
     public func encode(_ g: Graph, tokens: [Int32], valid: [UInt8], batch: Int, length: Int) -> Tensor {
+        guard let encoderBias else { preconditionFailure("a lazy decoder has no encoder: use context(_:tokens:valid:batch:length:)") }
         var x = g.dropout(g.embedding(embedding, tokens, shape: [batch, length]), config.dropout)
         let buckets = relativePositionBuckets(queries: length, keys: length, bidirectional: true,
                                               buckets: config.positionBuckets, maxDistance: config.maxDistance)
