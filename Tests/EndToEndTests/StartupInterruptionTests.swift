@@ -47,6 +47,15 @@ import Testing
         #expect(last.contains("cannot listen on 127.0.0.1:\(port): Address already in use") && last.contains("ONEREC_HTTP_PORT"), "\(last)")
     }
 
+    /// An address this machine does not have (TEST-NET-1: binding it sends nothing anywhere).
+    @Test func anAddressTheMachineDoesNotHaveEndsStartupWithTheReason() throws {
+        let daemon = try OneRecProcess(environment: ["ONEREC_HTTP_HOST": "192.0.2.1"])
+        let ended = exit(of: daemon, within: 5)
+        #expect(ended?.status == 1, "\(daemon.stderr.suffix(2000))")
+        let last = daemon.stderr.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(last.contains("cannot listen on 192.0.2.1:\(daemon.port): Cannot assign requested address") && last.contains("ONEREC_HTTP_HOST"), "\(last)")
+    }
+
     /// The port taken between the start-up check and the server's own bind (an old instance coming back,
     /// another service starting): the server's failure cancels every service, the learner included, and
     /// the daemon exits with the server's error.
