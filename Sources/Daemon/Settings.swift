@@ -34,7 +34,7 @@ import SystemPackage
 /// | `serving.queueLimit` | int | `64` | requests waiting for a decode worker before 503 |
 /// | `trainer.enabled` | bool | `true` | run the background trainer and alignment |
 /// | `trainer.preset` | string | `small` | generator size: tiny, small, base |
-/// | `trainer.architecture` | string | `encoder-decoder` | generator architecture: encoder-decoder (V1) or lazy (V2's lazy decoder-only) |
+/// | `trainer.architecture` | string | `lazy` | generator architecture: lazy (V2's lazy decoder-only) or encoder-decoder (V1) |
 /// | `trainer.minimumSessions` | int | `100` | training sessions before the first step |
 /// | `trainer.publishEverySteps` | int | `200` | steps between served versions |
 /// | `trainer.checkpointEverySteps` | int | `200` | steps between trainer checkpoints (and one at shutdown) |
@@ -112,7 +112,7 @@ public struct DaemonSettings: Sendable, Equatable {
         queueLimit = config.int(forKey: "serving.queueLimit", default: 64)
         trainerEnabled = config.bool(forKey: "trainer.enabled", default: true)
         trainerPreset = config.string(forKey: "trainer.preset", default: "small")
-        trainerArchitecture = config.string(forKey: "trainer.architecture", default: "encoder-decoder")
+        trainerArchitecture = config.string(forKey: "trainer.architecture", default: "lazy")
         minimumSessions = config.int(forKey: "trainer.minimumSessions", default: 100)
         publishEverySteps = config.int(forKey: "trainer.publishEverySteps", default: 200)
         checkpointEverySteps = config.int(forKey: "trainer.checkpointEverySteps", default: 200)

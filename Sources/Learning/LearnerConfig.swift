@@ -3,8 +3,9 @@ import Models
 
 /// How the background learner trains, publishes and aligns. Defaults suit the 2-core reference machine.
 public struct LearnerConfig: Sendable {
-    /// Generator size (`Seq2Seq.Config.preset`: tiny, small, base); the vocabulary comes from the codebook.
-    public var generator = Seq2Seq.Config.preset("small")!
+    /// Generator size and architecture (`Seq2Seq.Config.preset`: tiny, small, base; lazy or
+    /// encoder-decoder); the vocabulary comes from the codebook.
+    public var generator = Seq2Seq.Config.preset("small", architecture: .lazy)!
     /// History items the encoder reads (the paper: 256).
     public var maxHistory = 50
     /// Items per session, trained and served (the paper: 5).

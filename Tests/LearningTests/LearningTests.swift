@@ -149,6 +149,27 @@ func interaction(_ user: UInt64, _ item: UInt64, request: String, position: Int,
         #expect(resumed.steps == 120 && resumed.examples == status.examples && resumed.rounds.map(\.id) == [1])
     }
 
+    /// `trainer.architecture` changed between two runs: the encoder-decoder's checkpoint is not forced
+    /// into the lazy model; a fresh lazy generator trains while the stored encoder-decoder version serves,
+    /// and the next version published is lazy.
+    @Test func changingTheArchitectureStartsAFreshGeneratorWhileTheOldVersionServes() throws {
+        let s = try Setup()
+        defer { s.dir.cleanup() }
+        var config = Self.config
+        config.generator = Seq2Seq.Config.preset("tiny", architecture: .encoderDecoder)!
+        let before = try s.learner(config, trainedFor: 40)
+        try before.checkpoint()
+        config.generator = Seq2Seq.Config.preset("tiny", architecture: .lazy)!
+        let after = try s.learner(config)
+        try after.start()
+        #expect(after.status.snapshot.steps == 0)
+        let registry = try ModelRegistry(environment: s.environment, directory: s.dir.path + "/models", logger: Logger(label: "test"))
+        #expect(try registry.restore()?.info.config.architecture == .encoderDecoder)
+        for _ in 0..<100 where after.status.snapshot.steps < 40 { _ = try after.tick() }
+        #expect(try registry.restore()?.info.config.architecture == .lazy)
+        #expect(try registry.promotedStack() == [1, 2])
+    }
+
     /// The disk is full when the trainer's checkpoint is written (its temporary file points at /dev/full):
     /// the step fails with the reason, the version published just before still serves, the previous
     /// checkpoint is intact, and once there is space again training goes on and checkpoints.
