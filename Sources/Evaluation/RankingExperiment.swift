@@ -135,9 +135,7 @@ public struct RankingExperiment {
     /// Session examples drawn uniformly over (user, position) in the training parts, among the sessions
     /// the filter accepts.
     private func trainGenerator(split: LeaveOneOut, tokenizer: ItemTokenizer, ratings: [UInt64: Float], log say: (String) -> Void) -> (Seq2Seq, Double) {
-        var mc = config.generator
-        mc.vocabulary = tokenizer.vocabulary
-        (mc.levels, mc.contextLength, mc.itemVocabulary) = (tokenizer.levels, config.maxHistory, tokenizer.itemVocabulary)
+        let mc = config.generator.fitted(to: tokenizer, maxHistory: config.maxHistory)
         let model = Seq2Seq(config: mc, seed: config.seed)
         var oc = AdamW.Config()
         oc.learningRate = config.generatorLearningRate

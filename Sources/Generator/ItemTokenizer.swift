@@ -1,3 +1,4 @@
+import Models
 import SemanticIDs
 
 /// Items as tokens: each item is its L semantic-ID codes, level l's code c being token
@@ -62,5 +63,15 @@ public struct ItemTokenizer: Sendable {
         var targets = Array(sequence.dropFirst()) + [-1]
         for (i, t) in targets.enumerated() where t == Self.bos { targets[i] = -1 }
         return (sequence, targets)
+    }
+}
+
+extension Seq2Seq.Config {
+    /// This configuration sized to `tokenizer` (its vocabulary, levels and item-ID rows) for histories of
+    /// up to `maxHistory` items.
+    public func fitted(to tokenizer: ItemTokenizer, maxHistory: Int) -> Seq2Seq.Config {
+        var c = self
+        (c.vocabulary, c.levels, c.itemVocabulary, c.contextLength) = (tokenizer.vocabulary, tokenizer.levels, tokenizer.itemVocabulary, maxHistory)
+        return c
     }
 }

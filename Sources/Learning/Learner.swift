@@ -187,8 +187,7 @@ public final class Learner {
     func makeModels(resume: Bool) throws {
         guard let codebook else { return }
         let tokenizer = ItemTokenizer(codebook: codebook)
-        var mc = config.generator
-        (mc.vocabulary, mc.levels, mc.contextLength) = (tokenizer.vocabulary, tokenizer.levels, config.maxHistory)
+        let mc = config.generator.fitted(to: tokenizer, maxHistory: config.maxHistory)
         var oc = AdamW.Config()
         oc.learningRate = config.learningRate
         let trainer = GeneratorTrainer(model: Seq2Seq(config: mc, seed: config.seed), tokenizer: tokenizer, maxHistory: config.maxHistory,

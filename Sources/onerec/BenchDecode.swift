@@ -25,13 +25,12 @@ struct BenchDecode: ParsableCommand {
     func run() throws {
         _ = try OpenBLAS.shared(.fromCPU(CoreSelection.cpuFlags()))
         guard let arch = Seq2Seq.Architecture(rawValue: architecture) else { throw ValidationError("--architecture takes encoder-decoder or lazy") }
-        guard var config = Seq2Seq.Config.preset(preset, architecture: arch) else { throw ValidationError("--preset takes tiny, small or base") }
+        guard let config = Seq2Seq.Config.preset(preset, architecture: arch) else { throw ValidationError("--preset takes tiny, small or base") }
         let catalog = SyntheticVectors.make(count: items, dimension: 32, seed: 1)
         let (quantizer, training) = ResidualQuantizer.train(catalog, config: ResidualQuantizer.Config())
         let book = try Codebook(version: 1, vectors: catalog, quantizer: quantizer, training: training)
         let tokenizer = ItemTokenizer(codebook: book)
-        (config.vocabulary, config.levels, config.contextLength) = (tokenizer.vocabulary, tokenizer.levels, history)
-        let model = Seq2Seq(config: config, seed: 1)
+        let model = Seq2Seq(config: config.fitted(to: tokenizer, maxHistory: history), seed: 1)
         let decoder = SessionDecoder(model: model, weights: model.decodingWeights(), tokenizer: tokenizer)
         let cores = ProcessInfo.processInfo.activeProcessorCount
         print("generator \(preset) \(arch.rawValue) (\(model.parameters.count) parameters), \(items) items x \(book.levels) codes of \(book.quantizer.codesPerLevel), history \(history) items, sessions of \(sessionItems), \(cores) cores")
