@@ -39,6 +39,13 @@ public struct RankingMetrics: Sendable, CustomStringConvertible {
         }
     }
 
+    /// Adds another set of users' ranks.
+    public mutating func merge(_ other: RankingMetrics) {
+        users += other.users
+        hits.merge(other.hits, uniquingKeysWith: +)
+        dcg.merge(other.dcg, uniquingKeysWith: +)
+    }
+
     public func hitRate(_ k: Int) -> Double { Double(hits[k] ?? 0) / Double(max(users, 1)) }
     /// With one relevant item, the ideal DCG is 1, so NDCG is the mean DCG.
     public func ndcg(_ k: Int) -> Double { (dcg[k] ?? 0) / Double(max(users, 1)) }

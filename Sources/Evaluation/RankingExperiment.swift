@@ -26,6 +26,9 @@ public struct RankingExperiment {
         public var itemIDMinimum = 0
         /// Items per training session (the paper: 5); 1 with a dense decoder is the TIGER-style ablation.
         public var sessionItems = 5
+        /// Lazy only: train densely (each step: `generatorBatch` users' whole training sequences, every
+        /// position's next session a target) instead of on sampled (history, session) examples.
+        public var dense = false
         /// Which training sessions to learn from; an item rated 4 or 5 counts as a positive signal.
         public var filter = SessionFilter()
         public var generatorSteps = 3000
@@ -39,28 +42,45 @@ public struct RankingExperiment {
         /// Stop once this many measurements in a row did not improve on the best.
         public var sasrecPatience = 3
         public var sasrecBatch = 64
+        public var sasrecLearningRate: Float = 1e-3
         public var beam = 50
         /// Evaluate on at most this many users (all by default).
         public var maxUsers = Int.max
         /// Measure on the test items too (after the validation items); off while choosing settings.
         public var test = true
+        /// Which models to train and measure (one alone while tuning it).
+        public var models = Models.both
+        /// Train the two models side by side, one core each, and split the measuring over two threads.
+        public var parallel = true
         public var seed: UInt64 = 1
         public init() {}
     }
 
-    /// Both models on one target.
+    public enum Models: String, Sendable, CaseIterable {
+        case both, generator, sasrec
+        var generator: Bool { self != .sasrec }
+        var sasrec: Bool { self != .generator }
+    }
+
+    /// The models on one target (nil: not run).
     public struct Comparison: Sendable {
-        public let generator: RankingMetrics
-        public let sasrec: RankingMetrics
+        public let generator: RankingMetrics?
+        public let sasrec: RankingMetrics?
+    }
+
+    /// A trained model's size and training time.
+    public struct Training: Sendable {
+        public let parameters: Int
+        public let seconds: Double
     }
 
     public struct Report: Sendable {
         public let validation: Comparison
         public let test: Comparison?
-        /// Of the generator's constrained next-code distributions, on the validation items.
+        /// Of the generator's constrained next-code distributions, on the validation items (empty without
+        /// the generator).
         public let entropy: [Double]
-        public let generatorParameters: Int, sasrecParameters: Int
-        public let generatorSeconds: Double, sasrecSeconds: Double
+        public let generator: Training?, sasrec: Training?
         public let codebook: String
     }
 
@@ -94,42 +114,81 @@ public struct RankingExperiment {
         if !rows.isEmpty { say("item-ID rows for the \(rows.count) items with at least \(config.itemIDMinimum) training interactions") }
         var ratings: [UInt64: Float] = [:]
         for e in events.events { ratings[UInt64(UInt32(e.user)) << 32 | UInt64(UInt32(e.item))] = e.rating }
-        let (generator, generatorSeconds) = trainGenerator(split: split, tokenizer: tokenizer, ratings: ratings, log: say)
         let users = Array(split.users.prefix(config.maxUsers))
-        let (sasrec, sasrecSeconds) = trainSASRec(split: split, items: n, validation: users, log: say)
-
-        let decoder = SessionDecoder(model: generator, weights: generator.decodingWeights(), tokenizer: tokenizer)
-        say("evaluating on the validation items")
-        let (validation, entropy) = compare(users, decoder: decoder, sasrec: sasrec, log: say) { ($0.train, $0.validation) }
-        say("validation: generator \(validation.generator)\nvalidation: sasrec    \(validation.sasrec)")
-        var test: Comparison?
-        if config.test {
-            say("evaluating on the test items")
-            test = compare(users, decoder: decoder, sasrec: sasrec, log: say) { ($0.train + [$0.validation], $0.test) }.comparison
+        return withoutActuallyEscaping(say) { say in
+            let log = SharedLog(say)
+            func generator() -> (Seq2Seq, Double)? {
+                config.models.generator ? trainGenerator(split: split, tokenizer: tokenizer, ratings: ratings, log: log.callAsFunction) : nil
+            }
+            func sasrec() -> (SASRec, Double)? {
+                config.models.sasrec ? trainSASRec(split: split, items: n, validation: users, log: log.callAsFunction) : nil
+            }
+            let (g, s) = config.parallel && config.models == .both ? concurrently(generator, sasrec) : (generator(), sasrec())
+            let models = Trained(generator: g.map { SessionDecoder(model: $0.0, weights: $0.0.decodingWeights(), tokenizer: tokenizer) },
+                                 sasrec: s?.0)
+            log("evaluating on the validation items")
+            let (validation, entropy) = measure(models, users: users, log: log) { ($0.train, $0.validation) }
+            if let m = validation.generator { log("validation: generator \(m)") }
+            if let m = validation.sasrec { log("validation: sasrec    \(m)") }
+            var test: Comparison?
+            if config.test {
+                log("evaluating on the test items")
+                test = measure(models, users: users, log: log) { ($0.train + [$0.validation], $0.test) }.comparison
+            }
+            return Report(validation: validation, test: test, entropy: entropy,
+                          generator: g.map { Training(parameters: $0.0.parameters.count, seconds: $0.1) },
+                          sasrec: s.map { Training(parameters: $0.0.parameters.count, seconds: $0.1) }, codebook: report.description)
         }
-        return Report(validation: validation, test: test, entropy: entropy, generatorParameters: generator.parameters.count,
-                      sasrecParameters: sasrec.parameters.count, generatorSeconds: generatorSeconds, sasrecSeconds: sasrecSeconds,
-                      codebook: report.description)
     }
 
-    /// Both models' ranks of each user's target after their history (`target` gives both), and the
-    /// generator's mean entropy per level.
-    private func compare(_ users: [LeaveOneOut.User], decoder: SessionDecoder, sasrec: SASRec, log say: (String) -> Void,
-                         target: (LeaveOneOut.User) -> (history: [Int32], item: Int32)) -> (comparison: Comparison, entropy: [Double]) {
-        let book = decoder.tokenizer.codebook
+    /// The trained models (nil: not run).
+    private struct Trained: @unchecked Sendable {
+        // @unchecked: measuring only reads them (SessionDecoder.generate and SASRec's scoring keep their
+        // state per call).
+        let generator: SessionDecoder?
+        let sasrec: SASRec?
+    }
+
+    /// The models' ranks of each user's target after their history (`target` gives both), and the
+    /// generator's mean entropy per level; the users split over two threads when `parallel`.
+    private func measure(_ models: Trained, users: [LeaveOneOut.User], log: SharedLog,
+                         target: @escaping @Sendable (LeaveOneOut.User) -> (history: [Int32], item: Int32)) -> (comparison: Comparison, entropy: [Double]) {
+        let shares = config.parallel && users.count > 1 ? [Array(users[..<(users.count / 2)]), Array(users[(users.count / 2)...])] : [users]
+        func share(_ i: Int) -> Share { measure(models, users: shares[i], share: i, of: shares.count, log: log, target: target) }
+        let parts = shares.count == 2 ? { let (a, b) = concurrently({ share(0) }, { share(1) }); return [a, b] }() : [share(0)]
         var g = RankingMetrics(), s = RankingMetrics()
-        var entropy = [Double](repeating: 0, count: decoder.tokenizer.levels)
+        var entropy = [Double](repeating: 0, count: models.generator?.tokenizer.levels ?? 0)
+        for p in parts {
+            g.merge(p.generator)
+            s.merge(p.sasrec)
+            for l in entropy.indices { entropy[l] += p.entropy[l] * Double(p.users) / Double(users.count) }
+        }
+        return (Comparison(generator: models.generator == nil ? nil : g, sasrec: models.sasrec == nil ? nil : s), entropy)
+    }
+
+    private struct Share {
+        var generator = RankingMetrics(), sasrec = RankingMetrics()
+        var entropy: [Double]
+        let users: Int
+    }
+
+    /// One share of `measure`'s users.
+    private func measure(_ models: Trained, users: [LeaveOneOut.User], share: Int, of shares: Int, log: SharedLog,
+                         target: (LeaveOneOut.User) -> (history: [Int32], item: Int32)) -> Share {
+        var result = Share(entropy: [Double](repeating: 0, count: models.generator?.tokenizer.levels ?? 0), users: users.count)
         for (i, user) in users.enumerated() {
             let (history, item) = target(user)
-            let coded = history.map(UInt64.init).filter { book.code(of: $0) != nil }
-            let result = decoder.generate(history: decoder.tokenizer.historyTokens(coded[...], maxItems: config.maxHistory), items: 1,
-                                          beam: config.beam, excluded: Set(coded))
-            g.add(rank: result.sessions.firstIndex { $0.items[0] == UInt64(item) }.map { $0 + 1 })
-            for l in 0..<entropy.count { entropy[l] += result.entropy[l] / Double(users.count) }
-            s.add(rank: sasrecRank(sasrec, history: history, target: item))
-            if (i + 1) % 1000 == 0 { say("  \(i + 1)/\(users.count) users") }
+            if let decoder = models.generator {
+                let coded = history.map(UInt64.init).filter { decoder.tokenizer.codebook.code(of: $0) != nil }
+                let generated = decoder.generate(history: decoder.tokenizer.historyTokens(coded[...], maxItems: config.maxHistory), items: 1,
+                                                 beam: config.beam, excluded: Set(coded))
+                result.generator.add(rank: generated.sessions.firstIndex { $0.items[0] == UInt64(item) }.map { $0 + 1 })
+                for l in result.entropy.indices { result.entropy[l] += generated.entropy[l] / Double(users.count) }
+            }
+            if let sasrec = models.sasrec { result.sasrec.add(rank: sasrecRank(sasrec, history: history, target: item)) }
+            if (i + 1) % 1000 == 0 { log("  \(i + 1)/\(users.count) users" + (shares > 1 ? " (share \(share + 1) of \(shares))" : "")) }
         }
-        return (Comparison(generator: g, sasrec: s), entropy)
+        return result
     }
 
     /// Session examples drawn uniformly over (user, position) in the training parts, among the sessions
@@ -151,10 +210,12 @@ public struct RankingExperiment {
             return config.filter.accepts(items: session.count, positives: positives)
         }
         var rng = SplitMix64(seed: config.seed)
-        say("generator (\(mc.architecture.rawValue)): \(model.parameters.count) parameters, \(config.generatorSteps) steps of \(config.generatorBatch) sessions of \(config.sessionItems) items")
+        let unit = config.dense ? "users' sequences (every position's next \(config.sessionItems) items)" : "sessions of \(config.sessionItems) items"
+        say("generator (\(mc.architecture.rawValue)): \(model.parameters.count) parameters, \(config.generatorSteps) steps of \(config.generatorBatch) \(unit)")
         let start = Date()
         var tokens = 0, recent: Float = 0
-        for step in 0..<config.generatorSteps {
+        var epochs = LengthBuckets(lengths: sequences.map { min($0.count, config.maxHistory + 1) }, batch: config.generatorBatch, seed: config.seed)
+        func sampledSessions() -> [SessionExample] {
             var batch: [SessionExample] = []
             var draws = 0
             while batch.count < config.generatorBatch {
@@ -166,12 +227,19 @@ public struct RankingExperiment {
                 let session = s[t..<min(s.count, t + config.sessionItems)]
                 if accepted(u, session) { batch.append(SessionExample(history: Array(s[..<t]), session: Array(session))) }
             }
-            let (loss, n) = trainer.step(batch, learningRate: schedule.rate(at: step), seed: config.seed &+ UInt64(step))
+            return batch
+        }
+        for step in 0..<config.generatorSteps {
+            let rate = schedule.rate(at: step), seed = config.seed &+ UInt64(step)
+            let (loss, n) = config.dense
+                ? trainer.denseStep(epochs.next().map { sequences[$0] }, learningRate: rate, seed: seed)
+                : trainer.step(sampledSessions(), learningRate: rate, seed: seed)
             tokens += n
             recent = step == 0 ? loss : 0.98 * recent + 0.02 * loss
             if (step + 1) % 100 == 0 {
                 let elapsed = Date().timeIntervalSince(start)
-                say(String(format: "  step %d/%d  loss %.3f  %.0f tokens/s  %.0f s", step + 1, config.generatorSteps, recent, Double(tokens) / elapsed, elapsed))
+                say(String(format: "  step %d/%d%@  loss %.3f  %.0f tokens/s  %.0f s", step + 1, config.generatorSteps,
+                           config.dense ? " (epoch \(epochs.epoch + 1))" : "", recent, Double(tokens) / elapsed, elapsed))
             }
         }
         return (model, Date().timeIntervalSince(start))
@@ -185,7 +253,7 @@ public struct RankingExperiment {
         sc.items = items
         let model = SASRec(config: sc, seed: config.seed)
         var training = SASRec.Training()
-        (training.epochs, training.batch, training.seed) = (config.sasrecEpochs, config.sasrecBatch, config.seed)
+        (training.epochs, training.batch, training.learningRate, training.seed) = (config.sasrecEpochs, config.sasrecBatch, config.sasrecLearningRate, config.seed)
         say("sasrec: \(model.parameters.count) parameters, up to \(config.sasrecEpochs) epochs"
             + (config.sasrecValidateEvery > 0 ? ", the best on the validation items kept (measured every \(config.sasrecValidateEvery))" : ""))
         let start = Date()

@@ -55,15 +55,18 @@ public struct ItemTokenizer: Sendable {
         history.suffix(maxItems).flatMap { item in tokens(of: item) + [itemRows[item].map { Int32(vocabulary) + $0 } ?? Self.sep] }
     }
 
-    /// Teacher-forcing decoder inputs and targets for a session: inputs [BOS c1 c2 c3 BOS c1 ...],
-    /// targets the next token at each position, except that the [BOS] that starts each item is given,
-    /// not predicted (-1: no loss).
+    /// Teacher-forcing decoder inputs and targets for a session: inputs [BOS c1 c2 c3 BOS c1 ... c2] (the
+    /// last code is only a target: nothing follows it), targets the next token at each position, except
+    /// that the [BOS] that starts each item is given, not predicted (-1: no loss).
     public func sessionTokens(_ session: [UInt64]) -> (inputs: [Int32], targets: [Int32]) {
         let sequence = session.flatMap { [Self.bos] + tokens(of: $0) }
-        var targets = Array(sequence.dropFirst()) + [-1]
+        var targets = Array(sequence.dropFirst())
         for (i, t) in targets.enumerated() where t == Self.bos { targets[i] = -1 }
-        return (sequence, targets)
+        return (Array(sequence.dropLast()), targets)
     }
+
+    /// Decoder tokens of a session of `items` items in training (see `sessionTokens`).
+    public func sessionLength(items: Int) -> Int { items * (levels + 1) - 1 }
 }
 
 extension Seq2Seq.Config {

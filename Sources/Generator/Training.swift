@@ -49,7 +49,7 @@ public final class GeneratorTrainer {
     public func batch(_ examples: [SessionExample]) -> Seq2Seq.Batch {
         let histories = examples.map { tokenizer.historyTokens($0.history[...], maxItems: maxHistory) }
         let te = max(1, histories.map(\.count).max() ?? 1)
-        let td = sessionItems * (tokenizer.levels + 1)
+        let td = tokenizer.sessionLength(items: sessionItems)
         var enc: [Int32] = [], valid: [UInt8] = [], inputs: [Int32] = [], targets: [Int32] = []
         for (h, e) in zip(histories, examples) {
             // Left-padded so that the newest item is always last.
@@ -61,6 +61,44 @@ public final class GeneratorTrainer {
         }
         return Seq2Seq.Batch(batch: examples.count, encoderLength: te, decoderLength: td, encoderTokens: enc,
                              encoderValid: valid, decoderInputs: inputs, targets: targets)
+    }
+
+    /// Dense training's batch (lazy decoder): for each item sequence (oldest first), its newest
+    /// `maxHistory + 1` items; every item but the last is a context position, and its block holds the
+    /// session of up to `sessionItems` items after it. Rows are left-padded to the longest.
+    public func denseBatch(_ sequences: [[UInt64]]) -> Seq2Seq.DenseBatch {
+        let windows = sequences.map { $0.suffix(maxHistory + 1) }
+        precondition(windows.allSatisfy { $0.count >= 2 }, "dense training needs sequences of at least two items")
+        let items = windows.map { $0.count - 1 }.max()!
+        let group = tokenizer.levels + 1, td = tokenizer.sessionLength(items: sessionItems)
+        var context: [Int32] = [], valid: [UInt8] = [], inputs: [Int32] = [], targets: [Int32] = []
+        for w in windows {
+            let padding = items - (w.count - 1)
+            context += [Int32](repeating: ItemTokenizer.pad, count: padding * group) + tokenizer.historyTokens(w.dropLast(), maxItems: items)
+            valid += [UInt8](repeating: 0, count: padding * group) + [UInt8](repeating: 1, count: (w.count - 1) * group)
+            inputs += [Int32](repeating: ItemTokenizer.pad, count: padding * td)
+            targets += [Int32](repeating: -1, count: padding * td)
+            for n in w.startIndex..<(w.endIndex - 1) {
+                let (i, t) = tokenizer.sessionTokens(Array(w[(n + 1)..<min(w.endIndex, n + 1 + sessionItems)]))
+                inputs += i + [Int32](repeating: ItemTokenizer.pad, count: td - i.count)
+                targets += t + [Int32](repeating: -1, count: td - t.count)
+            }
+        }
+        return Seq2Seq.DenseBatch(batch: windows.count, items: items, blockLength: td, contextTokens: context,
+                                  contextValid: valid, decoderInputs: inputs, targets: targets)
+    }
+
+    /// One dense optimisation step over whole item sequences (lazy decoder); returns the cross-entropy
+    /// and the tokens processed.
+    @discardableResult
+    public func denseStep(_ sequences: [[UInt64]], learningRate: Float? = nil, seed: UInt64 = 0) -> (loss: Float, tokens: Int) {
+        let b = denseBatch(sequences)
+        let g = Graph(seed: seed)
+        let (total, ce) = model.denseLoss(g, b)
+        g.backward(total)
+        optimizer.update(learningRate: learningRate)
+        optimizer.zeroGradients()
+        return (ce[0], b.contextTokens.count + b.decoderInputs.count)
     }
 
     /// Saves the model, the optimiser's moments and step, and the model's shape to a checkpoint, with the

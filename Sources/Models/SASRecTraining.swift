@@ -18,16 +18,17 @@ extension SASRec {
         oc.learningRate = training.learningRate
         oc.weightDecay = 0
         let optimizer = AdamW(parameters: parameters.tensors, config: oc)
-        var rng = SplitMix64(seed: training.seed &+ 7)
-        let t = config.maxLength
         let usable = sequences.filter { $0.count >= 2 }
         precondition(!usable.isEmpty, "SASRec needs sequences of at least two items")
+        // Batches of similar lengths, each padded to its longest sequence (positions are counted from the
+        // newest item, so padding less changes nothing else).
+        var buckets = LengthBuckets(lengths: usable.map { min($0.count, config.maxLength + 1) }, batch: training.batch, seed: training.seed)
+        let batchesPerEpoch = (usable.count + training.batch - 1) / training.batch
         for epoch in 0..<training.epochs {
-            var order = Array(usable.indices)
-            for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
             var total: Float = 0, batches = 0
-            for chunk in stride(from: 0, to: order.count, by: training.batch) {
-                let rows = order[chunk..<min(order.count, chunk + training.batch)]
+            for chunk in 0..<batchesPerEpoch {
+                let rows = buckets.next()
+                let t = rows.map { buckets.lengths[$0] - 1 }.max()!
                 var inputs: [Int32] = [], targets: [Int32] = []
                 for r in rows {
                     let s = usable[r].suffix(t + 1).map { $0 + 1 }  // ids shifted: 0 is padding

@@ -224,22 +224,60 @@ public final class Seq2Seq {
         return g.rmsNorm(x, weight: encoderNorm)
     }
 
-    /// Logits (B, Td, V) for every decoder position, and the summed balance loss of the MoE layers.
-    public func decode(_ g: Graph, memory: Tensor, memoryValid: [UInt8], inputs: [Int32], batch: Int, length: Int) -> (logits: Tensor, balance: Tensor?) {
-        var x = g.dropout(g.embedding(embedding, inputs, shape: [batch, length]), config.dropout)
+    /// Logits (B * blocks, Td, V) for every decoder position, and the summed balance loss of the MoE layers.
+    /// With `blocks` = 1 each row's Td tokens read the whole context. With `blocks` = Tc (dense training,
+    /// lazy only) row b has one block of Td tokens per context position: block n is its own causal
+    /// sequence and cross-attends to context items 0...n only.
+    public func decode(_ g: Graph, memory: Tensor, memoryValid: [UInt8], inputs: [Int32], batch: Int, length: Int,
+                       blocks: Int = 1) -> (logits: Tensor, balance: Tensor?) {
+        precondition(blocks == 1 || blocks == memory.shape[1], "decode: \(blocks) blocks for a context of \(memory.shape[1])")
+        var x = g.dropout(g.embedding(embedding, inputs, shape: [batch * blocks, length]), config.dropout)
         let buckets = relativePositionBuckets(queries: length, keys: length, bidirectional: false,
                                               buckets: config.positionBuckets, maxDistance: config.maxDistance)
         let bias = g.relativePositionBias(decoderBias, buckets: buckets, queries: length, keys: length)
         var balance: Tensor?
         let keysValues = contextKeysValues(g, memory: memory)
+        let crossMask = AttentionMask(keyValid: memoryValid, queryBlock: blocks > 1 ? length : 0)
+        let d = config.width
         for (layer, kv) in zip(decoder, keysValues) {
             x = g.add(x, g.dropout(layer.selfAttention(g, g.rmsNorm(x, weight: layer.norm1), mask: AttentionMask(causal: true), bias: bias), config.dropout))
-            x = g.add(x, g.dropout(layer.cross(g, g.rmsNorm(x, weight: layer.norm2), keys: kv.k, values: kv.v, mask: AttentionMask(keyValid: memoryValid)), config.dropout))
+            let queries = g.reshape(g.rmsNorm(x, weight: layer.norm2), [batch, blocks * length, d])
+            let read = g.reshape(layer.cross(g, queries, keys: kv.k, values: kv.v, mask: crossMask), [batch * blocks, length, d])
+            x = g.add(x, g.dropout(read, config.dropout))
             let (y, aux) = layer.moe(g, g.rmsNorm(x, weight: layer.norm3))
             x = g.add(x, g.dropout(y, config.dropout))
             if let aux { balance = balance.map { g.add($0, aux) } ?? aux }
         }
         return (g.linear(g.rmsNorm(x, weight: decoderNorm), head), balance)
+    }
+
+    /// Dense training's batch (lazy only): B rows of Tc context items (L + 1 tokens each, left-padded) and,
+    /// for each context position n, a block of Td decoder inputs and targets: the session that followed
+    /// item n (all -1 where there is none).
+    public struct DenseBatch: Sendable {
+        public var batch: Int, items: Int, blockLength: Int
+        public var contextTokens: [Int32], contextValid: [UInt8]
+        public var decoderInputs: [Int32], targets: [Int32]
+        public init(batch: Int, items: Int, blockLength: Int, contextTokens: [Int32], contextValid: [UInt8], decoderInputs: [Int32], targets: [Int32]) {
+            precondition(contextTokens.count == contextValid.count && contextTokens.count % (batch * items) == 0)
+            precondition(decoderInputs.count == batch * items * blockLength && targets.count == decoderInputs.count)
+            (self.batch, self.items, self.blockLength) = (batch, items, blockLength)
+            (self.contextTokens, self.contextValid, self.decoderInputs, self.targets) = (contextTokens, contextValid, decoderInputs, targets)
+        }
+    }
+
+    /// Dense training (lazy only): one context per row, and every context position's next session
+    /// predicted from the context up to that position, as SASRec trains on every position of a sequence.
+    /// Same return values as `loss`.
+    public func denseLoss(_ g: Graph, _ batch: DenseBatch) -> (total: Tensor, crossEntropy: Tensor) {
+        precondition(config.architecture == .lazy, "dense training needs the lazy decoder (an encoder sees the whole history)")
+        let (memory, valid) = lazyContext(g, tokens: batch.contextTokens, valid: batch.contextValid, batch: batch.batch,
+                                          length: batch.contextTokens.count / batch.batch)
+        let (logits, balance) = decode(g, memory: memory, memoryValid: valid, inputs: batch.decoderInputs,
+                                       batch: batch.batch, length: batch.blockLength, blocks: batch.items)
+        let ce = g.crossEntropy(g.reshape(logits, [batch.targets.count, config.vocabulary]), targets: batch.targets)
+        guard let balance, config.balanceWeight > 0 else { return (ce, ce) }
+        return (g.add(ce, g.scale(balance, config.balanceWeight)), ce)
     }
 
     /// Each example's summed log-probability of its targets (B), with gradients: what preference

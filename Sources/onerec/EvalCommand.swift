@@ -17,12 +17,20 @@ struct Eval: ParsableCommand {
 /// The settings every `eval` subcommand shares, and the run and report they share.
 struct ExperimentOptions: ParsableArguments {
     @Option(help: "Generator size: tiny, small or base.") var preset = "small"
+    @Option(help: "Generator width (default: the preset's).") var width: Int?
+    @Option(help: "Generator feed-forward width per expert (default: the preset's).") var feedForward: Int?
+    @Option(help: "Generator decoder layers (default: the preset's).") var decoderLayers: Int?
     @Option(help: "Generator architecture: encoder-decoder (V1) or lazy (V2's lazy decoder-only).") var architecture = "encoder-decoder"
     @Option(help: "Lazy only: items with at least this many training interactions get an item-ID embedding (0: codes alone).") var itemIds = 0
     @Option(help: "Generator training steps.") var steps = 30_000
     @Option(help: "Generator sessions per training step.") var batch = 32
     @Option(help: "Generator peak learning rate (warm-up, then cosine decay).") var learningRate: Float = 2e-3
+    @Flag(help: "Lazy only: train densely (each step: --batch users' whole sequences, every position's next session a target).") var dense = false
     @Option(help: "SASRec epochs at most.") var sasrecEpochs = 40
+    @Option(help: "SASRec sequences per batch.") var sasrecBatch = 64
+    @Option(help: "SASRec learning rate.") var sasrecLearningRate: Float = 1e-3
+    @Option(help: "SASRec dropout.") var sasrecDropout: Float = 0.2
+    @Option(help: "Models to train and measure: both, generator or sasrec (one alone while tuning it).") var models = "both"
     @Option(help: "Measure SASRec on the validation items every this many epochs and keep its best epoch (0: keep the last).") var sasrecValidateEvery = 5
     @Option(help: "Stop SASRec after this many measurements in a row without a better validation NDCG@10.") var sasrecPatience = 3
     @Option(help: "History items the generator reads.") var history = 30
@@ -39,8 +47,15 @@ struct ExperimentOptions: ParsableArguments {
         guard let arch = Seq2Seq.Architecture(rawValue: architecture) else { throw ValidationError("--architecture takes encoder-decoder or lazy") }
         guard let size = Seq2Seq.Config.preset(preset, architecture: arch) else { throw ValidationError("--preset takes tiny, small or base") }
         guard itemIds == 0 || arch == .lazy else { throw ValidationError("--item-ids needs --architecture lazy") }
+        guard !dense || arch == .lazy else { throw ValidationError("--dense needs --architecture lazy") }
+        guard !dense || (minSessionItems <= 1 && minSessionPositives == 0) else { throw ValidationError("--dense trains on every position: it takes no session filter") }
+        guard let which = RankingExperiment.Models(rawValue: models) else { throw ValidationError("--models takes both, generator or sasrec") }
         var config = RankingExperiment.Config()
         config.generator = size
+        if let width { config.generator.width = width }
+        if let feedForward { config.generator.feedForward = feedForward }
+        if let decoderLayers { config.generator.decoderLayers = decoderLayers }
+        guard config.generator.width % config.generator.heads == 0 else { throw ValidationError("--width must be a multiple of the \(config.generator.heads) heads") }
         config.generatorSteps = steps
         config.generatorBatch = batch
         config.generatorLearningRate = learningRate
@@ -54,18 +69,28 @@ struct ExperimentOptions: ParsableArguments {
         config.seed = seed
         config.itemIDMinimum = itemIds
         config.test = !validationOnly
+        config.dense = dense
+        config.models = which
+        (config.sasrecBatch, config.sasrecLearningRate, config.sasrec.dropout) = (sasrecBatch, sasrecLearningRate, sasrecDropout)
         let started = Date()
         let report = try RankingExperiment(config: config).run(on: events, name: name) { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
-        let model = "\(preset), \(arch.rawValue)\(tiger ? ", TIGER-style" : "")\(itemIds > 0 ? ", item IDs >= \(itemIds)" : ""), history \(history)"
+        let chosen = config.generator
+        let model = "\(preset) (width \(chosen.width), feed-forward \(chosen.feedForward), \(chosen.decoderLayers) decoder layers), \(arch.rawValue)\(dense ? ", dense" : "")\(tiger ? ", TIGER-style" : "")\(itemIds > 0 ? ", item IDs >= \(itemIds)" : ""), history \(history)"
         for (split, result) in [("validation", report.validation)] + (report.test.map { [("test", $0)] } ?? []) {
             print("")
-            print("\(name), leave-one-out, full ranking over unseen items, \(result.generator.users) users, \(split) items")
-            print("generator (\(model), \(report.generatorParameters) parameters, trained \(Int(report.generatorSeconds)) s): \(result.generator)")
-            print("sasrec    (\(report.sasrecParameters) parameters, trained \(Int(report.sasrecSeconds)) s): \(result.sasrec)")
-            print(String(format: "generator / SASRec on the \(split) items: HR@10 %.3f, NDCG@10 %.3f",
-                         result.generator.hitRate(10) / max(result.sasrec.hitRate(10), 1e-12), result.generator.ndcg(10) / max(result.sasrec.ndcg(10), 1e-12)))
+            print("\(name), leave-one-out, full ranking over unseen items, \((result.generator ?? result.sasrec)?.users ?? 0) users, \(split) items")
+            if let g = result.generator, let t = report.generator {
+                print("generator (\(model), \(t.parameters) parameters, trained \(Int(t.seconds)) s): \(g)")
+            }
+            if let s = result.sasrec, let t = report.sasrec { print("sasrec    (\(t.parameters) parameters, trained \(Int(t.seconds)) s): \(s)") }
+            if let g = result.generator, let s = result.sasrec {
+                print(String(format: "generator / SASRec on the \(split) items: HR@10 %.3f, NDCG@10 %.3f",
+                             g.hitRate(10) / max(s.hitRate(10), 1e-12), g.ndcg(10) / max(s.ndcg(10), 1e-12)))
+            }
         }
-        print("generator output entropy per level (bits, validation): \(report.entropy.map { String(format: "%.3f", $0) }.joined(separator: " / "))")
+        if !report.entropy.isEmpty {
+            print("generator output entropy per level (bits, validation): \(report.entropy.map { String(format: "%.3f", $0) }.joined(separator: " / "))")
+        }
         print(String(format: "total time %.0f s", Date().timeIntervalSince(started)))
     }
 }

@@ -42,8 +42,9 @@ func tinyGenerator(_ book: Codebook, architecture: Seq2Seq.Architecture, seed: U
         #expect(tokens.enumerated().map { tokenizer.code($0.element, level: $0.offset)! } == book.code(of: 7))
         #expect(tokenizer.historyTokens([1, 2, 3][...], maxItems: 2) == tokenizer.tokens(of: 2) + [2] + tokenizer.tokens(of: 3) + [2])
         let (inputs, targets) = tokenizer.sessionTokens([4, 5])
-        #expect(inputs == [1] + tokenizer.tokens(of: 4) + [1] + tokenizer.tokens(of: 5))
-        #expect(targets == tokenizer.tokens(of: 4) + [-1] + tokenizer.tokens(of: 5) + [-1])
+        #expect(inputs == [1] + tokenizer.tokens(of: 4) + [1] + tokenizer.tokens(of: 5).dropLast())
+        #expect(targets == tokenizer.tokens(of: 4) + [-1] + tokenizer.tokens(of: 5))
+        #expect(inputs.count == tokenizer.sessionLength(items: 2))
     }
 
     /// Items with enough interactions get rows 1... in item order; in a history each of them ends with its

@@ -6,14 +6,23 @@ public struct AttentionMask: Sendable {
     public var causal: Bool
     /// (B, Tk): 1 for a real key, 0 for padding. nil: every key is real.
     public var keyValid: [UInt8]?
+    /// Block-causal cross-attention (0: off): queries come in blocks of `queryBlock`, and block n sees keys
+    /// j <= n, so that the n-th block of a row (the tokens predicting the item after context item n)
+    /// reads the context up to that item and no further.
+    public var queryBlock: Int
 
-    public init(causal: Bool = false, keyValid: [UInt8]? = nil) {
+    public init(causal: Bool = false, keyValid: [UInt8]? = nil, queryBlock: Int = 0) {
+        precondition(queryBlock >= 0 && !(causal && queryBlock > 0), "attention: causal or block-causal, not both")
         self.causal = causal
         self.keyValid = keyValid
+        self.queryBlock = queryBlock
     }
+
+    var masks: Bool { causal || keyValid != nil || queryBlock > 0 }
 
     func allows(batch b: Int, query i: Int, key j: Int, tq: Int, tk: Int) -> Bool {
         if causal && j > i + (tk - tq) { return false }
+        if queryBlock > 0 && j > i / queryBlock { return false }
         if let keyValid, keyValid[b * tk + j] == 0 { return false }
         return true
     }
@@ -82,7 +91,7 @@ private func scores(_ scores: UnsafeMutablePointer<Float>, q: UnsafePointer<Floa
     gemm(transposeB: true, m: s.tq, n: s.tk, k: s.headDim, alpha: s.scale, a: q + s.q(b, h), lda: s.width,
          b: k + s.kv(b, h), ldb: s.width, c: scores, ldc: s.tk, split: false)
     if let bias { ok_accumulate(scores, bias + h * s.tq * s.tk, s.tq * s.tk) }
-    if mask.causal || mask.keyValid != nil {
+    if mask.masks {
         for i in 0..<s.tq {
             for j in 0..<s.tk where !mask.allows(batch: b, query: i, key: j, tq: s.tq, tk: s.tk) { scores[i * s.tk + j] = -.infinity }
         }
