@@ -34,6 +34,10 @@ public struct RankingExperiment {
         public var generatorSteps = 3000
         public var generatorBatch = 32
         public var generatorLearningRate: Float = 1e-3
+        /// Measure the generator on the validation items every this many steps (0: never) and keep its
+        /// best measurement; stop after `generatorPatience` measurements in a row without a better one.
+        public var generatorValidateEvery = 0
+        public var generatorPatience = 3
         public var sasrec = SASRec.Config()
         /// At most this many SASRec epochs; the epoch kept is the one with the best validation NDCG@10
         /// among those measured (every `sasrecValidateEvery` epochs; 0: the last epoch, unmeasured).
@@ -118,7 +122,7 @@ public struct RankingExperiment {
         return withoutActuallyEscaping(say) { say in
             let log = SharedLog(say)
             func generator() -> (Seq2Seq, Double)? {
-                config.models.generator ? trainGenerator(split: split, tokenizer: tokenizer, ratings: ratings, log: log.callAsFunction) : nil
+                config.models.generator ? trainGenerator(split: split, tokenizer: tokenizer, ratings: ratings, validation: users, log: log) : nil
             }
             func sasrec() -> (SASRec, Double)? {
                 config.models.sasrec ? trainSASRec(split: split, items: n, validation: users, log: log.callAsFunction) : nil
@@ -173,7 +177,7 @@ public struct RankingExperiment {
     }
 
     /// One share of `measure`'s users.
-    private func measure(_ models: Trained, users: [LeaveOneOut.User], share: Int, of shares: Int, log: SharedLog,
+    private func measure(_ models: Trained, users: [LeaveOneOut.User], share: Int, of shares: Int, log: SharedLog?,
                          target: (LeaveOneOut.User) -> (history: [Int32], item: Int32)) -> Share {
         var result = Share(entropy: [Double](repeating: 0, count: models.generator?.tokenizer.levels ?? 0), users: users.count)
         for (i, user) in users.enumerated() {
@@ -186,14 +190,15 @@ public struct RankingExperiment {
                 for l in result.entropy.indices { result.entropy[l] += generated.entropy[l] / Double(users.count) }
             }
             if let sasrec = models.sasrec { result.sasrec.add(rank: sasrecRank(sasrec, history: history, target: item)) }
-            if (i + 1) % 1000 == 0 { log("  \(i + 1)/\(users.count) users" + (shares > 1 ? " (share \(share + 1) of \(shares))" : "")) }
+            if (i + 1) % 1000 == 0, let log { log("  \(i + 1)/\(users.count) users" + (shares > 1 ? " (share \(share + 1) of \(shares))" : "")) }
         }
         return result
     }
 
     /// Session examples drawn uniformly over (user, position) in the training parts, among the sessions
     /// the filter accepts.
-    private func trainGenerator(split: LeaveOneOut, tokenizer: ItemTokenizer, ratings: [UInt64: Float], log say: (String) -> Void) -> (Seq2Seq, Double) {
+    private func trainGenerator(split: LeaveOneOut, tokenizer: ItemTokenizer, ratings: [UInt64: Float], validation: [LeaveOneOut.User],
+                                log say: SharedLog) -> (Seq2Seq, Double) {
         let mc = config.generator.fitted(to: tokenizer, maxHistory: config.maxHistory)
         let model = Seq2Seq(config: mc, seed: config.seed)
         var oc = AdamW.Config()
@@ -229,6 +234,8 @@ public struct RankingExperiment {
             }
             return batch
         }
+        var measuring = 0.0
+        var best = BestOnValidation(model.parameters, patience: config.generatorPatience)
         for step in 0..<config.generatorSteps {
             let rate = schedule.rate(at: step), seed = config.seed &+ UInt64(step)
             let (loss, n) = config.dense
@@ -239,10 +246,21 @@ public struct RankingExperiment {
             if (step + 1) % 100 == 0 {
                 let elapsed = Date().timeIntervalSince(start)
                 say(String(format: "  step %d/%d%@  loss %.3f  %.0f tokens/s  %.0f s", step + 1, config.generatorSteps,
-                           config.dense ? " (epoch \(epochs.epoch + 1))" : "", recent, Double(tokens) / elapsed, elapsed))
+                           config.dense ? " (epoch \(epochs.epoch + 1))" : "", recent, Double(tokens) / (elapsed - measuring), elapsed - measuring))
+            }
+            if config.generatorValidateEvery > 0, (step + 1) % config.generatorValidateEvery == 0 || step + 1 == config.generatorSteps {
+                let t0 = Date()
+                let decoder = SessionDecoder(model: model, weights: model.decodingWeights(), tokenizer: tokenizer)
+                let metrics = measure(Trained(generator: decoder, sasrec: nil), users: validation, share: 0, of: 1, log: nil) { ($0.train, $0.validation) }.generator
+                measuring += Date().timeIntervalSince(t0)
+                say(String(format: "  step %d  validation HR@10 %.4f NDCG@10 %.4f  (measured in %.0f s)", step + 1, metrics.hitRate(10), metrics.ndcg(10),
+                           Date().timeIntervalSince(t0)))
+                guard best.record(metrics, at: step + 1) else { break }
             }
         }
-        return (model, Date().timeIntervalSince(start))
+        let seconds = Date().timeIntervalSince(start) - measuring
+        if let step = best.rewind() { say("generator: step \(step) kept (best validation NDCG@10)") }
+        return (model, seconds)
     }
 
     /// SASRec trained for up to `sasrecEpochs`, measured on the validation items every
@@ -258,8 +276,7 @@ public struct RankingExperiment {
             + (config.sasrecValidateEvery > 0 ? ", the best on the validation items kept (measured every \(config.sasrecValidateEvery))" : ""))
         let start = Date()
         var measuring = 0.0
-        var best: (ndcg: Double, epoch: Int, parameters: [String: Tensor])?
-        var stale = 0
+        var best = BestOnValidation(model.parameters, patience: config.sasrecPatience)
         model.train(on: split.users.map(\.train), training) { epoch, loss in
             var line = String(format: "  epoch %d/%d  loss %.3f  %.0f s", epoch + 1, config.sasrecEpochs, loss, Date().timeIntervalSince(start) - measuring)
             defer { say(line) }
@@ -269,19 +286,10 @@ public struct RankingExperiment {
             for user in users { metrics.add(rank: sasrecRank(model, history: user.train, target: user.validation)) }
             measuring += Date().timeIntervalSince(t0)
             line += String(format: "  validation HR@10 %.4f NDCG@10 %.4f", metrics.hitRate(10), metrics.ndcg(10))
-            if metrics.ndcg(10) > best?.ndcg ?? -1 {
-                best = (metrics.ndcg(10), epoch + 1, model.snapshot())
-                stale = 0
-            } else {
-                stale += 1
-            }
-            return stale < config.sasrecPatience
+            return best.record(metrics, at: epoch + 1)
         }
         let seconds = Date().timeIntervalSince(start) - measuring
-        if let best {
-            model.restore(best.parameters)
-            say("sasrec: epoch \(best.epoch) kept (best validation NDCG@10)")
-        }
+        if let epoch = best.rewind() { say("sasrec: epoch \(epoch) kept (best validation NDCG@10)") }
         return (model, seconds)
     }
 

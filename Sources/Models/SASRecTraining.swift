@@ -48,16 +48,6 @@ extension SASRec {
         }
     }
 
-    /// A copy of every parameter's values (to return to the best epoch with `restore`).
-    public func snapshot() -> [String: Tensor] {
-        parameters.named.mapValues { Tensor(shape: $0.shape, values: $0.values) }
-    }
-
-    /// Parameters back to a `snapshot`.
-    public func restore(_ snapshot: [String: Tensor]) {
-        do { try parameters.load(snapshot) } catch { preconditionFailure("a snapshot has the model's shapes: \(error)") }
-    }
-
     /// Scores of every item (index = item id) after `history` (oldest first, at least one item).
     public func itemScores(history: [Int32]) -> [Float] {
         let t = min(history.count, config.maxLength)

@@ -26,6 +26,8 @@ struct ExperimentOptions: ParsableArguments {
     @Option(help: "Generator sessions per training step.") var batch = 32
     @Option(help: "Generator peak learning rate (warm-up, then cosine decay).") var learningRate: Float = 2e-3
     @Flag(help: "Lazy only: train densely (each step: --batch users' whole sequences, every position's next session a target).") var dense = false
+    @Option(help: "Measure the generator on the validation items every this many steps and keep its best step (0: keep the last).") var validateEvery = 0
+    @Option(help: "Stop the generator after this many measurements in a row without a better validation NDCG@10.") var patience = 3
     @Option(help: "SASRec epochs at most.") var sasrecEpochs = 40
     @Option(help: "SASRec sequences per batch.") var sasrecBatch = 64
     @Option(help: "SASRec learning rate.") var sasrecLearningRate: Float = 1e-3
@@ -70,6 +72,7 @@ struct ExperimentOptions: ParsableArguments {
         config.itemIDMinimum = itemIds
         config.test = !validationOnly
         config.dense = dense
+        (config.generatorValidateEvery, config.generatorPatience) = (validateEvery, patience)
         config.models = which
         (config.sasrecBatch, config.sasrecLearningRate, config.sasrec.dropout) = (sasrecBatch, sasrecLearningRate, sasrecDropout)
         let started = Date()

@@ -30,12 +30,13 @@ import Testing
             usleep(500_000)
         }
         let r = try runToCompletion(builtExecutable("onerec"), [
-            "eval", "store", "--path", store, "--preset", "tiny", "--architecture", "lazy", "--item-ids", "3", "--steps", "20",
+            "eval", "store", "--path", store, "--preset", "tiny", "--architecture", "lazy", "--item-ids", "3", "--dense", "--steps", "20", "--batch", "8", "--validate-every", "10",
             "--sasrec-epochs", "1", "--history", "10", "--users", "40", "--validation-only",
         ])
         #expect(r.status == 0, "\(r.stderr.suffix(2000))")
         #expect(r.stdout.contains("\(store), leave-one-out, full ranking over unseen items, 40 users, validation items"), "\(r.stdout.suffix(2000))")
         #expect(!r.stdout.contains("test items"))
+        #expect(r.stdout.contains("  step 10  validation HR@10 ") && r.stdout.contains("generator: step "), "\(r.stdout.suffix(2000))")
         #expect(daemon.process.isRunning)
         #expect(daemon.stop()?.status == 0)
     }

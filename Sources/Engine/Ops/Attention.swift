@@ -19,13 +19,6 @@ public struct AttentionMask: Sendable {
     }
 
     var masks: Bool { causal || keyValid != nil || queryBlock > 0 }
-
-    func allows(batch b: Int, query i: Int, key j: Int, tq: Int, tk: Int) -> Bool {
-        if causal && j > i + (tk - tq) { return false }
-        if queryBlock > 0 && j > i / queryBlock { return false }
-        if let keyValid, keyValid[b * tk + j] == 0 { return false }
-        return true
-    }
 }
 
 /// The shapes of one multi-head attention call: q (B, Tq, H*D), k and v (B, Tk, H*D).
@@ -91,10 +84,17 @@ private func scores(_ scores: UnsafeMutablePointer<Float>, q: UnsafePointer<Floa
     gemm(transposeB: true, m: s.tq, n: s.tk, k: s.headDim, alpha: s.scale, a: q + s.q(b, h), lda: s.width,
          b: k + s.kv(b, h), ldb: s.width, c: scores, ldc: s.tk, split: false)
     if let bias { ok_accumulate(scores, bias + h * s.tq * s.tk, s.tq * s.tk) }
-    if mask.masks {
-        for i in 0..<s.tq {
-            for j in 0..<s.tk where !mask.allows(batch: b, query: i, key: j, tq: s.tq, tk: s.tk) { scores[i * s.tk + j] = -.infinity }
+    guard mask.masks else { return }
+    // Padding keys first (the same columns in every row), then each row's keys past its last visible one.
+    if let valid = mask.keyValid {
+        for j in 0..<s.tk where valid[b * s.tk + j] == 0 {
+            for i in 0..<s.tq { scores[i * s.tk + j] = -.infinity }
         }
+    }
+    guard mask.causal || mask.queryBlock > 0 else { return }
+    for i in 0..<s.tq {
+        let last = mask.causal ? i + (s.tk - s.tq) : i / mask.queryBlock
+        if last + 1 < s.tk { (scores + i * s.tk + max(0, last + 1)).update(repeating: -.infinity, count: s.tk - max(0, last + 1)) }
     }
 }
 
