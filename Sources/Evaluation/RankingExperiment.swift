@@ -26,9 +26,10 @@ public struct RankingExperiment {
         public var itemIDMinimum = 0
         /// Items per training session (the paper: 5); 1 with a dense decoder is the TIGER-style ablation.
         public var sessionItems = 5
-        /// Lazy only: train densely (each step: `generatorBatch` users' whole training sequences, every
-        /// position's next session a target) instead of on sampled (history, session) examples.
-        public var dense = false
+        /// How the generator is trained: on whole sequences (lazy only; each step `generatorBatch` users'
+        /// training sequences, every position's next session a target) or on sampled (history, session)
+        /// examples (`generatorBatch` of them a step).
+        public var training = GeneratorTraining.sessions
         /// Which training sessions to learn from; an item rated 4 or 5 counts as a positive signal.
         public var filter = SessionFilter()
         public var generatorSteps = 3000
@@ -58,6 +59,10 @@ public struct RankingExperiment {
         public var parallel = true
         public var seed: UInt64 = 1
         public init() {}
+    }
+
+    public enum GeneratorTraining: String, Sendable, CaseIterable {
+        case sequences, sessions
     }
 
     public enum Models: String, Sendable, CaseIterable {
@@ -215,7 +220,7 @@ public struct RankingExperiment {
             return config.filter.accepts(items: session.count, positives: positives)
         }
         var rng = SplitMix64(seed: config.seed)
-        let unit = config.dense ? "users' sequences (every position's next \(config.sessionItems) items)" : "sessions of \(config.sessionItems) items"
+        let unit = config.training == .sequences ? "users' sequences (every position's next \(config.sessionItems) items)" : "sessions of \(config.sessionItems) items"
         say("generator (\(mc.architecture.rawValue)): \(model.parameters.count) parameters, \(config.generatorSteps) steps of \(config.generatorBatch) \(unit)")
         let start = Date()
         var tokens = 0, recent: Float = 0
@@ -238,15 +243,15 @@ public struct RankingExperiment {
         var best = BestOnValidation(model.parameters, patience: config.generatorPatience)
         for step in 0..<config.generatorSteps {
             let rate = schedule.rate(at: step), seed = config.seed &+ UInt64(step)
-            let (loss, n) = config.dense
-                ? trainer.denseStep(epochs.next().map { sequences[$0] }, learningRate: rate, seed: seed)
+            let (loss, n) = config.training == .sequences
+                ? trainer.sequenceStep(epochs.next().map { sequences[$0] }, learningRate: rate, seed: seed)
                 : trainer.step(sampledSessions(), learningRate: rate, seed: seed)
             tokens += n
             recent = step == 0 ? loss : 0.98 * recent + 0.02 * loss
             if (step + 1) % 100 == 0 {
                 let elapsed = Date().timeIntervalSince(start)
                 say(String(format: "  step %d/%d%@  loss %.3f  %.0f tokens/s  %.0f s", step + 1, config.generatorSteps,
-                           config.dense ? " (epoch \(epochs.epoch + 1))" : "", recent, Double(tokens) / (elapsed - measuring), elapsed - measuring))
+                           config.training == .sequences ? " (epoch \(epochs.epoch + 1))" : "", recent, Double(tokens) / (elapsed - measuring), elapsed - measuring))
             }
             if config.generatorValidateEvery > 0, (step + 1) % config.generatorValidateEvery == 0 || step + 1 == config.generatorSteps {
                 let t0 = Date()

@@ -63,12 +63,12 @@ public final class GeneratorTrainer {
                              encoderValid: valid, decoderInputs: inputs, targets: targets)
     }
 
-    /// Dense training's batch (lazy decoder): for each item sequence (oldest first), its newest
+    /// Sequence training's batch (lazy decoder): for each item sequence (oldest first), its newest
     /// `maxHistory + 1` items; every item but the last is a context position, and its block holds the
     /// session of up to `sessionItems` items after it. Rows are left-padded to the longest.
-    public func denseBatch(_ sequences: [[UInt64]]) -> Seq2Seq.DenseBatch {
+    public func sequenceBatch(_ sequences: [[UInt64]]) -> Seq2Seq.SequenceBatch {
         let windows = sequences.map { $0.suffix(maxHistory + 1) }
-        precondition(windows.allSatisfy { $0.count >= 2 }, "dense training needs sequences of at least two items")
+        precondition(windows.allSatisfy { $0.count >= 2 }, "sequence training needs sequences of at least two items")
         let items = windows.map { $0.count - 1 }.max()!
         let group = tokenizer.levels + 1, td = tokenizer.sessionLength(items: sessionItems)
         var context: [Int32] = [], valid: [UInt8] = [], inputs: [Int32] = [], targets: [Int32] = []
@@ -84,17 +84,17 @@ public final class GeneratorTrainer {
                 targets += t + [Int32](repeating: -1, count: td - t.count)
             }
         }
-        return Seq2Seq.DenseBatch(batch: windows.count, items: items, blockLength: td, contextTokens: context,
+        return Seq2Seq.SequenceBatch(batch: windows.count, items: items, blockLength: td, contextTokens: context,
                                   contextValid: valid, decoderInputs: inputs, targets: targets)
     }
 
-    /// One dense optimisation step over whole item sequences (lazy decoder); returns the cross-entropy
+    /// One optimisation step over whole item sequences (lazy decoder); returns the cross-entropy
     /// and the tokens processed.
     @discardableResult
-    public func denseStep(_ sequences: [[UInt64]], learningRate: Float? = nil, seed: UInt64 = 0) -> (loss: Float, tokens: Int) {
-        let b = denseBatch(sequences)
+    public func sequenceStep(_ sequences: [[UInt64]], learningRate: Float? = nil, seed: UInt64 = 0) -> (loss: Float, tokens: Int) {
+        let b = sequenceBatch(sequences)
         let g = Graph(seed: seed)
-        let (total, ce) = model.denseLoss(g, b)
+        let (total, ce) = model.sequenceLoss(g, b)
         g.backward(total)
         optimizer.update(learningRate: learningRate)
         optimizer.zeroGradients()

@@ -225,7 +225,7 @@ public final class Seq2Seq {
     }
 
     /// Logits (B * blocks, Td, V) for every decoder position, and the summed balance loss of the MoE layers.
-    /// With `blocks` = 1 each row's Td tokens read the whole context. With `blocks` = Tc (dense training,
+    /// With `blocks` = 1 each row's Td tokens read the whole context. With `blocks` = Tc (sequence training,
     /// lazy only) row b has one block of Td tokens per context position: block n is its own causal
     /// sequence and cross-attends to context items 0...n only.
     public func decode(_ g: Graph, memory: Tensor, memoryValid: [UInt8], inputs: [Int32], batch: Int, length: Int,
@@ -251,10 +251,10 @@ public final class Seq2Seq {
         return (g.linear(g.rmsNorm(x, weight: decoderNorm), head), balance)
     }
 
-    /// Dense training's batch (lazy only): B rows of Tc context items (L + 1 tokens each, left-padded) and,
+    /// Sequence training's batch (lazy only): B rows of Tc context items (L + 1 tokens each, left-padded) and,
     /// for each context position n, a block of Td decoder inputs and targets: the session that followed
     /// item n (all -1 where there is none).
-    public struct DenseBatch: Sendable {
+    public struct SequenceBatch: Sendable {
         public var batch: Int, items: Int, blockLength: Int
         public var contextTokens: [Int32], contextValid: [UInt8]
         public var decoderInputs: [Int32], targets: [Int32]
@@ -266,11 +266,11 @@ public final class Seq2Seq {
         }
     }
 
-    /// Dense training (lazy only): one context per row, and every context position's next session
+    /// Sequence training (lazy only): one context per row, and every context position's next session
     /// predicted from the context up to that position, as SASRec trains on every position of a sequence.
     /// Same return values as `loss`.
-    public func denseLoss(_ g: Graph, _ batch: DenseBatch) -> (total: Tensor, crossEntropy: Tensor) {
-        precondition(config.architecture == .lazy, "dense training needs the lazy decoder (an encoder sees the whole history)")
+    public func sequenceLoss(_ g: Graph, _ batch: SequenceBatch) -> (total: Tensor, crossEntropy: Tensor) {
+        precondition(config.architecture == .lazy, "sequence training needs the lazy decoder (an encoder sees the whole history)")
         let (memory, valid) = lazyContext(g, tokens: batch.contextTokens, valid: batch.contextValid, batch: batch.batch,
                                           length: batch.contextTokens.count / batch.batch)
         let (logits, balance) = decode(g, memory: memory, memoryValid: valid, inputs: batch.decoderInputs,

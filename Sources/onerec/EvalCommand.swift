@@ -19,24 +19,25 @@ struct ExperimentOptions: ParsableArguments {
     @Option(help: "Generator size: tiny, small or base.") var preset = "small"
     @Option(help: "Generator width (default: the preset's).") var width: Int?
     @Option(help: "Generator feed-forward width per expert (default: the preset's).") var feedForward: Int?
-    @Option(help: "Generator decoder layers (default: the preset's).") var decoderLayers: Int?
-    @Option(help: "Generator architecture: encoder-decoder (V1) or lazy (V2's lazy decoder-only).") var architecture = "encoder-decoder"
-    @Option(help: "Lazy only: items with at least this many training interactions get an item-ID embedding (0: codes alone).") var itemIds = 0
-    @Option(help: "Generator training steps.") var steps = 30_000
-    @Option(help: "Generator sessions per training step.") var batch = 32
-    @Option(help: "Generator peak learning rate (warm-up, then cosine decay).") var learningRate: Float = 2e-3
-    @Flag(help: "Lazy only: train densely (each step: --batch users' whole sequences, every position's next session a target).") var dense = false
-    @Option(help: "Measure the generator on the validation items every this many steps and keep its best step (0: keep the last).") var validateEvery = 0
+    @Option(help: "Generator decoder layers.") var decoderLayers = 1
+    @Option(help: "Generator architecture: encoder-decoder (V1) or lazy (V2's lazy decoder-only).") var architecture = "lazy"
+    @Option(help: "Lazy only: items with at least this many training interactions get an item-ID embedding (0: codes alone; default 5 for lazy).") var itemIds: Int?
+    @Option(help: "Generator training steps.") var steps = 6_000
+    @Option(help: "Generator users' sequences (--training sequences) or sessions (--training sessions) per training step.") var batch = 16
+    @Option(help: "Generator peak learning rate (warm-up, then cosine decay).") var learningRate: Float = 4e-3
+    @Option(help: "Generator training: sequences (lazy only: each step --batch users' whole sequences, every position's next session a target) or sessions (--batch sampled (history, session) examples a step); default sequences for lazy, sessions for encoder-decoder.") var training: String?
+    @Option(help: "Measure the generator on the validation items every this many steps and keep its best step (0: keep the last).") var validateEvery = 1_000
     @Option(help: "Stop the generator after this many measurements in a row without a better validation NDCG@10.") var patience = 3
-    @Option(help: "SASRec epochs at most.") var sasrecEpochs = 40
+    @Option(help: "SASRec epochs at most.") var sasrecEpochs = 50
     @Option(help: "SASRec sequences per batch.") var sasrecBatch = 64
-    @Option(help: "SASRec learning rate.") var sasrecLearningRate: Float = 1e-3
+    @Option(help: "SASRec learning rate.") var sasrecLearningRate: Float = 2e-3
     @Option(help: "SASRec dropout.") var sasrecDropout: Float = 0.2
+    @Option(help: "SASRec width.") var sasrecWidth = 64
     @Option(help: "Models to train and measure: both, generator or sasrec (one alone while tuning it).") var models = "both"
     @Option(help: "Measure SASRec on the validation items every this many epochs and keep its best epoch (0: keep the last).") var sasrecValidateEvery = 5
     @Option(help: "Stop SASRec after this many measurements in a row without a better validation NDCG@10.") var sasrecPatience = 3
-    @Option(help: "History items the generator reads.") var history = 30
-    @Option(help: "Items per training session (1 = next item only).") var sessionItems = 5
+    @Option(help: "History items the generator reads.") var history = 200
+    @Option(help: "Items per training session (1 = next item only; default 1 with --training sequences, 5 with sessions).") var sessionItems: Int?
     @Option(help: "Train only on sessions with at least this many items.") var minSessionItems = 1
     @Option(help: "Train only on sessions with at least this many items rated 4 or more.") var minSessionPositives = 0
     @Flag(help: "TIGER-style ablation: a dense decoder (one expert) trained on one target item per example.") var tiger = false
@@ -48,22 +49,26 @@ struct ExperimentOptions: ParsableArguments {
         _ = try OpenBLAS.shared(.fromCPU(CoreSelection.cpuFlags()))
         guard let arch = Seq2Seq.Architecture(rawValue: architecture) else { throw ValidationError("--architecture takes encoder-decoder or lazy") }
         guard let size = Seq2Seq.Config.preset(preset, architecture: arch) else { throw ValidationError("--preset takes tiny, small or base") }
+        let itemIds = itemIds ?? (arch == .lazy ? 5 : 0)
         guard itemIds == 0 || arch == .lazy else { throw ValidationError("--item-ids needs --architecture lazy") }
-        guard !dense || arch == .lazy else { throw ValidationError("--dense needs --architecture lazy") }
-        guard !dense || (minSessionItems <= 1 && minSessionPositives == 0) else { throw ValidationError("--dense trains on every position: it takes no session filter") }
+        guard let mode = RankingExperiment.GeneratorTraining(rawValue: training ?? (arch == .lazy ? "sequences" : "sessions")) else { throw ValidationError("--training takes sequences or sessions") }
+        guard mode == .sessions || arch == .lazy else { throw ValidationError("--training sequences needs --architecture lazy (or use --training sessions)") }
+        guard mode == .sessions || (minSessionItems <= 1 && minSessionPositives == 0) else {
+            throw ValidationError("--training sequences trains on every position: it takes no session filter (use --training sessions)")
+        }
         guard let which = RankingExperiment.Models(rawValue: models) else { throw ValidationError("--models takes both, generator or sasrec") }
         var config = RankingExperiment.Config()
         config.generator = size
         if let width { config.generator.width = width }
         if let feedForward { config.generator.feedForward = feedForward }
-        if let decoderLayers { config.generator.decoderLayers = decoderLayers }
+        config.generator.decoderLayers = decoderLayers
         guard config.generator.width % config.generator.heads == 0 else { throw ValidationError("--width must be a multiple of the \(config.generator.heads) heads") }
         config.generatorSteps = steps
         config.generatorBatch = batch
         config.generatorLearningRate = learningRate
         (config.sasrecEpochs, config.sasrecValidateEvery, config.sasrecPatience) = (sasrecEpochs, sasrecValidateEvery, sasrecPatience)
         config.maxHistory = history
-        config.sessionItems = tiger ? 1 : sessionItems
+        config.sessionItems = tiger ? 1 : sessionItems ?? (mode == .sequences ? 1 : 5)
         if tiger { (config.generator.experts, config.generator.topK) = (1, 1) }
         config.maxUsers = users
         config.filter.minimumItems = minSessionItems
@@ -71,14 +76,14 @@ struct ExperimentOptions: ParsableArguments {
         config.seed = seed
         config.itemIDMinimum = itemIds
         config.test = !validationOnly
-        config.dense = dense
+        config.training = mode
         (config.generatorValidateEvery, config.generatorPatience) = (validateEvery, patience)
         config.models = which
-        (config.sasrecBatch, config.sasrecLearningRate, config.sasrec.dropout) = (sasrecBatch, sasrecLearningRate, sasrecDropout)
+        (config.sasrecBatch, config.sasrecLearningRate, config.sasrec.dropout, config.sasrec.width) = (sasrecBatch, sasrecLearningRate, sasrecDropout, sasrecWidth)
         let started = Date()
         let report = try RankingExperiment(config: config).run(on: events, name: name) { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
         let chosen = config.generator
-        let model = "\(preset) (width \(chosen.width), feed-forward \(chosen.feedForward), \(chosen.decoderLayers) decoder layers), \(arch.rawValue)\(dense ? ", dense" : "")\(tiger ? ", TIGER-style" : "")\(itemIds > 0 ? ", item IDs >= \(itemIds)" : ""), history \(history)"
+        let model = "\(preset) (width \(chosen.width), feed-forward \(chosen.feedForward), \(chosen.decoderLayers) decoder layers), \(arch.rawValue)\(mode == .sequences ? ", trained on sequences" : "")\(tiger ? ", TIGER-style" : "")\(itemIds > 0 ? ", item IDs >= \(itemIds)" : ""), history \(history)"
         for (split, result) in [("validation", report.validation)] + (report.test.map { [("test", $0)] } ?? []) {
             print("")
             print("\(name), leave-one-out, full ranking over unseen items, \((result.generator ?? result.sasrec)?.users ?? 0) users, \(split) items")

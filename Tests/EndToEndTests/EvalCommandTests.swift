@@ -30,7 +30,7 @@ import Testing
             usleep(500_000)
         }
         let r = try runToCompletion(builtExecutable("onerec"), [
-            "eval", "store", "--path", store, "--preset", "tiny", "--architecture", "lazy", "--item-ids", "3", "--dense", "--steps", "20", "--batch", "8", "--validate-every", "10",
+            "eval", "store", "--path", store, "--preset", "tiny", "--architecture", "lazy", "--item-ids", "3", "--training", "sequences", "--steps", "20", "--batch", "8", "--validate-every", "10",
             "--sasrec-epochs", "1", "--history", "10", "--users", "40", "--validation-only",
         ])
         #expect(r.status == 0, "\(r.stderr.suffix(2000))")

@@ -20,7 +20,7 @@ import Testing
         }
     }
 
-    /// Dense training's cross-attention: 6 queries in blocks of 2 over 3 context keys, the first key of
+    /// Sequence training's cross-attention: 6 queries in blocks of 2 over 3 context keys, the first key of
     /// the second row padded; block n sees keys 0...n.
     @Test func blockCausalGradientsAndVisibility() {
         let valid: [UInt8] = [1, 1, 1, 0, 1, 1]

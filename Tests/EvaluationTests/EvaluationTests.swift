@@ -63,9 +63,9 @@ import Testing
     /// A log of the shape `onerec eval file` reads, in which every user walks a fixed ring of 40 items
     /// (each user from an item of their own, 12 to 20 steps): both models recover the rule, the next
     /// item, on the validation and the test items, for either architecture, and for the lazy one trained
-    /// densely (the generator alone: SASRec is neither trained nor reported).
+    /// on whole sequences (the generator alone: SASRec is neither trained nor reported).
     @Test(arguments: [(Seq2Seq.Architecture.encoderDecoder, false), (.lazy, false), (.lazy, true)])
-    func aPlantedNextItemRuleIsRecovered(architecture: Seq2Seq.Architecture, dense: Bool) throws {
+    func aPlantedNextItemRuleIsRecovered(architecture: Seq2Seq.Architecture, sequences: Bool) throws {
         var text = "user,item,timestamp\n"
         var rng = SplitMix64(seed: 11)
         for user in 0..<300 {
@@ -78,12 +78,12 @@ import Testing
         (c.generatorSteps, c.generatorBatch, c.generatorLearningRate, c.maxHistory, c.beam) = (400, 16, 3e-3, 8, 10)
         c.itemIDMinimum = architecture == .lazy ? 5 : 0
         (c.sasrec.width, c.sasrec.maxLength, c.sasrecEpochs) = (16, 20, 20)
-        if dense { (c.dense, c.sessionItems, c.generatorSteps, c.models) = (true, 1, 200, .generator) }
+        if sequences { (c.training, c.sessionItems, c.generatorSteps, c.models) = (.sequences, 1, 200, .generator) }
         var lines: [String] = []
         let report = try RankingExperiment(config: c).run(on: events, name: "planted") { lines.append($0) }
         let test = try #require(report.test)
         var measured = [("generator validation", report.validation.generator), ("generator test", test.generator)]
-        if dense {
+        if sequences {
             #expect(report.sasrec == nil && test.sasrec == nil && !lines.contains { $0.hasPrefix("sasrec") })
         } else {
             // SASRec was measured on the validation items every 5 epochs and its best measurement kept.

@@ -3,13 +3,13 @@ import Generator
 import Models
 import Testing
 
-/// Dense training (lazy decoder): one context per sequence, every position's next item a target.
-@Suite struct DenseTrainingTests {
-    /// The dense batch's cross-entropy over `targetsKept` blocks only (the others' targets set to -1).
+/// Sequence training (lazy decoder): one context per sequence, every position's next item a target.
+@Suite struct SequenceTrainingTests {
+    /// The sequence batch's cross-entropy over `targetsKept` blocks only (the others' targets set to -1).
     static func loss(_ trainer: GeneratorTrainer, _ sequence: [UInt64], blocks kept: Set<Int>) -> Float {
-        var batch = trainer.denseBatch([sequence])
+        var batch = trainer.sequenceBatch([sequence])
         for (i, _) in batch.targets.enumerated() where !kept.contains(i / batch.blockLength) { batch.targets[i] = -1 }
-        return trainer.model.denseLoss(Graph(training: false), batch).crossEntropy[0]
+        return trainer.model.sequenceLoss(Graph(training: false), batch).crossEntropy[0]
     }
 
     /// The last position's block is exactly the sampled example "whole history, then the last item".
@@ -18,9 +18,9 @@ import Testing
         let (tokenizer, model) = tinyGenerator(book, architecture: .lazy, seed: 3, contextLength: 6)
         let trainer = GeneratorTrainer(model: model, tokenizer: tokenizer, maxHistory: 6, sessionItems: 1)
         let sequence: [UInt64] = [4, 11, 7, 20, 2, 9]
-        let dense = Self.loss(trainer, sequence, blocks: [4])
+        let whole = Self.loss(trainer, sequence, blocks: [4])
         let example = model.loss(Graph(training: false), trainer.batch([SessionExample(history: Array(sequence.dropLast()), session: [9])])).crossEntropy[0]
-        #expect(abs(dense - example) < 1e-5, "dense \(dense), sampled \(example)")
+        #expect(abs(whole - example) < 1e-5, "sequence \(whole), sampled \(example)")
     }
 
     /// A block reads the context up to its own position only: changing a later item changes nothing.
@@ -43,9 +43,9 @@ import Testing
         adam.learningRate = 1e-2
         let trainer = GeneratorTrainer(model: model, tokenizer: tokenizer, maxHistory: 6, sessionItems: 2, optimizer: adam)
         let sequences: [[UInt64]] = [[1, 2, 3, 4, 5, 6, 7, 8], [9, 10, 11], [12, 13, 14, 15, 16]]
-        let batch = trainer.denseBatch(sequences)
+        let batch = trainer.sequenceBatch(sequences)
         #expect(batch.items == 6 && batch.blockLength == tokenizer.sessionLength(items: 2))
-        let losses = (0..<60).map { trainer.denseStep(sequences, seed: UInt64($0)).loss }
+        let losses = (0..<60).map { trainer.sequenceStep(sequences, seed: UInt64($0)).loss }
         #expect(losses.last! < losses.first! / 3, "loss \(losses.first!) -> \(losses.last!)")
     }
 }
