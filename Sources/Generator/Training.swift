@@ -93,12 +93,7 @@ public final class GeneratorTrainer {
     @discardableResult
     public func sequenceStep(_ sequences: [[UInt64]], learningRate: Float? = nil, seed: UInt64 = 0) -> (loss: Float, tokens: Int) {
         let b = sequenceBatch(sequences)
-        let g = Graph(seed: seed)
-        let (total, ce) = model.sequenceLoss(g, b)
-        g.backward(total)
-        optimizer.update(learningRate: learningRate)
-        optimizer.zeroGradients()
-        return (ce[0], b.contextTokens.count + b.decoderInputs.count)
+        return (optimize(learningRate: learningRate, seed: seed) { model.sequenceLoss($0, b) }, b.contextTokens.count + b.decoderInputs.count)
     }
 
     /// Saves the model, the optimiser's moments and step, and the model's shape to a checkpoint, with the
@@ -126,11 +121,16 @@ public final class GeneratorTrainer {
     @discardableResult
     public func step(_ examples: [SessionExample], learningRate: Float? = nil, seed: UInt64 = 0) -> (loss: Float, tokens: Int) {
         let b = batch(examples)
+        return (optimize(learningRate: learningRate, seed: seed) { model.loss($0, b) }, b.batch * (b.encoderLength + b.decoderLength))
+    }
+
+    /// Back-propagates `loss`'s total, updates the parameters and returns its cross-entropy.
+    private func optimize(learningRate: Float?, seed: UInt64, _ loss: (Graph) -> (total: Tensor, crossEntropy: Tensor)) -> Float {
         let g = Graph(seed: seed)
-        let (total, ce) = model.loss(g, b)
+        let (total, ce) = loss(g)
         g.backward(total)
         optimizer.update(learningRate: learningRate)
         optimizer.zeroGradients()
-        return (ce[0], b.batch * (b.encoderLength + b.decoderLength))
+        return ce[0]
     }
 }
