@@ -20,6 +20,7 @@ struct ExperimentOptions: ParsableArguments {
     @Option(help: "Generator width (default: the preset's).") var width: Int?
     @Option(help: "Generator feed-forward width per expert (default: the preset's).") var feedForward: Int?
     @Option(help: "Generator decoder layers.") var decoderLayers = 1
+    @Option(help: "Generator dropout.") var dropout: Float = 0
     @Option(help: "Generator architecture: encoder-decoder (V1) or lazy (V2's lazy decoder-only).") var architecture = "lazy"
     @Option(help: "Lazy only: items with at least this many training interactions get an item-ID embedding (0: codes alone; default 5 for lazy).") var itemIds: Int?
     @Option(help: "Generator training steps.") var steps = 6_000
@@ -28,11 +29,11 @@ struct ExperimentOptions: ParsableArguments {
     @Option(help: "Generator training: sequences (lazy only: each step --batch users' whole sequences, every position's next session a target) or sessions (--batch sampled (history, session) examples a step); default sequences for lazy, sessions for encoder-decoder.") var training: String?
     @Option(help: "Measure the generator on the validation items every this many steps and keep its best step (0: keep the last).") var validateEvery = 1_000
     @Option(help: "Stop the generator after this many measurements in a row without a better validation NDCG@10.") var patience = 3
-    @Option(help: "SASRec epochs at most.") var sasrecEpochs = 50
+    @Option(help: "SASRec epochs at most.") var sasrecEpochs = 30
     @Option(help: "SASRec sequences per batch.") var sasrecBatch = 64
     @Option(help: "SASRec learning rate.") var sasrecLearningRate: Float = 2e-3
     @Option(help: "SASRec dropout.") var sasrecDropout: Float = 0.2
-    @Option(help: "SASRec width.") var sasrecWidth = 64
+    @Option(help: "SASRec width.") var sasrecWidth = 128
     @Option(help: "Models to train and measure: both, generator or sasrec (one alone while tuning it).") var models = "both"
     @Option(help: "Measure SASRec on the validation items every this many epochs and keep its best epoch (0: keep the last).") var sasrecValidateEvery = 5
     @Option(help: "Stop SASRec after this many measurements in a row without a better validation NDCG@10.") var sasrecPatience = 3
@@ -61,7 +62,7 @@ struct ExperimentOptions: ParsableArguments {
         config.generator = size
         if let width { config.generator.width = width }
         if let feedForward { config.generator.feedForward = feedForward }
-        config.generator.decoderLayers = decoderLayers
+        (config.generator.decoderLayers, config.generator.dropout) = (decoderLayers, dropout)
         guard config.generator.width % config.generator.heads == 0 else { throw ValidationError("--width must be a multiple of the \(config.generator.heads) heads") }
         config.generatorSteps = steps
         config.generatorBatch = batch
