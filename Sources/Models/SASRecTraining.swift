@@ -23,10 +23,9 @@ extension SASRec {
         // Batches of similar lengths, each padded to its longest sequence (positions are counted from the
         // newest item, so padding less changes nothing else).
         var buckets = LengthBuckets(lengths: usable.map { min($0.count, config.maxLength + 1) }, batch: training.batch, seed: training.seed)
-        let batchesPerEpoch = (usable.count + training.batch - 1) / training.batch
         for epoch in 0..<training.epochs {
             var total: Float = 0, batches = 0
-            for chunk in 0..<batchesPerEpoch {
+            for chunk in 0..<buckets.batchesPerEpoch {
                 let rows = buckets.next()
                 let t = rows.map { buckets.lengths[$0] - 1 }.max()!
                 var inputs: [Int32] = [], targets: [Int32] = []

@@ -19,7 +19,7 @@ struct ExperimentOptions: ParsableArguments {
     @Option(help: "Generator size: tiny, small or base.") var preset = "small"
     @Option(help: "Generator width (default: the preset's).") var width: Int?
     @Option(help: "Generator feed-forward width per expert (default: the preset's).") var feedForward: Int?
-    @Option(help: "Generator decoder layers.") var decoderLayers = 1
+    @Option(help: "Generator decoder layers (1: chosen for the lazy model on ML-1M's validation items; either architecture).") var decoderLayers = 1
     @Option(help: "Generator dropout.") var dropout: Float = 0
     @Option(help: "Generator architecture: encoder-decoder (V1) or lazy (V2's lazy decoder-only).") var architecture = "lazy"
     @Option(help: "Lazy only: items with at least this many training interactions get an item-ID embedding (0: codes alone; default 5 for lazy).") var itemIds: Int?

@@ -7,6 +7,7 @@ import Testing
         var rng = SplitMix64(seed: 5)
         let lengths = (0..<1000).map { _ in 2 + Int(rng.next() % 200) }
         var buckets = LengthBuckets(lengths: lengths, batch: 10, window: 10, seed: 1)
+        #expect(buckets.batchesPerEpoch == 100 && LengthBuckets(lengths: lengths, batch: 7, window: 3, seed: 1).batchesPerEpoch == 143)
         for epoch in 0..<2 {
             var seen: [Int] = []
             var spread = 0

@@ -19,6 +19,9 @@ public struct LengthBuckets: Sendable {
         rng = SplitMix64(seed: seed &+ 0x6c65_6e67)
     }
 
+    /// Batches in an epoch (every window but the last holds a whole number of batches).
+    public var batchesPerEpoch: Int { (lengths.count + batch - 1) / batch }
+
     /// The next batch's sequence indices.
     public mutating func next() -> [Int] {
         if pending.isEmpty { refill() }
