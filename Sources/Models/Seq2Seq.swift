@@ -9,7 +9,10 @@ import Engine
 /// - `.lazy` (V2's lazy decoder-only): no encoder. Each history item is embedded once, as the sum of its
 ///   code-token embeddings, its item-ID embedding (items the tokenizer gives an ID row; others the shared
 ///   cold row) and a position embedding; one key/value projection of that context is shared by every
-///   decoder layer. A history item costs one context position instead of L + 1 encoder tokens.
+///   decoder layer. A history item costs one context position instead of L + 1 encoder tokens. With
+///   `encoderLayers` > 0 the item positions first pass through that many causal self-attention layers
+///   (V2 has none: its context is embedded once; here they let history items read each other, as
+///   SASRec's do, at one token per item).
 public final class Seq2Seq {
     public enum Architecture: String, Sendable, Codable, CaseIterable {
         case encoderDecoder = "encoder-decoder"
@@ -24,6 +27,8 @@ public final class Seq2Seq {
         /// Model width.
         public var width = 128
         public var heads = 4
+        /// Layers over the history: encoder-decoder, bidirectional encoder layers over its tokens; lazy,
+        /// causal self-attention layers over its item positions (0, V2's lazy decoder: none).
         public var encoderLayers = 2
         public var decoderLayers = 2
         /// Hidden width of the encoder's dense feed-forwards and of each decoder expert.
@@ -89,7 +94,7 @@ public final class Seq2Seq {
             return c
         }
 
-        /// A preset with an architecture: the lazy model has no encoder layers.
+        /// A preset with an architecture: the lazy model has no layers over its context (V2's design).
         public static func preset(_ name: String, architecture: Architecture) -> Config? {
             guard var c = preset(name) else { return nil }
             c.architecture = architecture
@@ -104,6 +109,7 @@ public final class Seq2Seq {
     /// Encoder-decoder only (nil in a lazy decoder, which has no encoder).
     let encoderBias: Tensor?
     let decoderBias: Tensor
+    /// Encoder-decoder: the encoder's layers; lazy: the context's causal layers (`encoderLayers` of each).
     let encoder: [(norm1: Tensor, attention: SelfAttention, norm2: Tensor, ffn: FeedForward)]
     let encoderNorm: Tensor
     /// Lazy only: item-ID rows (`itemVocabulary`, row 0 the cold items') and context positions.
@@ -122,12 +128,12 @@ public final class Seq2Seq {
         let lazy = config.architecture == .lazy
         encoderBias = lazy ? nil : p.normal("encoder.position_bias", [config.positionBuckets, config.heads], std: 0.1)
         decoderBias = p.normal("decoder.position_bias", [config.positionBuckets, config.heads], std: 0.1)
+        let stack = lazy ? "context" : "encoder"
         encoder = (0..<config.encoderLayers).map { i in
-            (p.constant("encoder.\(i).norm1", [d], 1), SelfAttention(p, "encoder.\(i).attention", width: d, heads: config.heads),
-             p.constant("encoder.\(i).norm2", [d], 1), FeedForward(p, "encoder.\(i).ffn", width: d, hidden: config.feedForward))
+            (p.constant("\(stack).\(i).norm1", [d], 1), SelfAttention(p, "\(stack).\(i).attention", width: d, heads: config.heads),
+             p.constant("\(stack).\(i).norm2", [d], 1), FeedForward(p, "\(stack).\(i).ffn", width: d, hidden: config.feedForward))
         }
         encoderNorm = p.constant("encoder.norm", [d], 1)  // the lazy context's final norm too
-        precondition(!lazy || config.encoderLayers == 0, "a lazy decoder has no encoder layers")
         precondition(lazy || config.itemVocabulary == 0, "item-ID embeddings are the lazy decoder's")
         itemEmbedding = lazy && config.itemVocabulary > 0 ? p.normal("context.items", [config.itemVocabulary, d], std: 1) : nil
         contextPosition = lazy ? p.normal("context.positions", [config.contextLength, d], std: 0.1) : nil
@@ -182,7 +188,7 @@ public final class Seq2Seq {
 
     /// The lazy context: history tokens (B, Te) are items of L code tokens and one item token each (an
     /// item-ID token `vocabulary + row`, or [SEP] for an item without one), newest last; item i of a row
-    /// becomes sum_l E[code_l] + I[row] + P[Tc_max - Tc + i].
+    /// becomes sum_l E[code_l] + I[row] + P[Tc_max - Tc + i], then passes through the causal context layers.
     func lazyContext(_ g: Graph, tokens: [Int32], valid: [UInt8], batch: Int, length: Int) -> (memory: Tensor, valid: [UInt8]) {
         let group = config.levels + 1
         precondition(length % group == 0, "a lazy context takes \(group) tokens per history item, not \(length) tokens")
@@ -206,22 +212,29 @@ public final class Seq2Seq {
         let at = (0..<batch).flatMap { _ in (0..<items).map { Int32(config.contextLength - items + $0) } }
         sum = g.add(sum, g.embedding(contextPosition!, at, shape: [batch, items]))
         let itemValid = (0..<positions).map { valid[$0 * group] }
-        return (g.rmsNorm(g.dropout(sum, config.dropout), weight: encoderNorm), itemValid)
+        // Causal: item n's state reads items 0...n only, which sequence training's blocks rely on.
+        let mixed = layers(g, g.dropout(sum, config.dropout), mask: AttentionMask(causal: true, keyValid: itemValid), bias: nil)
+        return (g.rmsNorm(mixed, weight: encoderNorm), itemValid)
     }
 
     /// The encoder's output (B, Te, D).
     public func encode(_ g: Graph, tokens: [Int32], valid: [UInt8], batch: Int, length: Int) -> Tensor {
         guard let encoderBias else { preconditionFailure("a lazy decoder has no encoder: use context(_:tokens:valid:batch:length:)") }
-        var x = g.dropout(g.embedding(embedding, tokens, shape: [batch, length]), config.dropout)
+        let x = g.dropout(g.embedding(embedding, tokens, shape: [batch, length]), config.dropout)
         let buckets = relativePositionBuckets(queries: length, keys: length, bidirectional: true,
                                               buckets: config.positionBuckets, maxDistance: config.maxDistance)
         let bias = g.relativePositionBias(encoderBias, buckets: buckets, queries: length, keys: length)
-        let mask = AttentionMask(keyValid: valid)
+        return g.rmsNorm(layers(g, x, mask: AttentionMask(keyValid: valid), bias: bias), weight: encoderNorm)
+    }
+
+    /// x (B, T, D) through the encoder's (or the lazy context's) pre-norm layers.
+    private func layers(_ g: Graph, _ input: Tensor, mask: AttentionMask, bias: Tensor?) -> Tensor {
+        var x = input
         for layer in encoder {
             x = g.add(x, g.dropout(layer.attention(g, g.rmsNorm(x, weight: layer.norm1), mask: mask, bias: bias), config.dropout))
             x = g.add(x, g.dropout(layer.ffn(g, g.rmsNorm(x, weight: layer.norm2)), config.dropout))
         }
-        return g.rmsNorm(x, weight: encoderNorm)
+        return x
     }
 
     /// Logits (B * blocks, Td, V) for every decoder position, and the summed balance loss of the MoE layers.

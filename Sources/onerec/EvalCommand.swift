@@ -20,6 +20,7 @@ struct ExperimentOptions: ParsableArguments {
     @Option(help: "Generator width (default: the preset's).") var width: Int?
     @Option(help: "Generator feed-forward width per expert (default: the preset's).") var feedForward: Int?
     @Option(help: "Generator decoder layers (1: chosen for the lazy model on ML-1M's validation items; either architecture).") var decoderLayers = 1
+    @Option(help: "Generator layers over the history (encoder-decoder: its encoder's; lazy: causal self-attention over the item positions; default: the preset's, 2 and 0).") var contextLayers: Int?
     @Option(help: "Generator dropout.") var dropout: Float = 0
     @Option(help: "Generator architecture: encoder-decoder (V1) or lazy (V2's lazy decoder-only).") var architecture = "lazy"
     @Option(help: "Lazy only: items with at least this many training interactions get an item-ID embedding (0: codes alone; default 5 for lazy).") var itemIds: Int?
@@ -62,6 +63,7 @@ struct ExperimentOptions: ParsableArguments {
         config.generator = size
         if let width { config.generator.width = width }
         if let feedForward { config.generator.feedForward = feedForward }
+        if let contextLayers { config.generator.encoderLayers = contextLayers }
         (config.generator.decoderLayers, config.generator.dropout) = (decoderLayers, dropout)
         guard config.generator.width % config.generator.heads == 0 else { throw ValidationError("--width must be a multiple of the \(config.generator.heads) heads") }
         config.generatorSteps = steps
@@ -84,7 +86,7 @@ struct ExperimentOptions: ParsableArguments {
         let started = Date()
         let report = try RankingExperiment(config: config).run(on: events, name: name) { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
         let chosen = config.generator
-        let model = "\(preset) (width \(chosen.width), feed-forward \(chosen.feedForward), \(chosen.decoderLayers) decoder layers), \(arch.rawValue)\(mode == .sequences ? ", trained on sequences" : "")\(tiger ? ", TIGER-style" : "")\(itemIds > 0 ? ", item IDs >= \(itemIds)" : ""), history \(history)"
+        let model = "\(preset) (width \(chosen.width), feed-forward \(chosen.feedForward), \(chosen.decoderLayers) decoder layers\(arch == .lazy && chosen.encoderLayers > 0 ? ", \(chosen.encoderLayers) context layers" : "")), \(arch.rawValue)\(mode == .sequences ? ", trained on sequences" : "")\(tiger ? ", TIGER-style" : "")\(itemIds > 0 ? ", item IDs >= \(itemIds)" : ""), history \(history)"
         for (split, result) in [("validation", report.validation)] + (report.test.map { [("test", $0)] } ?? []) {
             print("")
             print("\(name), leave-one-out, full ranking over unseen items, \((result.generator ?? result.sasrec)?.users ?? 0) users, \(split) items")

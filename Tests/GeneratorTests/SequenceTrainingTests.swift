@@ -12,10 +12,12 @@ import Testing
         return trainer.model.sequenceLoss(Graph(training: false), batch).crossEntropy[0]
     }
 
-    /// The last position's block is exactly the sampled example "whole history, then the last item".
-    @Test func theLastBlockIsTheWholeHistoryExample() throws {
+    /// The last position's block is exactly the sampled example "whole history, then the last item"
+    /// (with and without causal context layers).
+    @Test(arguments: [0, 1])
+    func theLastBlockIsTheWholeHistoryExample(contextLayers: Int) throws {
         let book = try randomCodebook(items: 30, codes: 4, seed: 2)
-        let (tokenizer, model) = tinyGenerator(book, architecture: .lazy, seed: 3, contextLength: 6)
+        let (tokenizer, model) = tinyGenerator(book, architecture: .lazy, seed: 3, contextLength: 6, contextLayers: contextLayers)
         let trainer = GeneratorTrainer(model: model, tokenizer: tokenizer, maxHistory: 6, sessionItems: 1)
         let sequence: [UInt64] = [4, 11, 7, 20, 2, 9]
         let whole = Self.loss(trainer, sequence, blocks: [4])
@@ -23,10 +25,12 @@ import Testing
         #expect(abs(whole - example) < 1e-5, "sequence \(whole), sampled \(example)")
     }
 
-    /// A block reads the context up to its own position only: changing a later item changes nothing.
-    @Test func aBlockDoesNotSeeTheItemsAfterIt() throws {
+    /// A block reads the context up to its own position only: changing a later item changes nothing, also
+    /// when causal context layers mix the items.
+    @Test(arguments: [0, 1])
+    func aBlockDoesNotSeeTheItemsAfterIt(contextLayers: Int) throws {
         let book = try randomCodebook(items: 30, codes: 4, seed: 2)
-        let (tokenizer, model) = tinyGenerator(book, architecture: .lazy, seed: 3, contextLength: 6)
+        let (tokenizer, model) = tinyGenerator(book, architecture: .lazy, seed: 3, contextLength: 6, contextLayers: contextLayers)
         let trainer = GeneratorTrainer(model: model, tokenizer: tokenizer, maxHistory: 6, sessionItems: 1)
         let before = Self.loss(trainer, [4, 11, 7, 20, 2, 9], blocks: [0, 1])
         let changedLater = Self.loss(trainer, [4, 11, 7, 25, 13, 9], blocks: [0, 1])

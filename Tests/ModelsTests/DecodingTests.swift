@@ -3,9 +3,9 @@ import Models
 import Testing
 
 @Suite struct DecodingTests {
-    @Test(arguments: Seq2Seq.Architecture.allCases)
-    func cachedStepsGiveTheLogitsOfTheFullDecoder(architecture: Seq2Seq.Architecture) {
-        let (config, batch) = Seq2SeqTests.fixture(architecture)
+    @Test(arguments: Seq2SeqTests.variants)
+    func cachedStepsGiveTheLogitsOfTheFullDecoder(architecture: Seq2Seq.Architecture, contextLayers: Int) {
+        let (config, batch) = Seq2SeqTests.fixture(architecture, contextLayers: contextLayers)
         let model = Seq2Seq(config: config, seed: 2)
         let g = Graph(training: false)
         let (memory, valid) = model.context(g, tokens: batch.encoderTokens, valid: batch.encoderValid, batch: 4, length: 6)
@@ -24,9 +24,9 @@ import Testing
         }
     }
 
-    @Test(arguments: Seq2Seq.Architecture.allCases)
-    func beamSearchFindsWhatTheTrainedModelLearned(architecture: Seq2Seq.Architecture) {
-        let (config, batch) = Seq2SeqTests.fixture(architecture)
+    @Test(arguments: Seq2SeqTests.variants)
+    func beamSearchFindsWhatTheTrainedModelLearned(architecture: Seq2Seq.Architecture, contextLayers: Int) {
+        let (config, batch) = Seq2SeqTests.fixture(architecture, contextLayers: contextLayers)
         let model = Seq2Seq(config: config, seed: 1)
         _ = Seq2SeqTests.train(model, steps: 150, seed: 3)
         let beams = model.beamSearch(weights: model.decodingWeights(), tokens: Array(batch.encoderTokens[0..<6]), valid: Array(batch.encoderValid[0..<6]), beam: 4, steps: 4, start: 1)

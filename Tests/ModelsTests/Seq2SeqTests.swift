@@ -47,10 +47,16 @@ import Testing
                              encoderValid: valid, decoderInputs: inputs, targets: targets)
     }
 
-    /// The tiny model and its batch, for either architecture.
-    static func fixture(_ architecture: Seq2Seq.Architecture) -> (config: Seq2Seq.Config, batch: Seq2Seq.Batch) {
-        architecture == .lazy ? (lazyTiny, lazyBatch) : (tiny, batch)
+    /// The tiny model and its batch, for either architecture; the lazy one with `contextLayers` causal
+    /// layers over its items.
+    static func fixture(_ architecture: Seq2Seq.Architecture, contextLayers: Int = 0) -> (config: Seq2Seq.Config, batch: Seq2Seq.Batch) {
+        var lazy = lazyTiny
+        lazy.encoderLayers = contextLayers
+        return architecture == .lazy ? (lazy, lazyBatch) : (tiny, batch)
     }
+
+    /// The architectures the model tests run on: encoder-decoder, lazy, lazy with a context layer.
+    static let variants: [(Seq2Seq.Architecture, Int)] = [(.encoderDecoder, 0), (.lazy, 0), (.lazy, 1)]
 
     /// Trains `steps` AdamW steps; returns the cross-entropy after each.
     static func train(_ model: Seq2Seq, steps: Int, seed: UInt64) -> [Float] {
@@ -70,9 +76,9 @@ import Testing
         return losses
     }
 
-    @Test(arguments: Seq2Seq.Architecture.allCases)
-    func overfitsAFixedBatch(architecture: Seq2Seq.Architecture) {
-        let model = Seq2Seq(config: Self.fixture(architecture).config, seed: 1)
+    @Test(arguments: variants)
+    func overfitsAFixedBatch(architecture: Seq2Seq.Architecture, contextLayers: Int) {
+        let model = Seq2Seq(config: Self.fixture(architecture, contextLayers: contextLayers).config, seed: 1)
         let losses = Self.train(model, steps: 150, seed: 3)
         #expect(losses[0] > 2.5)  // about log(24) at the start
         #expect(losses.last! < 0.02, "cross-entropy after 150 steps: \(losses.last!)")
@@ -98,6 +104,10 @@ import Testing
         #expect(names.isSuperset(of: ["context.kv", "context.items", "context.positions", "decoder.1.cross_attention.q"]))
         #expect(config.shape.hasPrefix("lazy,"))
         #expect(Seq2Seq.Config().shape == "776,128,4,2,2,512,4,2")
+        config.encoderLayers = 1  // causal layers over the context: named as the context's, not an encoder's
+        let mixed = Set(Seq2Seq(config: config, seed: 1).parameters.tensors.compactMap(\.name))
+        #expect(mixed.isSuperset(of: ["context.0.attention.qkv", "context.0.ffn.w1", "context.kv"]))
+        #expect(!mixed.contains { $0.hasPrefix("encoder.0.") })
     }
 
     /// Model records written before the architecture existed read as encoder-decoders.
