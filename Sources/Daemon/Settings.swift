@@ -35,6 +35,7 @@ import SystemPackage
 /// | `trainer.enabled` | bool | `true` | run the background trainer and alignment |
 /// | `trainer.preset` | string | `small` | generator size: tiny, small, base |
 /// | `trainer.architecture` | string | `lazy` | generator architecture: lazy (V2's lazy decoder-only) or encoder-decoder (V1) |
+/// | `trainer.itemIDs` | int | `20000` | lazy generator: item-ID rows for the first this many items in coding order (0: items are their codes alone) |
 /// | `trainer.minimumSessions` | int | `100` | training sessions before the first step |
 /// | `trainer.publishEverySteps` | int | `200` | steps between served versions |
 /// | `trainer.checkpointEverySteps` | int | `200` | steps between trainer checkpoints (and one at shutdown) |
@@ -69,6 +70,7 @@ public struct DaemonSettings: Sendable, Equatable {
     public var trainerEnabled: Bool
     public var trainerPreset: String
     public var trainerArchitecture: String
+    public var trainerItemIDs: Int
     public var minimumSessions: Int
     public var publishEverySteps: Int
     public var checkpointEverySteps: Int
@@ -113,6 +115,7 @@ public struct DaemonSettings: Sendable, Equatable {
         trainerEnabled = config.bool(forKey: "trainer.enabled", default: true)
         trainerPreset = config.string(forKey: "trainer.preset", default: "small")
         trainerArchitecture = config.string(forKey: "trainer.architecture", default: "lazy")
+        trainerItemIDs = config.int(forKey: "trainer.itemIDs", default: 20_000)
         minimumSessions = config.int(forKey: "trainer.minimumSessions", default: 100)
         publishEverySteps = config.int(forKey: "trainer.publishEverySteps", default: 200)
         checkpointEverySteps = config.int(forKey: "trainer.checkpointEverySteps", default: 200)
@@ -145,6 +148,7 @@ public struct DaemonSettings: Sendable, Equatable {
         guard Seq2Seq.Architecture(rawValue: trainerArchitecture) != nil else {
             throw fail("trainer.architecture", "\(trainerArchitecture) is not encoder-decoder or lazy")
         }
+        guard (0...10_000_000).contains(trainerItemIDs) else { throw fail("trainer.itemIDs", "\(trainerItemIDs) is not in 0...10000000") }
         guard minimumSessions >= 1, publishEverySteps >= 1, checkpointEverySteps >= 1 else {
             throw fail("trainer.minimumSessions/publishEverySteps/checkpointEverySteps", "must be at least 1")
         }

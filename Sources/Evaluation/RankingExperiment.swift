@@ -19,6 +19,8 @@ import SemanticIDs
 public struct RankingExperiment {
     public struct Config: Sendable {
         public var generator = Seq2Seq.Config()
+        /// The semantic IDs' levels and codes per level (the seed is `seed`).
+        public var codes = ResidualQuantizer.Config()
         /// History items the generator reads.
         public var maxHistory = 50
         /// Items with at least this many training interactions get an item-ID embedding in the lazy
@@ -35,6 +37,8 @@ public struct RankingExperiment {
         public var generatorSteps = 3000
         public var generatorBatch = 32
         public var generatorLearningRate: Float = 1e-3
+        /// The generator's decoupled weight decay on its matrices (AdamW's default: 0.01).
+        public var generatorWeightDecay: Float = 0.01
         /// Measure the generator on the validation items every this many steps (0: never) and keep its
         /// best measurement; stop after `generatorPatience` measurements in a row without a better one.
         public var generatorValidateEvery = 0
@@ -103,12 +107,12 @@ public struct RankingExperiment {
         let n = events.items.count
         say("\(name): \(events.users.count) users, \(n) items, \(events.events.count) interactions; \(split.users.count) users evaluated")
 
-        // Item codes from behaviour vectors of everything but the test items.
+        // Item codes from behaviour vectors of the training items, what both models learn from.
         var behaviour = BehaviourVectors.Config()
         behaviour.dimension = min(behaviour.dimension, n)  // a small catalog has fewer dimensions than the default
-        let vectors = BehaviourVectors.compute(histories: split.users.map { $0.train + [$0.validation] }, items: n, config: behaviour)
+        let vectors = BehaviourVectors.compute(histories: split.users.map(\.train), items: n, config: behaviour)
         let (items, rejected) = ItemVectors.validated(ids: (0..<UInt64(n)).map { $0 }, values: vectors, dimension: behaviour.dimension)
-        var qc = ResidualQuantizer.Config()
+        var qc = config.codes
         qc.seed = config.seed
         let start = Date()
         let (quantizer, training) = ResidualQuantizer.train(items, config: qc)
@@ -118,8 +122,8 @@ public struct RankingExperiment {
 
         var counts: [UInt64: Int] = [:]
         for user in split.users { for item in user.train { counts[UInt64(item), default: 0] += 1 } }
-        let rows = config.itemIDMinimum > 0 ? ItemTokenizer.itemRows(counts: counts, minimum: config.itemIDMinimum) : [:]
-        let tokenizer = ItemTokenizer(codebook: book, itemRows: rows)
+        let rows = config.itemIDMinimum > 0 ? ItemTokenizer.rows(counts: counts, minimum: config.itemIDMinimum) : [:]
+        let tokenizer = ItemTokenizer(codebook: book, itemIDs: rows.isEmpty ? .none : .rows(rows))
         if !rows.isEmpty { say("item-ID rows for the \(rows.count) items with at least \(config.itemIDMinimum) training interactions") }
         var ratings: [UInt64: Float] = [:]
         for e in events.events { ratings[UInt64(UInt32(e.user)) << 32 | UInt64(UInt32(e.item))] = e.rating }
@@ -207,7 +211,7 @@ public struct RankingExperiment {
         let mc = config.generator.fitted(to: tokenizer, maxHistory: config.maxHistory)
         let model = Seq2Seq(config: mc, seed: config.seed)
         var oc = AdamW.Config()
-        oc.learningRate = config.generatorLearningRate
+        (oc.learningRate, oc.weightDecay) = (config.generatorLearningRate, config.generatorWeightDecay)
         let trainer = GeneratorTrainer(model: model, tokenizer: tokenizer, maxHistory: config.maxHistory,
                                        sessionItems: config.sessionItems, optimizer: oc)
         let schedule = LearningRateSchedule.warmupCosine(peak: config.generatorLearningRate, warmup: config.generatorSteps / 20,

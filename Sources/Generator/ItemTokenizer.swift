@@ -5,33 +5,63 @@ import SemanticIDs
 /// `first + l * K + c`; three special tokens come first. A history is its items' codes separated by
 /// [SEP], newest last; a session is [BOS] + codes for each of its m items.
 ///
-/// With item rows (for the lazy decoder's item-ID embedding), a history item that has a row ends with
-/// its item token `vocabulary + row` instead of [SEP]; items without one (too few interactions, or new)
-/// keep [SEP] and are known by their codes alone. Item tokens are context only: never generated.
+/// With item IDs (for the lazy decoder's item-ID embedding), a history item that has a row ends with
+/// its item token `vocabulary + row` instead of [SEP]; items without one keep [SEP] and are known by their
+/// codes alone. Item tokens are context only: never generated.
 public struct ItemTokenizer: Sendable {
+    /// Which items have an item-ID row.
+    public enum ItemIDs: Sendable, Equatable {
+        /// None: every item is its codes alone.
+        case none
+        /// Rows 1...n for chosen items (`rows(counts:minimum:)`: those with enough interactions).
+        case rows([UInt64: Int32])
+        /// Row = the item's place in the codebook's coding order + 1, for the first `capacity` items: a
+        /// table that grows with the catalog and never moves an item (the daemon's choice, where the
+        /// catalog keeps growing and a trained row must keep its item).
+        case codingOrder(capacity: Int)
+    }
+
     public static let pad: Int32 = 0
     public static let bos: Int32 = 1
     public static let sep: Int32 = 2
     static let first: Int32 = 3
 
     public let codebook: Codebook
-    /// Item -> its row of the item-ID embedding (1...; row 0 is shared by every item without one).
-    public let itemRows: [UInt64: Int32]
+    public let itemIDs: ItemIDs
     public var levels: Int { codebook.levels }
     public var codesPerLevel: Int { codebook.quantizer.codesPerLevel }
     /// Tokens the model must know: the specials and L * K codes.
     public var vocabulary: Int { Int(Self.first) + levels * codesPerLevel }
-    /// Rows of the item-ID embedding a model needs, the shared row 0 included; 0 without item rows.
-    public var itemVocabulary: Int { itemRows.isEmpty ? 0 : itemRows.count + 1 }
+    /// Rows of the item-ID embedding a model needs, the shared row 0 included; 0 without item IDs.
+    public var itemVocabulary: Int {
+        switch itemIDs {
+        case .none: 0
+        case let .rows(rows): rows.isEmpty ? 0 : rows.count + 1
+        case let .codingOrder(capacity): capacity + 1
+        }
+    }
 
-    public init(codebook: Codebook, itemRows: [UInt64: Int32] = [:]) {
-        precondition(itemRows.values.allSatisfy { $0 >= 1 && Int($0) <= itemRows.count }, "item rows are 1...count")
+    public init(codebook: Codebook, itemIDs: ItemIDs = .none) {
+        switch itemIDs {
+        case let .rows(rows): precondition(rows.values.allSatisfy { $0 >= 1 && Int($0) <= rows.count }, "item rows are 1...count")
+        case let .codingOrder(capacity): precondition(capacity >= 1, "an item-ID table needs a capacity")
+        case .none: break
+        }
         self.codebook = codebook
-        self.itemRows = itemRows
+        self.itemIDs = itemIDs
+    }
+
+    /// The item's row of the item-ID embedding; nil for an item known by its codes alone (row 0).
+    public func row(of item: UInt64) -> Int32? {
+        switch itemIDs {
+        case .none: nil
+        case let .rows(rows): rows[item]
+        case let .codingOrder(capacity): codebook.index(of: item).flatMap { Int($0) < capacity ? $0 + 1 : nil }
+        }
     }
 
     /// Rows for the items with at least `minimum` interactions in `counts`, in ascending item order.
-    public static func itemRows(counts: [UInt64: Int], minimum: Int) -> [UInt64: Int32] {
+    public static func rows(counts: [UInt64: Int], minimum: Int) -> [UInt64: Int32] {
         let frequent = counts.filter { $0.value >= minimum }.keys.sorted()
         return Dictionary(uniqueKeysWithValues: frequent.enumerated().map { ($0.element, Int32($0.offset + 1)) })
     }
@@ -52,7 +82,7 @@ public struct ItemTokenizer: Sendable {
     /// The last `maxItems` items of `history` (oldest first) as context tokens: codes, then the item's
     /// token or [SEP], for each item.
     public func historyTokens(_ history: ArraySlice<UInt64>, maxItems: Int) -> [Int32] {
-        history.suffix(maxItems).flatMap { item in tokens(of: item) + [itemRows[item].map { Int32(vocabulary) + $0 } ?? Self.sep] }
+        history.suffix(maxItems).flatMap { item in tokens(of: item) + [row(of: item).map { Int32(vocabulary) + $0 } ?? Self.sep] }
     }
 
     /// Teacher-forcing decoder inputs and targets for a session: inputs [BOS c1 c2 c3 BOS c1 ... c2] (the

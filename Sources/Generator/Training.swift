@@ -35,7 +35,7 @@ public final class GeneratorTrainer {
     public init(model: Seq2Seq, tokenizer: ItemTokenizer, maxHistory: Int, sessionItems: Int, optimizer: AdamW.Config = AdamW.Config()) {
         precondition(model.config.vocabulary >= tokenizer.vocabulary, "model vocabulary \(model.config.vocabulary) < \(tokenizer.vocabulary) tokens")
         precondition(model.config.itemVocabulary == tokenizer.itemVocabulary
-                     && (tokenizer.itemRows.isEmpty || model.config.vocabulary == tokenizer.vocabulary),
+                     && (tokenizer.itemVocabulary == 0 || model.config.vocabulary == tokenizer.vocabulary),
                      "the model's item-ID rows (\(model.config.itemVocabulary)) differ from the tokenizer's (\(tokenizer.itemVocabulary))")
         self.model = model
         self.tokenizer = tokenizer

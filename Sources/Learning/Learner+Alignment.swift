@@ -88,7 +88,7 @@ extension Learner {
     /// generated session.
     func evaluate(_ model: Seq2Seq, users: [(user: UInt64, history: [UInt64])]) -> (reward: Double, trueWatch: Double?) {
         guard let codebook, let reward else { return (0, nil) }
-        let tokenizer = ItemTokenizer(codebook: codebook)
+        let tokenizer = self.tokenizer(codebook)
         let decoder = SessionDecoder(model: model, weights: model.decodingWeights(), tokenizer: tokenizer)
         var total = 0.0, watch = 0.0
         for (user, history) in users {

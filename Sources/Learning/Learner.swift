@@ -174,8 +174,8 @@ public final class Learner {
         guard let codebook, codebook.count + uncodable.count < embeddings.count else { return }
         for (id, vector) in embeddings where codebook.code(of: id) == nil && !uncodable.contains(id) {
             do {
-                let code = try codebook.add(item: id, vector: vector)
-                try codebooks.saveAssignment(version: codebook.version, item: id, code: code)
+                try codebook.add(item: id, vector: vector)
+                try codebooks.saveAssignment(codebook, item: id)
             } catch {
                 uncodable.insert(id)
                 logger.warning("item left without a code", metadata: ["item": "\(id)", "reason": "\(error)"])
@@ -186,7 +186,7 @@ public final class Learner {
     /// Fresh models sized to the codebook, resumed from the checkpoint when it matches.
     func makeModels(resume: Bool) throws {
         guard let codebook else { return }
-        let tokenizer = ItemTokenizer(codebook: codebook)
+        let tokenizer = self.tokenizer(codebook)
         let mc = config.generator.fitted(to: tokenizer, maxHistory: config.maxHistory)
         var oc = AdamW.Config()
         oc.learningRate = config.learningRate
@@ -226,6 +226,13 @@ public final class Learner {
         self.trainer = trainer
         self.reward = reward
         self.rewardOptimizer = rewardOptimizer
+    }
+
+    /// Tokens of `codebook`'s items as the generator reads them: a lazy generator with `itemIDs` rows
+    /// gives items item-ID tokens in coding order, as serving does (`ModelSnapshot`).
+    func tokenizer(_ codebook: Codebook) -> ItemTokenizer {
+        let ids = config.generator.architecture == .lazy && config.itemIDs > 0
+        return ItemTokenizer(codebook: codebook, itemIDs: ids ? .codingOrder(capacity: config.itemIDs) : .none)
     }
 
     // MARK: - Training

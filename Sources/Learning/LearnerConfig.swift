@@ -6,6 +6,9 @@ public struct LearnerConfig: Sendable {
     /// Generator size and architecture (`Seq2Seq.Config.preset`: tiny, small, base; lazy or
     /// encoder-decoder); the vocabulary comes from the codebook.
     public var generator = Seq2Seq.Config.preset("small", architecture: .lazy)!
+    /// Lazy generator only: item-ID rows in its context for the first this many items in the codebook's
+    /// coding order (new items take the next rows as they are coded; 0: items are their codes alone).
+    public var itemIDs = 20_000
     /// History items the encoder reads (the paper: 256).
     public var maxHistory = 50
     /// Items per session, trained and served (the paper: 5).

@@ -135,7 +135,8 @@ public final class Seq2Seq {
         }
         encoderNorm = p.constant("encoder.norm", [d], 1)  // the lazy context's final norm too
         precondition(lazy || config.itemVocabulary == 0, "item-ID embeddings are the lazy decoder's")
-        itemEmbedding = lazy && config.itemVocabulary > 0 ? p.normal("context.items", [config.itemVocabulary, d], std: 1) : nil
+        // Item-ID rows start at zero: an item the model has not learned yet is its codes alone.
+        itemEmbedding = lazy && config.itemVocabulary > 0 ? p.constant("context.items", [config.itemVocabulary, d], 0) : nil
         contextPosition = lazy ? p.normal("context.positions", [config.contextLength, d], std: 0.1) : nil
         contextKV = lazy ? p.normal("context.kv", [2 * d, d], std: Float(d).squareRoot().reciprocal) : nil
         let routing = Routing(topK: config.topK)

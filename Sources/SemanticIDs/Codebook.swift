@@ -17,6 +17,9 @@ public final class Codebook: @unchecked Sendable {
     public private(set) var trie: CodeTrie
     private var codes: [UInt64: [Int32]] = [:]
     private var items: [UInt64: UInt64] = [:]
+    /// Items in coding order (see `index(of:)`).
+    public private(set) var itemsInOrder: [UInt64] = []
+    private var indices: [UInt64: Int32] = [:]
     /// Items that shared their code with another item before resolution, at build time.
     public let collisionsBeforeResolution: Int
 
@@ -47,18 +50,27 @@ public final class Codebook: @unchecked Sendable {
             let free = try freeCode(near: code, vector: vectors.row(i))
             place(vectors.ids[i], key: CodeTrie.pack(free), code: free)
         }
+        for item in codes.keys.sorted() { enroll(item) }
     }
 
-    /// A codebook restored from storage.
-    public init(version: UInt32, quantizer: ResidualQuantizer, assignments: [(item: UInt64, code: [Int32])], collisionsBeforeResolution: Int) {
+    /// A codebook restored from storage; `order` is its items' coding order (nil: by item id, as a build
+    /// orders them).
+    public init(version: UInt32, quantizer: ResidualQuantizer, assignments: [(item: UInt64, code: [Int32])], collisionsBeforeResolution: Int,
+                order: [UInt64]? = nil) {
         self.version = version
         self.quantizer = quantizer
         self.collisionsBeforeResolution = collisionsBeforeResolution
         trie = CodeTrie(levels: quantizer.levels)
         for (item, code) in assignments { place(item, key: CodeTrie.pack(code), code: code) }
+        let order = order ?? assignments.map(\.item).sorted()
+        precondition(order.count == codes.count && Set(order) == Set(codes.keys), "a codebook's order names each of its items once")
+        for item in order { enroll(item) }
     }
 
     public func code(of item: UInt64) -> [Int32]? { codes[item] }
+    /// The item's place in coding order, 0-based: the build's items by id, then each later item as it was
+    /// added. It never changes, so it can index a table that grows with the catalog (item-ID embeddings).
+    public func index(of item: UInt64) -> Int32? { indices[item] }
     public func item(at code: [Int32]) -> UInt64? { items[CodeTrie.pack(code)] }
 
     /// Every (item, code), by item id.
@@ -75,7 +87,13 @@ public final class Codebook: @unchecked Sendable {
         let nearest = quantizer.encode(vector[...])
         let code = items[CodeTrie.pack(nearest)] == nil ? nearest : try freeCode(near: nearest, vector: vector[...])
         place(item, key: CodeTrie.pack(code), code: code)
+        enroll(item)
         return code
+    }
+
+    private func enroll(_ item: UInt64) {
+        indices[item] = Int32(itemsInOrder.count)
+        itemsInOrder.append(item)
     }
 
     private func place(_ item: UInt64, key: UInt64, code: [Int32]) {

@@ -8,6 +8,8 @@ import LMDB
 /// Databases: `codebooks` ("current" -> version; version -> JSON header), `codebook.centroids`
 /// ((version, level) -> floats), `codebook.item-code` ((version, item) -> codes),
 /// `codebook.code-item` ((version, packed code) -> item). Integers are big-endian, floats little-endian.
+/// An item's codes are followed by its place in coding order (`Codebook.index(of:)`); records written
+/// before that existed have none, and such items take the first places, by id, when loaded.
 public struct CodebookStore: Sendable {
     struct Header: Codable {
         var levels: Int
@@ -70,7 +72,7 @@ public struct CodebookStore: Sendable {
             for (level, c) in q.centroids.enumerated() {
                 try txn.put(centroids, KeyBuilder.key(book.version) + KeyBuilder.key(UInt32(level)), c.withUnsafeBytes { Array($0) })
             }
-            for (item, code) in book.assignments { try write(txn, version: book.version, item: item, code: code) }
+            for item in book.itemsInOrder { try write(txn, book, item: item) }
             if makeCurrent { try txn.put(meta, Self.currentKey, v) }
         }
     }
@@ -84,9 +86,9 @@ public struct CodebookStore: Sendable {
         }
     }
 
-    /// Records one item coded after the build (`Codebook.add`).
-    public func saveAssignment(version: UInt32, item: UInt64, code: [Int32]) throws {
-        try env.write { txn in try write(txn, version: version, item: item, code: code) }
+    /// Records one item coded after the build (`Codebook.add`): its code and its place in coding order.
+    public func saveAssignment(_ book: Codebook, item: UInt64) throws {
+        try env.write { txn in try write(txn, book, item: item) }
     }
 
     /// Loads a version (default: the current one); nil if there is none.
@@ -104,17 +106,24 @@ public struct CodebookStore: Sendable {
                 levels.append(bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) })
             }
             var assignments: [(item: UInt64, code: [Int32])] = []
+            var unplaced: [UInt64] = [], placed: [(item: UInt64, index: Int32)] = []
             let prefix = KeyBuilder.key(version)
             try txn.scan(itemCode, from: prefix, to: KeyBuilder.key(version + 1)) { key, value in
                 var k = KeyReader(key)
                 _ = k.read(UInt32.self)
+                let item = k.read(UInt64.self)
+                guard value.count == header.levels * 4 || value.count == (header.levels + 1) * 4 else {
+                    throw CodebookError("codebook \(version): the code of item \(item) is damaged (\(value.count) bytes)")
+                }
                 var r = KeyReader(value)
-                assignments.append((k.read(UInt64.self), (0..<header.levels).map { _ in r.read(Int32.self) }))
+                assignments.append((item, (0..<header.levels).map { _ in r.read(Int32.self) }))
+                if value.count > header.levels * 4 { placed.append((item, r.read(Int32.self))) } else { unplaced.append(item) }
                 return true
             }
+            let order = unplaced + placed.sorted { $0.index < $1.index }.map(\.item)
             let quantizer = ResidualQuantizer(dimension: header.dimension, codesPerLevel: header.codesPerLevel, centroids: levels)
             return Codebook(version: version, quantizer: quantizer, assignments: assignments,
-                            collisionsBeforeResolution: header.collisionsBeforeResolution)
+                            collisionsBeforeResolution: header.collisionsBeforeResolution, order: order)
         }
     }
 
@@ -125,20 +134,22 @@ public struct CodebookStore: Sendable {
         }
     }
 
-    /// The code of `item` in `version`, read straight from the store.
-    public func code(version: UInt32, item: UInt64) throws -> [Int32]? {
+    /// The code of `item` in `version` (`levels` tokens), read straight from the store.
+    public func code(version: UInt32, item: UInt64, levels: Int) throws -> [Int32]? {
         try env.read { txn in
             try txn.get(itemCode, KeyBuilder.key(version) + KeyBuilder.key(item)).map { bytes in
                 var r = KeyReader(bytes)
-                return (0..<(bytes.count / 4)).map { _ in r.read(Int32.self) }
+                return (0..<min(levels, bytes.count / 4)).map { _ in r.read(Int32.self) }
             }
         }
     }
 
-    private func write(_ txn: WriteTransaction, version: UInt32, item: UInt64, code: [Int32]) throws {
-        var codeBytes = KeyBuilder()
-        for c in code { codeBytes.append(c) }
-        try txn.put(itemCode, KeyBuilder.key(version) + KeyBuilder.key(item), codeBytes.bytes)
-        try txn.put(codeItem, KeyBuilder.key(version) + KeyBuilder.key(CodeTrie.pack(code)), KeyBuilder.key(item))
+    private func write(_ txn: WriteTransaction, _ book: Codebook, item: UInt64) throws {
+        guard let code = book.code(of: item), let index = book.index(of: item) else { preconditionFailure("item \(item) is not in codebook \(book.version)") }
+        var value = KeyBuilder()
+        for c in code { value.append(c) }
+        value.append(index)
+        try txn.put(itemCode, KeyBuilder.key(book.version) + KeyBuilder.key(item), value.bytes)
+        try txn.put(codeItem, KeyBuilder.key(book.version) + KeyBuilder.key(CodeTrie.pack(code)), KeyBuilder.key(item))
     }
 }

@@ -16,10 +16,14 @@ public final class ModelSnapshot: Sendable {
     public init(info: ModelInfo, model: Seq2Seq, codebook: Codebook) {
         precondition(model.config == info.config, "model shape differs from its record")
         let frozen = Codebook(version: codebook.version, quantizer: codebook.quantizer, assignments: codebook.assignments,
-                              collisionsBeforeResolution: codebook.collisionsBeforeResolution)
+                              collisionsBeforeResolution: codebook.collisionsBeforeResolution, order: codebook.itemsInOrder)
         let twin = model.copy()
         self.info = info
-        decoder = SessionDecoder(model: twin, weights: twin.decodingWeights(), tokenizer: ItemTokenizer(codebook: frozen))
+        // The daemon's generators number item IDs in coding order (`LearnerConfig.itemIDs`); a row the
+        // version never trained is zero, so an item coded after it is its codes alone.
+        let rows = info.config.itemVocabulary
+        let tokenizer = ItemTokenizer(codebook: frozen, itemIDs: rows > 0 ? .codingOrder(capacity: rows - 1) : .none)
+        decoder = SessionDecoder(model: twin, weights: twin.decodingWeights(), tokenizer: tokenizer)
     }
 
     /// Beam-searched sessions of `items` items for a history (oldest first), none of them in `excluded`.

@@ -6,6 +6,7 @@ import Evaluation
 import Foundation
 import Generator
 import Models
+import SemanticIDs
 import Store
 
 struct Eval: ParsableCommand {
@@ -24,9 +25,12 @@ struct ExperimentOptions: ParsableArguments {
     @Option(help: "Generator dropout.") var dropout: Float = 0
     @Option(help: "Generator architecture: encoder-decoder (V1) or lazy (V2's lazy decoder-only).") var architecture = "lazy"
     @Option(help: "Lazy only: items with at least this many training interactions get an item-ID embedding (0: codes alone; default 5 for lazy).") var itemIds: Int?
+    @Option(help: "Semantic-ID levels (code tokens per item).") var levels = 3
+    @Option(help: "Semantic-ID codes per level (default: about twice the levels-th root of the catalog's size).") var codesPerLevel: Int?
     @Option(help: "Generator training steps.") var steps = 6_000
     @Option(help: "Generator users' sequences (--training sequences) or sessions (--training sessions) per training step.") var batch = 16
     @Option(help: "Generator peak learning rate (warm-up, then cosine decay).") var learningRate: Float = 4e-3
+    @Option(help: "Generator weight decay (decoupled, on matrices).") var weightDecay: Float = 0.01
     @Option(help: "Generator training: sequences (lazy only: each step --batch users' whole sequences, every position's next session a target) or sessions (--batch sampled (history, session) examples a step); default sequences for lazy, sessions for encoder-decoder.") var training: String?
     @Option(help: "Measure the generator on the validation items every this many steps and keep its best step (0: keep the last).") var validateEvery = 1_000
     @Option(help: "Stop the generator after this many measurements in a row without a better validation NDCG@10.") var patience = 3
@@ -66,9 +70,12 @@ struct ExperimentOptions: ParsableArguments {
         if let contextLayers { config.generator.encoderLayers = contextLayers }
         (config.generator.decoderLayers, config.generator.dropout) = (decoderLayers, dropout)
         guard config.generator.width % config.generator.heads == 0 else { throw ValidationError("--width must be a multiple of the \(config.generator.heads) heads") }
+        guard (1...4).contains(levels) else { throw ValidationError("--levels takes 1...4") }
+        guard (2...8192).contains(codesPerLevel ?? 2) else { throw ValidationError("--codes-per-level takes 2...8192") }
+        (config.codes.levels, config.codes.codesPerLevel) = (levels, codesPerLevel)
         config.generatorSteps = steps
         config.generatorBatch = batch
-        config.generatorLearningRate = learningRate
+        (config.generatorLearningRate, config.generatorWeightDecay) = (learningRate, weightDecay)
         (config.sasrecEpochs, config.sasrecValidateEvery, config.sasrecPatience) = (sasrecEpochs, sasrecValidateEvery, sasrecPatience)
         config.maxHistory = history
         config.sessionItems = tiger ? 1 : sessionItems ?? (mode == .sequences ? 1 : 5)

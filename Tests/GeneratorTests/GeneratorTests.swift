@@ -29,8 +29,8 @@ func tinyModel(vocabulary: Int, seed: UInt64, architecture: Seq2Seq.Architecture
 /// A tokenizer and a tiny model of `architecture`; the lazy one with item-ID rows for the even items.
 func tinyGenerator(_ book: Codebook, architecture: Seq2Seq.Architecture, seed: UInt64, contextLength: Int = 4,
                    contextLayers: Int? = nil) -> (ItemTokenizer, Seq2Seq) {
-    let rows = architecture == .lazy ? ItemTokenizer.itemRows(counts: Dictionary(uniqueKeysWithValues: book.assignments.map { ($0.item, $0.item % 2 == 0 ? 2 : 1) }), minimum: 2) : [:]
-    let tokenizer = ItemTokenizer(codebook: book, itemRows: rows)
+    let rows = ItemTokenizer.rows(counts: Dictionary(uniqueKeysWithValues: book.assignments.map { ($0.item, $0.item % 2 == 0 ? 2 : 1) }), minimum: 2)
+    let tokenizer = ItemTokenizer(codebook: book, itemIDs: architecture == .lazy ? .rows(rows) : .none)
     return (tokenizer, tinyModel(vocabulary: tokenizer.vocabulary, seed: seed, architecture: architecture,
                                  itemVocabulary: tokenizer.itemVocabulary, contextLength: contextLength, contextLayers: contextLayers))
 }
@@ -53,14 +53,30 @@ func tinyGenerator(_ book: Codebook, architecture: Seq2Seq.Architecture, seed: U
     /// item token (after the code vocabulary), every other item with [SEP].
     @Test func itemRowsMarkFrequentItemsInTheHistory() throws {
         let book = try randomCodebook(items: 40, codes: 5, seed: 1)
-        let rows = ItemTokenizer.itemRows(counts: [9: 3, 2: 5, 4: 1, 30: 2], minimum: 2)
+        let rows = ItemTokenizer.rows(counts: [9: 3, 2: 5, 4: 1, 30: 2], minimum: 2)
         #expect(rows == [2: 1, 9: 2, 30: 3])
-        let tokenizer = ItemTokenizer(codebook: book, itemRows: rows)
+        let tokenizer = ItemTokenizer(codebook: book, itemIDs: .rows(rows))
         #expect(tokenizer.itemVocabulary == 4)
         let v = Int32(tokenizer.vocabulary)
         #expect(tokenizer.historyTokens([4, 9, 2][...], maxItems: 3)
                 == tokenizer.tokens(of: 4) + [2] + tokenizer.tokens(of: 9) + [v + 2] + tokenizer.tokens(of: 2) + [v + 1])
         #expect(ItemTokenizer(codebook: book).itemVocabulary == 0)
+    }
+
+    /// The daemon's item IDs: row = place in the codebook's coding order + 1, up to the capacity; an item
+    /// coded later takes the next row (seen at once by a tokenizer made before), and items past the
+    /// capacity are known by their codes alone.
+    @Test func codingOrderRowsGrowWithTheCatalog() throws {
+        let book = try randomCodebook(items: 10, codes: 5, seed: 1)
+        let tokenizer = ItemTokenizer(codebook: book, itemIDs: .codingOrder(capacity: 11))
+        #expect(tokenizer.itemVocabulary == 12)
+        #expect(book.itemsInOrder == book.assignments.map(\.item))
+        #expect(book.itemsInOrder.map { tokenizer.row(of: $0) } == (1...10).map { Int32($0) })
+        try book.add(item: 500, vector: [Float](repeating: 0.5, count: book.quantizer.dimension))
+        try book.add(item: 501, vector: [Float](repeating: -0.5, count: book.quantizer.dimension))
+        #expect(tokenizer.row(of: 500) == 11 && tokenizer.row(of: 501) == nil && tokenizer.row(of: 9_999) == nil)
+        let v = Int32(tokenizer.vocabulary)
+        #expect(tokenizer.historyTokens([500, 501][...], maxItems: 2) == tokenizer.tokens(of: 500) + [v + 11] + tokenizer.tokens(of: 501) + [2])
     }
 
     /// Property: over random tries, untrained models and random exclusions, constrained beam search only

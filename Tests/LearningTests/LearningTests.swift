@@ -7,6 +7,7 @@ import Generator
 import LMDB
 import Logging
 import Models
+import SemanticIDs
 import Serving
 import Simulator
 import Store
@@ -147,6 +148,39 @@ func interaction(_ user: UInt64, _ item: UInt64, request: String, position: Int,
         try again.start()
         let resumed = again.status.snapshot
         #expect(resumed.steps == 120 && resumed.examples == status.examples && resumed.rounds.map(\.id) == [1])
+    }
+
+    /// The lazy generator's item IDs follow the codebook's coding order, in training and in the served
+    /// versions: rows of items in the histories learn, rows never given out stay zero, a restart keeps
+    /// every item's row, and an item coded later takes the next row.
+    @Test func itemIDRowsFollowCodingOrderThroughServingAndRestarts() throws {
+        let s = try Setup()
+        defer { s.dir.cleanup() }
+        var config = Self.config
+        config.generator = Seq2Seq.Config.preset("tiny", architecture: .lazy)!
+        config.itemIDs = 200
+        let learner = try s.learner(config, trainedFor: 40)
+        let codebook = try #require(learner.codebook)
+        let model = try #require(learner.trainer?.model)
+        #expect(model.config.itemVocabulary == 201)
+        let served = try #require(learner.registry.snapshot)
+        let item = codebook.itemsInOrder[17]
+        #expect(served.tokenizer.row(of: item) == 18 && learner.trainer?.tokenizer.row(of: item) == 18)
+        let table = try #require(model.parameters.named["context.items"])
+        func rowNorm(_ r: Int) -> Float { (0..<model.config.width).reduce(0) { $0 + abs(table[r * model.config.width + $1]) } }
+        #expect((1...150).contains { rowNorm($0) > 0 } && (151...200).allSatisfy { rowNorm($0) == 0 })
+
+        // A new catalog item is coded on the next tick and takes row 151; a restart keeps every row.
+        var event = ItemEvent(eventID: "late-item", itemID: 9_001, timestampMs: 1_767_225_600_000)
+        event.embedding = s.world.items[3].embedding
+        try s.history.apply([.item(event)], offsets: [:])
+        _ = try learner.tick()
+        #expect(learner.trainer?.tokenizer.row(of: 9_001) == 151)
+        try learner.checkpoint()
+        let again = try s.learner(config)
+        try again.start()
+        #expect(again.codebook?.itemsInOrder == learner.codebook?.itemsInOrder)
+        #expect(again.trainer?.tokenizer.row(of: 9_001) == 151 && again.trainer?.tokenizer.row(of: item) == 18)
     }
 
     /// `trainer.architecture` changed between two runs: the encoder-decoder's checkpoint is not forced
