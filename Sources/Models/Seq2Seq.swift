@@ -49,6 +49,9 @@ public final class Seq2Seq {
         public var contextLength = 256
         /// Lazy only: rows of the item-ID embedding, the cold row 0 included (0: no item IDs, codes alone).
         public var itemVocabulary = 0
+        /// The output head is the token embedding (tied, T5-style), so a code scores by the same vector it
+        /// is read as in the context and the decoder's inputs. Default false: a head of its own.
+        public var tiedHead = false
         public init() {}
 
         // Records written before `architecture` existed decode as encoder-decoders.
@@ -70,12 +73,14 @@ public final class Seq2Seq {
             levels = try c.decodeIfPresent(Int.self, forKey: .levels) ?? 3
             contextLength = try c.decodeIfPresent(Int.self, forKey: .contextLength) ?? 256
             itemVocabulary = try c.decodeIfPresent(Int.self, forKey: .itemVocabulary) ?? 0
+            tiedHead = try c.decodeIfPresent(Bool.self, forKey: .tiedHead) ?? false
         }
 
         /// The checkpoint's shape string: a checkpoint resumes only into a model of the same shape.
         public var shape: String {
             let base = "\(vocabulary),\(width),\(heads),\(encoderLayers),\(decoderLayers),\(feedForward),\(experts),\(topK)"
-            return architecture == .lazy ? "lazy,\(base),\(levels),\(contextLength),\(itemVocabulary)" : base
+            let shape = architecture == .lazy ? "lazy,\(base),\(levels),\(contextLength),\(itemVocabulary)" : base
+            return tiedHead ? shape + ",tied" : shape
         }
 
         /// Named sizes: `tiny` (tests), `small` (the CPU default: the reference model), `base`.
@@ -147,8 +152,9 @@ public final class Seq2Seq {
              p.constant("decoder.\(i).norm3", [d], 1),
              MoEFeedForward(p, "decoder.\(i).moe", width: d, hidden: config.feedForward, experts: config.experts, routing: routing))
         }
-        decoderNorm = p.constant("decoder.norm", [d], 1)
-        head = p.normal("head", [config.vocabulary, d], std: Float(d).squareRoot().reciprocal)
+        // Tied, the final norm starts at 1/sqrt(D): logits of unit-variance embeddings start at unit scale.
+        decoderNorm = p.constant("decoder.norm", [d], config.tiedHead ? Float(d).squareRoot().reciprocal : 1)
+        head = config.tiedHead ? embedding : p.normal("head", [config.vocabulary, d], std: Float(d).squareRoot().reciprocal)
         parameters = p
     }
 

@@ -4,8 +4,8 @@ import Testing
 
 @Suite struct DecodingTests {
     @Test(arguments: Seq2SeqTests.variants)
-    func cachedStepsGiveTheLogitsOfTheFullDecoder(architecture: Seq2Seq.Architecture, contextLayers: Int) {
-        let (config, batch) = Seq2SeqTests.fixture(architecture, contextLayers: contextLayers)
+    func cachedStepsGiveTheLogitsOfTheFullDecoder(_ variant: Seq2SeqTests.Variant) {
+        let (config, batch) = Seq2SeqTests.fixture(variant)
         let model = Seq2Seq(config: config, seed: 2)
         let g = Graph(training: false)
         let (memory, valid) = model.context(g, tokens: batch.encoderTokens, valid: batch.encoderValid, batch: 4, length: 6)
@@ -25,8 +25,8 @@ import Testing
     }
 
     @Test(arguments: Seq2SeqTests.variants)
-    func beamSearchFindsWhatTheTrainedModelLearned(architecture: Seq2Seq.Architecture, contextLayers: Int) {
-        let (config, batch) = Seq2SeqTests.fixture(architecture, contextLayers: contextLayers)
+    func beamSearchFindsWhatTheTrainedModelLearned(_ variant: Seq2SeqTests.Variant) {
+        let (config, batch) = Seq2SeqTests.fixture(variant)
         let model = Seq2Seq(config: config, seed: 1)
         _ = Seq2SeqTests.train(model, steps: 150, seed: 3)
         let beams = model.beamSearch(weights: model.decodingWeights(), tokens: Array(batch.encoderTokens[0..<6]), valid: Array(batch.encoderValid[0..<6]), beam: 4, steps: 4, start: 1)

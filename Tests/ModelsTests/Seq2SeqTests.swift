@@ -47,16 +47,24 @@ import Testing
                              encoderValid: valid, decoderInputs: inputs, targets: targets)
     }
 
-    /// The tiny model and its batch, for either architecture; the lazy one with `contextLayers` causal
-    /// layers over its items.
-    static func fixture(_ architecture: Seq2Seq.Architecture, contextLayers: Int = 0) -> (config: Seq2Seq.Config, batch: Seq2Seq.Batch) {
-        var lazy = lazyTiny
-        lazy.encoderLayers = contextLayers
-        return architecture == .lazy ? (lazy, lazyBatch) : (tiny, batch)
+    /// A shape the model tests run on: an architecture, the lazy model's causal context layers, a tied head.
+    struct Variant: Sendable, CustomTestStringConvertible {
+        var architecture: Seq2Seq.Architecture
+        var contextLayers = 0
+        var tiedHead = false
+        var testDescription: String { "\(architecture.rawValue), \(contextLayers) context layers\(tiedHead ? ", tied head" : "")" }
     }
 
-    /// The architectures the model tests run on: encoder-decoder, lazy, lazy with a context layer.
-    static let variants: [(Seq2Seq.Architecture, Int)] = [(.encoderDecoder, 0), (.lazy, 0), (.lazy, 1)]
+    static let variants = [Variant(architecture: .encoderDecoder), Variant(architecture: .lazy), Variant(architecture: .lazy, contextLayers: 1),
+                           Variant(architecture: .lazy, tiedHead: true)]
+
+    /// The tiny model of a variant and its batch.
+    static func fixture(_ v: Variant) -> (config: Seq2Seq.Config, batch: Seq2Seq.Batch) {
+        var config = v.architecture == .lazy ? lazyTiny : tiny
+        if v.architecture == .lazy { config.encoderLayers = v.contextLayers }
+        config.tiedHead = v.tiedHead
+        return (config, v.architecture == .lazy ? lazyBatch : batch)
+    }
 
     /// Trains `steps` AdamW steps; returns the cross-entropy after each.
     static func train(_ model: Seq2Seq, steps: Int, seed: UInt64) -> [Float] {
@@ -77,8 +85,8 @@ import Testing
     }
 
     @Test(arguments: variants)
-    func overfitsAFixedBatch(architecture: Seq2Seq.Architecture, contextLayers: Int) {
-        let model = Seq2Seq(config: Self.fixture(architecture, contextLayers: contextLayers).config, seed: 1)
+    func overfitsAFixedBatch(_ variant: Variant) {
+        let model = Seq2Seq(config: Self.fixture(variant).config, seed: 1)
         let losses = Self.train(model, steps: 150, seed: 3)
         #expect(losses[0] > 2.5)  // about log(24) at the start
         #expect(losses.last! < 0.02, "cross-entropy after 150 steps: \(losses.last!)")
@@ -108,6 +116,16 @@ import Testing
         let mixed = Set(Seq2Seq(config: config, seed: 1).parameters.tensors.compactMap(\.name))
         #expect(mixed.isSuperset(of: ["context.0.attention.qkv", "context.0.ffn.w1", "context.kv"]))
         #expect(!mixed.contains { $0.hasPrefix("encoder.0.") })
+    }
+
+    /// A tied head is the token embedding: no parameter of its own, and a shape of its own.
+    @Test func aTiedHeadIsTheEmbedding() {
+        var config = Self.lazyTiny
+        config.tiedHead = true
+        let names = Seq2Seq(config: config, seed: 1).parameters.tensors.compactMap(\.name)
+        #expect(!names.contains("head") && names.contains("embedding"))
+        #expect(config.shape == Self.lazyTiny.shape + ",tied")
+        #expect(Seq2Seq(config: config, seed: 1).parameters.count < Seq2Seq(config: Self.lazyTiny, seed: 1).parameters.count)
     }
 
     /// Model records written before the architecture existed read as encoder-decoders.
