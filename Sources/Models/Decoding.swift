@@ -11,6 +11,8 @@ public final class DecoderState {
     let crossK: [Tensor], crossV: [Tensor]
     /// Per layer: (R, capacity, D) each.
     var selfK: [Tensor], selfV: [Tensor]
+    /// (B, D): each request's newest context item, which every token adds with `newestItemQuery`.
+    let newest: Tensor?
     /// Positions decoded so far.
     public private(set) var length = 0
     var rows: Int { requests * beamsPerRequest }
@@ -21,6 +23,8 @@ public final class DecoderState {
         (requests, self.beamsPerRequest, self.capacity, memoryLength, self.memoryValid) = (b, beamsPerRequest, capacity, te, memoryValid)
         let keysValues = model.contextKeysValues(g, memory: memory)
         (crossK, crossV) = (keysValues.map(\.k), keysValues.map(\.v))
+        newest = model.config.newestItemQuery && te > 0
+            ? g.reshape(g.slice(memory, axis: 1, (te - 1)..<te), [b, d]) : nil
         let r = b * beamsPerRequest
         selfK = model.decoder.map { _ in Tensor(shape: [r, capacity, d]) }
         selfV = model.decoder.map { _ in Tensor(shape: [r, capacity, d]) }
@@ -61,6 +65,7 @@ extension Seq2Seq {
         let g = Graph(training: false)
         let (r, d, t) = (state.rows, config.width, state.length)
         var x = g.embedding(embedding, tokens, shape: [r, 1])
+        if let newest = state.newest { x = g.add(x, g.embedding(newest, (0..<r).map { Int32($0 / state.beamsPerRequest) }, shape: [r, 1])) }
         let buckets = relativePositionBuckets(queries: 1, keys: t + 1, queryOffset: t, bidirectional: false,
                                               buckets: config.positionBuckets, maxDistance: config.maxDistance)
         let bias = g.relativePositionBias(decoderBias, buckets: buckets, queries: 1, keys: t + 1)

@@ -52,6 +52,10 @@ public final class Seq2Seq {
         /// The output head is the token embedding (tied, T5-style), so a code scores by the same vector it
         /// is read as in the context and the decoder's inputs. Default false: a head of its own.
         public var tiedHead = false
+        /// Lazy only: every decoder token adds the context's newest item (for sequence training's block n,
+        /// item n), so queries depend on the user from the first code on; without it the first code's
+        /// query is the same for everyone and the context is only pooled. Default false.
+        public var newestItemQuery = false
         public init() {}
 
         // Records written before `architecture` existed decode as encoder-decoders.
@@ -74,13 +78,14 @@ public final class Seq2Seq {
             contextLength = try c.decodeIfPresent(Int.self, forKey: .contextLength) ?? 256
             itemVocabulary = try c.decodeIfPresent(Int.self, forKey: .itemVocabulary) ?? 0
             tiedHead = try c.decodeIfPresent(Bool.self, forKey: .tiedHead) ?? false
+            newestItemQuery = try c.decodeIfPresent(Bool.self, forKey: .newestItemQuery) ?? false
         }
 
         /// The checkpoint's shape string: a checkpoint resumes only into a model of the same shape.
         public var shape: String {
             let base = "\(vocabulary),\(width),\(heads),\(encoderLayers),\(decoderLayers),\(feedForward),\(experts),\(topK)"
             let shape = architecture == .lazy ? "lazy,\(base),\(levels),\(contextLength),\(itemVocabulary)" : base
-            return tiedHead ? shape + ",tied" : shape
+            return shape + (tiedHead ? ",tied" : "") + (newestItemQuery ? ",newest" : "")
         }
 
         /// Named sizes: `tiny` (tests), `small` (the CPU default: the reference model), `base`.
@@ -140,6 +145,7 @@ public final class Seq2Seq {
         }
         encoderNorm = p.constant("encoder.norm", [d], 1)  // the lazy context's final norm too
         precondition(lazy || config.itemVocabulary == 0, "item-ID embeddings are the lazy decoder's")
+        precondition(lazy || !config.newestItemQuery, "the newest-item query is the lazy decoder's")
         // Item-ID rows start at zero: an item the model has not learned yet is its codes alone.
         itemEmbedding = lazy && config.itemVocabulary > 0 ? p.constant("context.items", [config.itemVocabulary, d], 0) : nil
         contextPosition = lazy ? p.normal("context.positions", [config.contextLength, d], std: 0.1) : nil
@@ -252,13 +258,18 @@ public final class Seq2Seq {
                        blocks: Int = 1) -> (logits: Tensor, balance: Tensor?) {
         precondition(blocks == 1 || blocks == memory.shape[1], "decode: \(blocks) blocks for a context of \(memory.shape[1])")
         var x = g.dropout(g.embedding(embedding, inputs, shape: [batch * blocks, length]), config.dropout)
+        let tc = memory.shape[1], d = config.width
+        if config.newestItemQuery && tc > 0 {
+            // Row b's block n reads context item n (one block: the newest, Tc - 1) at each of its tokens.
+            let rows = (0..<batch).flatMap { b in (0..<blocks).flatMap { n in repeatElement(Int32(b * tc + (blocks > 1 ? n : tc - 1)), count: length) } }
+            x = g.add(x, g.embedding(g.reshape(memory, [batch * tc, d]), rows, shape: [batch * blocks, length]))
+        }
         let buckets = relativePositionBuckets(queries: length, keys: length, bidirectional: false,
                                               buckets: config.positionBuckets, maxDistance: config.maxDistance)
         let bias = g.relativePositionBias(decoderBias, buckets: buckets, queries: length, keys: length)
         var balance: Tensor?
         let keysValues = contextKeysValues(g, memory: memory)
         let crossMask = AttentionMask(keyValid: memoryValid, queryBlock: blocks > 1 ? length : 0)
-        let d = config.width
         for (layer, kv) in zip(decoder, keysValues) {
             x = g.add(x, g.dropout(layer.selfAttention(g, g.rmsNorm(x, weight: layer.norm1), mask: AttentionMask(causal: true), bias: bias), config.dropout))
             let queries = g.reshape(g.rmsNorm(x, weight: layer.norm2), [batch, blocks * length, d])

@@ -24,6 +24,7 @@ struct ExperimentOptions: ParsableArguments {
     @Option(help: "Generator layers over the history (encoder-decoder: its encoder's; lazy: causal self-attention over the item positions; default: the preset's, 2 and 0).") var contextLayers: Int?
     @Option(help: "Generator dropout.") var dropout: Float = 0
     @Flag(help: "Generator output head tied to the token embeddings.") var tiedHead = false
+    @Flag(help: "Lazy only: every decoder token adds the context's newest item, so the first code's query depends on the user.") var newestItemQuery = false
     @Option(help: "Generator architecture: encoder-decoder (V1) or lazy (V2's lazy decoder-only).") var architecture = "lazy"
     @Option(help: "Lazy only: items with at least this many training interactions get an item-ID embedding (0: codes alone; default 5 for lazy).") var itemIds: Int?
     @Option(help: "Semantic-ID levels (code tokens per item).") var levels = 3
@@ -70,6 +71,8 @@ struct ExperimentOptions: ParsableArguments {
         if let feedForward { config.generator.feedForward = feedForward }
         if let contextLayers { config.generator.encoderLayers = contextLayers }
         config.generator.tiedHead = tiedHead
+        guard !newestItemQuery || arch == .lazy else { throw ValidationError("--newest-item-query needs --architecture lazy") }
+        config.generator.newestItemQuery = newestItemQuery
         (config.generator.decoderLayers, config.generator.dropout) = (decoderLayers, dropout)
         guard config.generator.width % config.generator.heads == 0 else { throw ValidationError("--width must be a multiple of the \(config.generator.heads) heads") }
         guard (1...4).contains(levels) else { throw ValidationError("--levels takes 1...4") }
@@ -95,7 +98,7 @@ struct ExperimentOptions: ParsableArguments {
         let started = Date()
         let report = try RankingExperiment(config: config).run(on: events, name: name) { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
         let chosen = config.generator
-        let model = "\(preset) (width \(chosen.width), feed-forward \(chosen.feedForward), \(chosen.decoderLayers) decoder layers\(arch == .lazy && chosen.encoderLayers > 0 ? ", \(chosen.encoderLayers) context layers" : "")\(chosen.tiedHead ? ", tied head" : "")), \(arch.rawValue)\(mode == .sequences ? ", trained on sequences" : "")\(tiger ? ", TIGER-style" : "")\(itemIds > 0 ? ", item IDs >= \(itemIds)" : ""), history \(history)"
+        let model = "\(preset) (width \(chosen.width), feed-forward \(chosen.feedForward), \(chosen.decoderLayers) decoder layers\(arch == .lazy && chosen.encoderLayers > 0 ? ", \(chosen.encoderLayers) context layers" : "")\(chosen.tiedHead ? ", tied head" : "")\(chosen.newestItemQuery ? ", newest-item query" : "")), \(arch.rawValue)\(mode == .sequences ? ", trained on sequences" : "")\(tiger ? ", TIGER-style" : "")\(itemIds > 0 ? ", item IDs >= \(itemIds)" : ""), history \(history)"
         for (split, result) in [("validation", report.validation)] + (report.test.map { [("test", $0)] } ?? []) {
             print("")
             print("\(name), leave-one-out, full ranking over unseen items, \((result.generator ?? result.sasrec)?.users ?? 0) users, \(split) items")

@@ -13,11 +13,12 @@ import Testing
     }
 
     /// The last position's block is exactly the sampled example "whole history, then the last item"
-    /// (with and without causal context layers).
-    @Test(arguments: [0, 1])
-    func theLastBlockIsTheWholeHistoryExample(contextLayers: Int) throws {
+    /// (with and without causal context layers, and with the newest-item query).
+    @Test(arguments: [(0, false), (1, false), (0, true)])
+    func theLastBlockIsTheWholeHistoryExample(contextLayers: Int, newestItemQuery: Bool) throws {
         let book = try randomCodebook(items: 30, codes: 4, seed: 2)
-        let (tokenizer, model) = tinyGenerator(book, architecture: .lazy, seed: 3, contextLength: 6, contextLayers: contextLayers)
+        let (tokenizer, model) = tinyGenerator(book, architecture: .lazy, seed: 3, contextLength: 6, contextLayers: contextLayers,
+                                               newestItemQuery: newestItemQuery)
         let trainer = GeneratorTrainer(model: model, tokenizer: tokenizer, maxHistory: 6, sessionItems: 1)
         let sequence: [UInt64] = [4, 11, 7, 20, 2, 9]
         let whole = Self.loss(trainer, sequence, blocks: [4])
@@ -26,11 +27,12 @@ import Testing
     }
 
     /// A block reads the context up to its own position only: changing a later item changes nothing, also
-    /// when causal context layers mix the items.
-    @Test(arguments: [0, 1])
-    func aBlockDoesNotSeeTheItemsAfterIt(contextLayers: Int) throws {
+    /// when causal context layers mix the items or the tokens add their block's newest item.
+    @Test(arguments: [(0, false), (1, false), (0, true)])
+    func aBlockDoesNotSeeTheItemsAfterIt(contextLayers: Int, newestItemQuery: Bool) throws {
         let book = try randomCodebook(items: 30, codes: 4, seed: 2)
-        let (tokenizer, model) = tinyGenerator(book, architecture: .lazy, seed: 3, contextLength: 6, contextLayers: contextLayers)
+        let (tokenizer, model) = tinyGenerator(book, architecture: .lazy, seed: 3, contextLength: 6, contextLayers: contextLayers,
+                                               newestItemQuery: newestItemQuery)
         let trainer = GeneratorTrainer(model: model, tokenizer: tokenizer, maxHistory: 6, sessionItems: 1)
         let before = Self.loss(trainer, [4, 11, 7, 20, 2, 9], blocks: [0, 1])
         let changedLater = Self.loss(trainer, [4, 11, 7, 25, 13, 9], blocks: [0, 1])

@@ -52,17 +52,21 @@ import Testing
         var architecture: Seq2Seq.Architecture
         var contextLayers = 0
         var tiedHead = false
-        var testDescription: String { "\(architecture.rawValue), \(contextLayers) context layers\(tiedHead ? ", tied head" : "")" }
+        var newestItemQuery = false
+        var testDescription: String {
+            "\(architecture.rawValue), \(contextLayers) context layers\(tiedHead ? ", tied head" : "")\(newestItemQuery ? ", newest-item query" : "")"
+        }
     }
 
     static let variants = [Variant(architecture: .encoderDecoder), Variant(architecture: .lazy), Variant(architecture: .lazy, contextLayers: 1),
-                           Variant(architecture: .lazy, tiedHead: true)]
+                           Variant(architecture: .lazy, tiedHead: true), Variant(architecture: .lazy, newestItemQuery: true)]
 
     /// The tiny model of a variant and its batch.
     static func fixture(_ v: Variant) -> (config: Seq2Seq.Config, batch: Seq2Seq.Batch) {
         var config = v.architecture == .lazy ? lazyTiny : tiny
         if v.architecture == .lazy { config.encoderLayers = v.contextLayers }
         config.tiedHead = v.tiedHead
+        config.newestItemQuery = v.newestItemQuery
         return (config, v.architecture == .lazy ? lazyBatch : batch)
     }
 
