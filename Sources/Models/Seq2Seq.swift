@@ -104,11 +104,12 @@ public final class Seq2Seq {
             return c
         }
 
-        /// A preset with an architecture: the lazy model has no layers over its context (V2's design).
+        /// A preset with an architecture: the lazy model has no layers over its context (V2's design) and
+        /// its tokens add the newest context item (`newestItemQuery`).
         public static func preset(_ name: String, architecture: Architecture) -> Config? {
             guard var c = preset(name) else { return nil }
             c.architecture = architecture
-            if architecture == .lazy { c.encoderLayers = 0 }
+            if architecture == .lazy { (c.encoderLayers, c.newestItemQuery) = (0, true) }
             return c
         }
     }

@@ -24,10 +24,10 @@ struct ExperimentOptions: ParsableArguments {
     @Option(help: "Generator layers over the history (encoder-decoder: its encoder's; lazy: causal self-attention over the item positions; default: the preset's, 2 and 0).") var contextLayers: Int?
     @Option(help: "Generator dropout.") var dropout: Float = 0
     @Flag(help: "Generator output head tied to the token embeddings.") var tiedHead = false
-    @Flag(help: "Lazy only: every decoder token adds the context's newest item, so the first code's query depends on the user.") var newestItemQuery = false
+    @Flag(inversion: .prefixedNo, help: "Lazy only: every decoder token adds the context's newest item, so the first code's query depends on the user (default: on for lazy).") var newestItemQuery: Bool?
     @Option(help: "Generator architecture: encoder-decoder (V1) or lazy (V2's lazy decoder-only).") var architecture = "lazy"
     @Option(help: "Lazy only: items with at least this many training interactions get an item-ID embedding (0: codes alone; default 5 for lazy).") var itemIds: Int?
-    @Option(help: "Semantic-ID levels (code tokens per item).") var levels = 3
+    @Option(help: "Semantic-ID levels (code tokens per item; 2: chosen on ML-1M's validation items, the daemon's codebooks have 3).") var levels = 2
     @Option(help: "Semantic-ID codes per level (default: about twice the levels-th root of the catalog's size).") var codesPerLevel: Int?
     @Option(help: "Generator training steps.") var steps = 6_000
     @Option(help: "Generator users' sequences (--training sequences) or sessions (--training sessions) per training step.") var batch = 16
@@ -71,8 +71,8 @@ struct ExperimentOptions: ParsableArguments {
         if let feedForward { config.generator.feedForward = feedForward }
         if let contextLayers { config.generator.encoderLayers = contextLayers }
         config.generator.tiedHead = tiedHead
-        guard !newestItemQuery || arch == .lazy else { throw ValidationError("--newest-item-query needs --architecture lazy") }
-        config.generator.newestItemQuery = newestItemQuery
+        guard newestItemQuery != true || arch == .lazy else { throw ValidationError("--newest-item-query needs --architecture lazy") }
+        if let newestItemQuery { config.generator.newestItemQuery = newestItemQuery }
         (config.generator.decoderLayers, config.generator.dropout) = (decoderLayers, dropout)
         guard config.generator.width % config.generator.heads == 0 else { throw ValidationError("--width must be a multiple of the \(config.generator.heads) heads") }
         guard (1...4).contains(levels) else { throw ValidationError("--levels takes 1...4") }

@@ -5,8 +5,8 @@ scaled dot-product attention with a learned relative position bias shared across
 feed-forwards in the encoder, top-k mixture-of-GELU-experts feed-forwards in the decoder (softmax over
 the chosen logits, Switch balance loss), untied output head, AdamW. With --architecture lazy, V2's lazy
 decoder-only model instead: no encoder; each history item (3 code tokens and a separator) is the sum of
-its codes' embeddings and a position embedding, RMS-normed, and one key/value projection of it is shared
-by every decoder layer. Prints "result <train s/step> <beam s/request>" last. Run with Debian's python3
+its codes' embeddings and a position embedding, RMS-normed, one key/value projection of it is shared
+by every decoder layer, and every decoder token adds the newest history item. Prints "result <train s/step> <beam s/request>" last. Run with Debian's python3
 and python3-torch; onerec sets OPENBLAS_CORETYPE.
 """
 import argparse
@@ -145,6 +145,8 @@ class Model(torch.nn.Module):
 
     def decode(self, memory, mask, inputs):
         x = self.embedding(inputs)
+        if LAZY:  # every token adds the newest history item
+            x = x + memory[:, -1:]
         t = inputs.shape[1]
         bias = self.dec_bias(buckets(t, t, 0, False)).permute(2, 0, 1)
         balance = 0
@@ -166,7 +168,7 @@ class Model(torch.nn.Module):
         seqs = torch.zeros(beam, 0, dtype=torch.long)
         inp = torch.ones(beam, 1, dtype=torch.long)
         for step in range(steps):
-            x = self.embedding(inp)
+            x = self.embedding(inp) + (memory[:, -1:] if LAZY else 0)
             bias = self.dec_bias(buckets(1, step + 1, step, False)).permute(2, 0, 1)
             for i, l in enumerate(self.dec):
                 q, k, v = l["qkv"](l["n1"](x)).split(D, -1)
