@@ -43,6 +43,9 @@ public final class Seq2Seq {
         public var positionBuckets = 32
         public var maxDistance = 128
         public var dropout: Float = 0
+        /// Lazy, training only: the share of history items read without their item-ID row (as a cold
+        /// item is), so the model keeps reading codes and an item it has barely seen still reads well.
+        public var itemDropout: Float = 0
         /// Lazy only: code tokens per history item (the codebook's levels).
         public var levels = 3
         /// Lazy only: the longest context, in history items (rows of the position embedding).
@@ -74,6 +77,7 @@ public final class Seq2Seq {
             positionBuckets = try c.decode(Int.self, forKey: .positionBuckets)
             maxDistance = try c.decode(Int.self, forKey: .maxDistance)
             dropout = try c.decode(Float.self, forKey: .dropout)
+            itemDropout = try c.decodeIfPresent(Float.self, forKey: .itemDropout) ?? 0
             levels = try c.decodeIfPresent(Int.self, forKey: .levels) ?? 3
             contextLength = try c.decodeIfPresent(Int.self, forKey: .contextLength) ?? 256
             itemVocabulary = try c.decodeIfPresent(Int.self, forKey: .itemVocabulary) ?? 0
@@ -219,7 +223,8 @@ public final class Seq2Seq {
         if let itemEmbedding {
             let rows = (0..<positions).map { p -> Int32 in
                 let t = tokens[p * group + config.levels]
-                return t >= Int32(config.vocabulary) ? t - Int32(config.vocabulary) : 0
+                let row = t >= Int32(config.vocabulary) ? t - Int32(config.vocabulary) : 0
+                return row > 0 && g.training && config.itemDropout > 0 && g.random.nextFloat() < config.itemDropout ? 0 : row
             }
             sum = g.add(sum, g.embedding(itemEmbedding, rows, shape: [batch, items]))
         }

@@ -122,6 +122,25 @@ import Testing
         #expect(!mixed.contains { $0.hasPrefix("encoder.0.") })
     }
 
+    /// Item dropout reads some history items as cold (row 0) in training graphs only: an inference graph
+    /// reads every item's row, and without it a training graph reads what inference reads.
+    @Test func itemDropoutReadsItemsAsColdInTrainingOnly() throws {
+        let batch = Self.lazyBatch
+        func context(itemDropout: Float, training: Bool) throws -> [Float] {
+            var config = Self.lazyTiny
+            config.itemDropout = itemDropout
+            let model = Seq2Seq(config: config, seed: 1)
+            // Rows start at zero: give them distinct values, so whether a row is read shows.
+            let table = try #require(model.parameters.named["context.items"])
+            for i in 0..<table.count { table[i] = Float(i % 7) - 3 }
+            return model.context(Graph(training: training, seed: 7), tokens: batch.encoderTokens, valid: batch.encoderValid, batch: 4, length: 6).memory.values
+        }
+        let inference = try context(itemDropout: 0, training: false)
+        #expect(try context(itemDropout: 0, training: true) == inference)
+        #expect(try context(itemDropout: 0.5, training: false) == inference)
+        #expect(try context(itemDropout: 0.5, training: true) != inference)
+    }
+
     /// A tied head is the token embedding: no parameter of its own, and a shape of its own.
     @Test func aTiedHeadIsTheEmbedding() {
         var config = Self.lazyTiny
