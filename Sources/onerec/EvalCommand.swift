@@ -22,7 +22,7 @@ struct ExperimentOptions: ParsableArguments {
     @Option(help: "Generator feed-forward width per expert (default: the preset's).") var feedForward: Int?
     @Option(help: "Generator decoder layers (1: chosen for the lazy model on ML-1M's validation items; either architecture).") var decoderLayers = 1
     @Option(help: "Generator layers over the history (encoder-decoder: its encoder's; lazy: causal self-attention over the item positions; default: the preset's, 2 and 0).") var contextLayers: Int?
-    @Option(help: "Generator dropout.") var dropout: Float = 0
+    @Option(help: "Generator dropout (0.1: chosen on ML-1M's validation items).") var dropout: Float = 0.1
     @Option(help: "Lazy only: share of history items read without their item ID in training (as cold items are).") var itemDropout: Float = 0
     @Flag(help: "Generator output head tied to the token embeddings.") var tiedHead = false
     @Flag(inversion: .prefixedNo, help: "Lazy only: every decoder token adds the context's newest item, so the first code's query depends on the user (default: on for lazy).") var newestItemQuery: Bool?
