@@ -170,7 +170,7 @@ public enum Daemon {
     static func learnerConfig(_ settings: DaemonSettings) -> LearnerConfig {
         var c = LearnerConfig()
         c.generator = Seq2Seq.Config.preset(settings.trainerPreset, architecture: Seq2Seq.Architecture(rawValue: settings.trainerArchitecture)!)!
-        c.itemIDs = c.generator.architecture == .lazy ? settings.trainerItemIDs : 0
+        c.itemIDs = settings.trainerItemIDs  // read by a lazy generator only (`Learner.tokenizer`)
         c.minimumSessions = settings.minimumSessions
         c.publishEverySteps = settings.publishEverySteps
         c.checkpointEverySteps = settings.checkpointEverySteps
