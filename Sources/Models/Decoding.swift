@@ -13,6 +13,8 @@ public final class DecoderState {
     var selfK: [Tensor], selfV: [Tensor]
     /// (B, D): each request's newest context item, which every token adds with `newestItemQuery`.
     let newest: Tensor?
+    /// (H, beamsPerRequest, Te): the cross-attention's recency bias (`recencyBias`), the same at every step.
+    let crossBias: Tensor?
     /// Positions decoded so far.
     public private(set) var length = 0
     var rows: Int { requests * beamsPerRequest }
@@ -25,6 +27,7 @@ public final class DecoderState {
         (crossK, crossV) = (keysValues.map(\.k), keysValues.map(\.v))
         newest = model.config.newestItemQuery && te > 0
             ? g.reshape(g.slice(memory, axis: 1, (te - 1)..<te), [b, d]) : nil
+        crossBias = te > 0 ? model.recencyBias(g, blocks: 1, length: beamsPerRequest, context: te) : nil
         let r = b * beamsPerRequest
         selfK = model.decoder.map { _ in Tensor(shape: [r, capacity, d]) }
         selfV = model.decoder.map { _ in Tensor(shape: [r, capacity, d]) }
@@ -83,7 +86,7 @@ extension Seq2Seq {
             // Cross-attention: the beams of a request are its queries over the request's memory.
             let cq = g.reshape(g.linear(g.rmsNorm(x, weight: layer.norm2), transposedWeight: w.crossQ), [state.requests, state.beamsPerRequest, d])
             let crossed = g.attention(q: cq, k: state.crossK[i], v: state.crossV[i], heads: config.heads,
-                                      mask: AttentionMask(keyValid: state.memoryValid))
+                                      mask: AttentionMask(keyValid: state.memoryValid), bias: state.crossBias)
             x = g.add(x, g.reshape(g.linear(crossed, transposedWeight: w.crossOut), [r, 1, d]))
             let flat = g.reshape(g.rmsNorm(x, weight: layer.norm3), [r, d])
             let experts = g.mixtureOfExperts(flat, logits: g.linear(flat, transposedWeight: w.router), w1: w.w1, w2: w.w2,

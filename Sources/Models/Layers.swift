@@ -47,9 +47,9 @@ struct CrossAttention {
         return Self.keysValues(g, memory: memory, projection: kv)
     }
 
-    /// x (B, Tq, D), keys and values (B, Tk, D) -> (B, Tq, D)
-    func callAsFunction(_ g: Graph, _ x: Tensor, keys k: Tensor, values v: Tensor, mask: AttentionMask) -> Tensor {
-        g.linear(g.attention(q: g.linear(x, q), k: k, v: v, heads: heads, mask: mask), out)
+    /// x (B, Tq, D), keys and values (B, Tk, D), bias (H, Tq, Tk) or nil -> (B, Tq, D)
+    func callAsFunction(_ g: Graph, _ x: Tensor, keys k: Tensor, values v: Tensor, mask: AttentionMask, bias: Tensor? = nil) -> Tensor {
+        g.linear(g.attention(q: g.linear(x, q), k: k, v: v, heads: heads, mask: mask, bias: bias), out)
     }
 }
 

@@ -59,6 +59,10 @@ public final class Seq2Seq {
         /// item n), so queries depend on the user from the first code on; without it the first code's
         /// query is the same for everyone and the context is only pooled. Default false.
         public var newestItemQuery = false
+        /// Lazy only: the decoder's cross-attention adds a learned per-head bias by how far back each
+        /// context item is from the query's newest item (T5's buckets, out to `contextLength`), so recency
+        /// need not be read from the position embeddings. Default false.
+        public var recencyBias = false
         public init() {}
 
         // Records written before `architecture` existed decode as encoder-decoders.
@@ -83,13 +87,14 @@ public final class Seq2Seq {
             itemVocabulary = try c.decodeIfPresent(Int.self, forKey: .itemVocabulary) ?? 0
             tiedHead = try c.decodeIfPresent(Bool.self, forKey: .tiedHead) ?? false
             newestItemQuery = try c.decodeIfPresent(Bool.self, forKey: .newestItemQuery) ?? false
+            recencyBias = try c.decodeIfPresent(Bool.self, forKey: .recencyBias) ?? false
         }
 
         /// The checkpoint's shape string: a checkpoint resumes only into a model of the same shape.
         public var shape: String {
             let base = "\(vocabulary),\(width),\(heads),\(encoderLayers),\(decoderLayers),\(feedForward),\(experts),\(topK)"
             let shape = architecture == .lazy ? "lazy,\(base),\(levels),\(contextLength),\(itemVocabulary)" : base
-            return shape + (tiedHead ? ",tied" : "") + (newestItemQuery ? ",newest" : "")
+            return shape + (tiedHead ? ",tied" : "") + (newestItemQuery ? ",newest" : "") + (recencyBias ? ",recency" : "")
         }
 
         /// Named sizes: `tiny` (tests), `small` (the CPU default: the reference model), `base`.
@@ -131,6 +136,8 @@ public final class Seq2Seq {
     let itemEmbedding: Tensor?, contextPosition: Tensor?
     /// Lazy only: the context's key/value projection (2D, D), shared by every decoder layer.
     let contextKV: Tensor?
+    /// Lazy with `recencyBias`: the cross-attention's (buckets, H) bias table, shared by every decoder layer.
+    let recencyTable: Tensor?
     let decoder: [(norm1: Tensor, selfAttention: SelfAttention, norm2: Tensor, cross: CrossAttention, norm3: Tensor, moe: MoEFeedForward)]
     let decoderNorm: Tensor
     let head: Tensor
@@ -151,10 +158,12 @@ public final class Seq2Seq {
         encoderNorm = p.constant("encoder.norm", [d], 1)  // the lazy context's final norm too
         precondition(lazy || config.itemVocabulary == 0, "item-ID embeddings are the lazy decoder's")
         precondition(lazy || !config.newestItemQuery, "the newest-item query is the lazy decoder's")
+        precondition(lazy || !config.recencyBias, "the recency bias is the lazy decoder's")
         // Item-ID rows start at zero: an item the model has not learned yet is its codes alone.
         itemEmbedding = lazy && config.itemVocabulary > 0 ? p.constant("context.items", [config.itemVocabulary, d], 0) : nil
         contextPosition = lazy ? p.normal("context.positions", [config.contextLength, d], std: 0.1) : nil
         contextKV = lazy ? p.normal("context.kv", [2 * d, d], std: Float(d).squareRoot().reciprocal) : nil
+        recencyTable = config.recencyBias ? p.normal("context.recency_bias", [config.positionBuckets, config.heads], std: 0.1) : nil
         let routing = Routing(topK: config.topK)
         decoder = (0..<config.decoderLayers).map { i in
             (p.constant("decoder.\(i).norm1", [d], 1), SelfAttention(p, "decoder.\(i).self_attention", width: d, heads: config.heads),
@@ -276,16 +285,27 @@ public final class Seq2Seq {
         var balance: Tensor?
         let keysValues = contextKeysValues(g, memory: memory)
         let crossMask = AttentionMask(keyValid: memoryValid, queryBlock: blocks > 1 ? length : 0)
+        let crossBias = tc > 0 ? recencyBias(g, blocks: blocks, length: length, context: tc) : nil
         for (layer, kv) in zip(decoder, keysValues) {
             x = g.add(x, g.dropout(layer.selfAttention(g, g.rmsNorm(x, weight: layer.norm1), mask: AttentionMask(causal: true), bias: bias), config.dropout))
             let queries = g.reshape(g.rmsNorm(x, weight: layer.norm2), [batch, blocks * length, d])
-            let read = g.reshape(layer.cross(g, queries, keys: kv.k, values: kv.v, mask: crossMask), [batch * blocks, length, d])
+            let read = g.reshape(layer.cross(g, queries, keys: kv.k, values: kv.v, mask: crossMask, bias: crossBias), [batch * blocks, length, d])
             x = g.add(x, g.dropout(read, config.dropout))
             let (y, aux) = layer.moe(g, g.rmsNorm(x, weight: layer.norm3))
             x = g.add(x, g.dropout(y, config.dropout))
             if let aux { balance = balance.map { g.add($0, aux) } ?? aux }
         }
         return (g.linear(g.rmsNorm(x, weight: decoderNorm), head), balance)
+    }
+
+    /// The cross-attention's recency bias (H, blocks * length, Tc), nil without `recencyBias`: the `length`
+    /// query tokens of block n (one block: the newest item, Tc - 1) against context item j, by n - j.
+    func recencyBias(_ g: Graph, blocks: Int, length: Int, context tc: Int) -> Tensor? {
+        guard let recencyTable else { return nil }
+        let perBlock = relativePositionBuckets(queries: blocks, keys: tc, queryOffset: blocks > 1 ? 0 : tc - 1, bidirectional: false,
+                                               buckets: config.positionBuckets, maxDistance: config.contextLength)
+        let ids = (0..<blocks).flatMap { n in (0..<length).flatMap { _ in perBlock[(n * tc)..<((n + 1) * tc)] } }
+        return g.relativePositionBias(recencyTable, buckets: ids, queries: blocks * length, keys: tc)
     }
 
     /// Sequence training's batch (lazy only): B rows of Tc context items (L + 1 tokens each, left-padded) and,

@@ -26,6 +26,7 @@ struct ExperimentOptions: ParsableArguments {
     @Option(help: "Lazy only: share of history items read without their item ID in training (as cold items are).") var itemDropout: Float = 0
     @Flag(help: "Generator output head tied to the token embeddings.") var tiedHead = false
     @Flag(inversion: .prefixedNo, help: "Lazy only: every decoder token adds the context's newest item, so the first code's query depends on the user (default: on for lazy).") var newestItemQuery: Bool?
+    @Flag(help: "Lazy only: the cross-attention adds a learned bias by how far back each history item is.") var recencyBias = false
     @Option(help: "Generator architecture: encoder-decoder (V1) or lazy (V2's lazy decoder-only).") var architecture = "lazy"
     @Option(help: "Lazy only: items with at least this many training interactions get an item-ID embedding (0: codes alone; default 5 for lazy).") var itemIds: Int?
     @Option(help: "Semantic-ID levels (code tokens per item; 2: chosen on ML-1M's validation items, the daemon's codebooks have 3).") var levels = 2
@@ -74,6 +75,8 @@ struct ExperimentOptions: ParsableArguments {
         config.generator.tiedHead = tiedHead
         guard newestItemQuery != true || arch == .lazy else { throw ValidationError("--newest-item-query needs --architecture lazy") }
         if let newestItemQuery { config.generator.newestItemQuery = newestItemQuery }
+        guard !recencyBias || arch == .lazy else { throw ValidationError("--recency-bias needs --architecture lazy") }
+        config.generator.recencyBias = recencyBias
         (config.generator.decoderLayers, config.generator.dropout) = (decoderLayers, dropout)
         guard (0..<1).contains(itemDropout) && (itemDropout == 0 || arch == .lazy) else { throw ValidationError("--item-dropout takes [0, 1) with --architecture lazy") }
         config.generator.itemDropout = itemDropout
@@ -101,7 +104,7 @@ struct ExperimentOptions: ParsableArguments {
         let started = Date()
         let report = try RankingExperiment(config: config).run(on: events, name: name) { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
         let chosen = config.generator
-        let model = "\(preset) (width \(chosen.width), feed-forward \(chosen.feedForward), \(chosen.decoderLayers) decoder layers\(arch == .lazy && chosen.encoderLayers > 0 ? ", \(chosen.encoderLayers) context layers" : "")\(chosen.tiedHead ? ", tied head" : "")\(chosen.newestItemQuery ? ", newest-item query" : "")\(chosen.dropout > 0 ? ", dropout \(chosen.dropout)" : "")\(chosen.itemDropout > 0 ? ", item dropout \(chosen.itemDropout)" : "")), \(arch.rawValue)\(mode == .sequences ? ", trained on sequences" : "")\(tiger ? ", TIGER-style" : "")\(itemIds > 0 ? ", item IDs >= \(itemIds)" : ""), history \(history)"
+        let model = "\(preset) (width \(chosen.width), feed-forward \(chosen.feedForward), \(chosen.decoderLayers) decoder layers\(arch == .lazy && chosen.encoderLayers > 0 ? ", \(chosen.encoderLayers) context layers" : "")\(chosen.tiedHead ? ", tied head" : "")\(chosen.newestItemQuery ? ", newest-item query" : "")\(chosen.recencyBias ? ", recency bias" : "")\(chosen.dropout > 0 ? ", dropout \(chosen.dropout)" : "")\(chosen.itemDropout > 0 ? ", item dropout \(chosen.itemDropout)" : "")), \(arch.rawValue)\(mode == .sequences ? ", trained on sequences" : "")\(tiger ? ", TIGER-style" : "")\(itemIds > 0 ? ", item IDs >= \(itemIds)" : ""), history \(history)"
         for (split, result) in [("validation", report.validation)] + (report.test.map { [("test", $0)] } ?? []) {
             print("")
             print("\(name), leave-one-out, full ranking over unseen items, \((result.generator ?? result.sasrec)?.users ?? 0) users, \(split) items")

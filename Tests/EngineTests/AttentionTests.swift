@@ -28,6 +28,11 @@ import Testing
         checkGradients([randomTensor([2, 6, 4], seed: 17), randomTensor([2, 3, 4], seed: 18), randomTensor([2, 3, 4], seed: 19)]) { g, t in
             g.attention(q: t[0], k: t[1], v: t[2], heads: 2, mask: mask)
         }
+        // With a score bias (the lazy decoder's recency bias), its gradient too.
+        checkGradients([randomTensor([2, 6, 4], seed: 23), randomTensor([2, 3, 4], seed: 24), randomTensor([2, 3, 4], seed: 25),
+                        randomTensor([2, 6, 3], seed: 26)]) { g, t in
+            g.attention(q: t[0], k: t[1], v: t[2], heads: 2, mask: mask, bias: t[3])
+        }
         // A query of block n reads exactly what it reads with the context cut after key n.
         let g = Graph(training: false)
         let q = randomTensor([1, 6, 4], seed: 20), k = randomTensor([1, 3, 4], seed: 21), v = randomTensor([1, 3, 4], seed: 22)

@@ -19,22 +19,22 @@ func randomCodebook(items n: Int, codes: Int, seed: UInt64) throws -> Codebook {
 }
 
 func tinyModel(vocabulary: Int, seed: UInt64, architecture: Seq2Seq.Architecture = .encoderDecoder, itemVocabulary: Int = 0,
-               contextLength: Int = 4, contextLayers: Int? = nil, newestItemQuery: Bool = false) -> Seq2Seq {
+               contextLength: Int = 4, contextLayers: Int? = nil, newestItemQuery: Bool = false, recencyBias: Bool = false) -> Seq2Seq {
     var c = Seq2Seq.Config.preset("tiny", architecture: architecture)!
     (c.vocabulary, c.itemVocabulary, c.contextLength) = (vocabulary, itemVocabulary, contextLength)
     if let contextLayers { c.encoderLayers = contextLayers }
-    c.newestItemQuery = newestItemQuery
+    (c.newestItemQuery, c.recencyBias) = (newestItemQuery, recencyBias)
     return Seq2Seq(config: c, seed: seed)
 }
 
 /// A tokenizer and a tiny model of `architecture`; the lazy one with item-ID rows for the even items.
 func tinyGenerator(_ book: Codebook, architecture: Seq2Seq.Architecture, seed: UInt64, contextLength: Int = 4,
-                   contextLayers: Int? = nil, newestItemQuery: Bool = false) -> (ItemTokenizer, Seq2Seq) {
+                   contextLayers: Int? = nil, newestItemQuery: Bool = false, recencyBias: Bool = false) -> (ItemTokenizer, Seq2Seq) {
     let rows = ItemTokenizer.rows(counts: Dictionary(uniqueKeysWithValues: book.assignments.map { ($0.item, $0.item % 2 == 0 ? 2 : 1) }), minimum: 2)
     let tokenizer = ItemTokenizer(codebook: book, itemIDs: architecture == .lazy ? .rows(rows) : .none)
     return (tokenizer, tinyModel(vocabulary: tokenizer.vocabulary, seed: seed, architecture: architecture,
                                  itemVocabulary: tokenizer.itemVocabulary, contextLength: contextLength, contextLayers: contextLayers,
-                                 newestItemQuery: newestItemQuery))
+                                 newestItemQuery: newestItemQuery, recencyBias: recencyBias))
 }
 
 @Suite struct GeneratorTests {

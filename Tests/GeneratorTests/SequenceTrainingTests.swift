@@ -13,18 +13,18 @@ import Testing
     }
 
     /// A tiny lazy generator's trainer (histories of up to 6 items, next-item sessions).
-    static func trainer(contextLayers: Int, newestItemQuery: Bool) throws -> GeneratorTrainer {
+    static func trainer(contextLayers: Int, newestItemQuery: Bool, recencyBias: Bool) throws -> GeneratorTrainer {
         let book = try randomCodebook(items: 30, codes: 4, seed: 2)
         let (tokenizer, model) = tinyGenerator(book, architecture: .lazy, seed: 3, contextLength: 6, contextLayers: contextLayers,
-                                               newestItemQuery: newestItemQuery)
+                                               newestItemQuery: newestItemQuery, recencyBias: recencyBias)
         return GeneratorTrainer(model: model, tokenizer: tokenizer, maxHistory: 6, sessionItems: 1)
     }
 
     /// The last position's block is exactly the sampled example "whole history, then the last item"
-    /// (with and without causal context layers, and with the newest-item query).
-    @Test(arguments: [(0, false), (1, false), (0, true)])
-    func theLastBlockIsTheWholeHistoryExample(contextLayers: Int, newestItemQuery: Bool) throws {
-        let trainer = try Self.trainer(contextLayers: contextLayers, newestItemQuery: newestItemQuery)
+    /// (with and without causal context layers, with the newest-item query, with the recency bias).
+    @Test(arguments: [(0, false, false), (1, false, false), (0, true, false), (0, true, true)])
+    func theLastBlockIsTheWholeHistoryExample(contextLayers: Int, newestItemQuery: Bool, recencyBias: Bool) throws {
+        let trainer = try Self.trainer(contextLayers: contextLayers, newestItemQuery: newestItemQuery, recencyBias: recencyBias)
         let sequence: [UInt64] = [4, 11, 7, 20, 2, 9]
         let whole = Self.loss(trainer, sequence, blocks: [4])
         let example = trainer.model.loss(Graph(training: false), trainer.batch([SessionExample(history: Array(sequence.dropLast()), session: [9])])).crossEntropy[0]
@@ -32,10 +32,11 @@ import Testing
     }
 
     /// A block reads the context up to its own position only: changing a later item changes nothing, also
-    /// when causal context layers mix the items or the tokens add their block's newest item.
-    @Test(arguments: [(0, false), (1, false), (0, true)])
-    func aBlockDoesNotSeeTheItemsAfterIt(contextLayers: Int, newestItemQuery: Bool) throws {
-        let trainer = try Self.trainer(contextLayers: contextLayers, newestItemQuery: newestItemQuery)
+    /// when causal context layers mix the items, the tokens add their block's newest item or the
+    /// cross-attention adds a recency bias.
+    @Test(arguments: [(0, false, false), (1, false, false), (0, true, false), (0, true, true)])
+    func aBlockDoesNotSeeTheItemsAfterIt(contextLayers: Int, newestItemQuery: Bool, recencyBias: Bool) throws {
+        let trainer = try Self.trainer(contextLayers: contextLayers, newestItemQuery: newestItemQuery, recencyBias: recencyBias)
         let before = Self.loss(trainer, [4, 11, 7, 20, 2, 9], blocks: [0, 1])
         let changedLater = Self.loss(trainer, [4, 11, 7, 25, 13, 9], blocks: [0, 1])
         let changedTarget = Self.loss(trainer, [4, 11, 8, 20, 2, 9], blocks: [0, 1])

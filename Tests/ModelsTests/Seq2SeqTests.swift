@@ -1,6 +1,6 @@
 import Engine
 import Foundation
-import Models
+@testable import Models
 import Testing
 
 @Suite struct Seq2SeqTests {
@@ -53,13 +53,16 @@ import Testing
         var contextLayers = 0
         var tiedHead = false
         var newestItemQuery = false
+        var recencyBias = false
         var testDescription: String {
             "\(architecture.rawValue), \(contextLayers) context layers\(tiedHead ? ", tied head" : "")\(newestItemQuery ? ", newest-item query" : "")"
+                + (recencyBias ? ", recency bias" : "")
         }
     }
 
     static let variants = [Variant(architecture: .encoderDecoder), Variant(architecture: .lazy), Variant(architecture: .lazy, contextLayers: 1),
-                           Variant(architecture: .lazy, tiedHead: true), Variant(architecture: .lazy, newestItemQuery: true)]
+                           Variant(architecture: .lazy, tiedHead: true), Variant(architecture: .lazy, newestItemQuery: true),
+                           Variant(architecture: .lazy, newestItemQuery: true, recencyBias: true)]
 
     /// The tiny model of a variant and its batch.
     static func fixture(_ v: Variant) -> (config: Seq2Seq.Config, batch: Seq2Seq.Batch) {
@@ -67,6 +70,7 @@ import Testing
         if v.architecture == .lazy { config.encoderLayers = v.contextLayers }
         config.tiedHead = v.tiedHead
         config.newestItemQuery = v.newestItemQuery
+        config.recencyBias = v.recencyBias
         return (config, v.architecture == .lazy ? lazyBatch : batch)
     }
 
@@ -120,6 +124,26 @@ import Testing
         let mixed = Set(Seq2Seq(config: config, seed: 1).parameters.tensors.compactMap(\.name))
         #expect(mixed.isSuperset(of: ["context.0.attention.qkv", "context.0.ffn.w1", "context.kv"]))
         #expect(!mixed.contains { $0.hasPrefix("encoder.0.") })
+    }
+
+    /// Sequence training's block n reads the recency bias of the context cut after item n: the same bias
+    /// for the same distance back, whichever block.
+    @Test func aBlocksRecencyBiasIsTheOneBlockBiasOfItsPrefix() {
+        var config = Self.lazyTiny
+        (config.newestItemQuery, config.recencyBias) = (true, true)
+        let model = Seq2Seq(config: config, seed: 1)
+        let g = Graph(training: false)
+        let (tc, length, heads) = (5, 2, config.heads)
+        let blocked = model.recencyBias(g, blocks: tc, length: length, context: tc)!.values  // (H, Tc * length, Tc)
+        for n in 0..<tc {
+            let alone = model.recencyBias(g, blocks: 1, length: length, context: n + 1)!.values  // (H, length, n + 1)
+            for h in 0..<heads {
+                for i in 0..<length {
+                    for j in 0...n { #expect(blocked[(h * tc * length + n * length + i) * tc + j] == alone[(h * length + i) * (n + 1) + j]) }
+                }
+            }
+        }
+        #expect(Set(blocked).count > 2)  // distances read different rows of the table
     }
 
     /// Item dropout reads some history items as cold (row 0) in training graphs only: an inference graph
