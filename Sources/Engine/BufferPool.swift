@@ -1,30 +1,66 @@
 import Glibc
 import Synchronization
 
-/// Freed tensor buffers kept for the next op that wants one of the same size class: a training step
-/// allocates about the same shapes as the step before, so after the first steps almost nothing reaches
-/// the allocator (and the kernel's page-fault path) again.
+/// Freed tensor buffers kept for the next op that wants one: a training step allocates about the same
+/// shapes as the step before, so after the first steps almost nothing reaches the allocator (and the
+/// kernel's page-fault path) again.
 ///
-/// Sizes are rounded up to a class, eight classes per doubling (at most 1/8 of a buffer unused), so
-/// batches of varying length reuse each other's buffers instead of each new length adding buffers of its
-/// own. Buffers of 64 KiB and more are mapped from the kernel directly and unmapped when freed, so the
-/// memory goes back to the system at once; glibc would serve them from its heap once its adaptive mmap
-/// threshold has risen, and a long-running process of varying shapes then fragments that heap without
-/// bound. At most `limit` bytes are kept; beyond that buffers are freed.
+/// Sizes are rounded up to a class, eight classes per doubling (at most 1/8 of a buffer unused). A
+/// request takes the smallest kept buffer of its class or larger, so a step over shorter sequences runs
+/// in the buffers of a longer one instead of mapping buffers of its own. Buffers of 64 KiB and more are
+/// mapped from the kernel directly and unmapped when freed, so the memory goes back to the system at once;
+/// glibc would serve them from its heap once its adaptive mmap threshold has risen, and a long-running
+/// process of varying shapes then fragments that heap without bound.
+///
+/// The pool keeps as many bytes as the process ever had in tensors at once (at least `floor`): a step
+/// that needs more than any fixed limit would otherwise unmap its buffers at its end and fault them in
+/// again at the next. When a freed buffer does not fit, smaller kept buffers make room for it (a larger
+/// buffer serves more requests), or it is freed itself; so the pool, and the process's tensor memory with
+/// it, stays within twice its peak.
 final class BufferPool: @unchecked Sendable {
     // @unchecked: all state is behind the Mutex; addresses are kept as integers.
-    static let shared = BufferPool(limit: 512 << 20)
+    static let shared = BufferPool(floor: 512 << 20)
 
     private struct State {
+        /// Kept buffers by class (in floats), and the classes that have some, ascending.
         var free: [Int: [UInt]] = [:]
+        var classes: [Int] = []
+        /// Bytes kept in `free`.
         var bytes = 0
+        /// Bytes handed out and not given back, and the most there ever were.
+        var live = 0, peak = 0
+
+        /// The index in `classes` of the first class >= n.
+        func first(atLeast n: Int) -> Int {
+            var (lo, hi) = (0, classes.count)
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if classes[mid] < n { lo = mid + 1 } else { hi = mid }
+            }
+            return lo
+        }
+
+        /// Removes and returns a kept buffer of the class at `index` in `classes`.
+        mutating func pop(at index: Int) -> (address: UInt, floats: Int) {
+            let c = classes[index]
+            let address = free[c]!.removeLast()
+            if free[c]!.isEmpty { classes.remove(at: index) }
+            bytes -= c * 4
+            return (address, c)
+        }
+
+        mutating func keep(_ address: UInt, floats c: Int) {
+            if free[c, default: []].isEmpty { classes.insert(c, at: first(atLeast: c)) }
+            free[c, default: []].append(address)
+            bytes += c * 4
+        }
     }
     private let state = Mutex(State())
-    let limit: Int
+    let floor: Int
     /// Buffers of this many bytes or more are mapped, not malloc'ed.
     static let mappedBytes = 64 << 10
 
-    init(limit: Int) { self.limit = limit }
+    init(floor: Int) { self.floor = floor }
 
     /// The number of floats actually allocated for a request of `count`.
     static func sizeClass(_ count: Int) -> Int {
@@ -33,26 +69,38 @@ final class BufferPool: @unchecked Sendable {
         return shift <= 0 ? n : ((n + (1 << shift) - 1) >> shift) << shift
     }
 
-    func take(_ count: Int) -> UnsafeMutablePointer<Float> {
+    /// Bytes kept for reuse now, and the most bytes handed out at once so far.
+    var kept: (bytes: Int, peak: Int) { state.withLock { ($0.bytes, $0.peak) } }
+
+    /// A buffer of at least `count` floats and its capacity in floats (to give back with it).
+    func take(_ count: Int) -> (data: UnsafeMutablePointer<Float>, capacity: Int) {
         let n = Self.sizeClass(count)
-        let reused: UInt? = state.withLock { s in
-            guard let address = s.free[n]?.popLast() else { return nil }
-            s.bytes -= n * 4
-            return address
+        let reused: (address: UInt, floats: Int)? = state.withLock { s in
+            let i = s.first(atLeast: n)
+            let reused = i < s.classes.count ? s.pop(at: i) : nil
+            s.live += (reused?.floats ?? n) * 4
+            s.peak = max(s.peak, s.live)
+            return reused
         }
-        if let reused, let pointer = UnsafeMutablePointer<Float>(bitPattern: reused) { return pointer }
-        return Self.allocate(bytes: n * 4).bindMemory(to: Float.self, capacity: n)
+        if let reused, let pointer = UnsafeMutablePointer<Float>(bitPattern: reused.address) { return (pointer, reused.floats) }
+        return (Self.allocate(bytes: n * 4).bindMemory(to: Float.self, capacity: n), n)
     }
 
-    func give(_ pointer: UnsafeMutablePointer<Float>, _ count: Int) {
-        let n = Self.sizeClass(count)
-        let kept = state.withLock { s -> Bool in
-            guard s.bytes + n * 4 <= limit else { return false }
-            s.free[n, default: []].append(UInt(bitPattern: pointer))
-            s.bytes += n * 4
-            return true
+    /// Gives back a buffer `take` returned, with its capacity.
+    func give(_ pointer: UnsafeMutablePointer<Float>, capacity n: Int) {
+        // Buffers to free: smaller kept ones that make room for this one, or this one.
+        let freed = state.withLock { s -> [(address: UInt, floats: Int)] in
+            s.live -= n * 4
+            let limit = max(floor, s.peak)
+            var victims: [(address: UInt, floats: Int)] = []
+            while s.bytes + n * 4 > limit {
+                guard let smallest = s.classes.first, smallest < n else { return victims + [(UInt(bitPattern: pointer), n)] }
+                victims.append(s.pop(at: 0))
+            }
+            s.keep(UInt(bitPattern: pointer), floats: n)
+            return victims
         }
-        if !kept { Self.deallocate(UnsafeMutableRawPointer(pointer), bytes: n * 4) }
+        for (address, floats) in freed { Self.deallocate(UnsafeMutableRawPointer(bitPattern: address)!, bytes: floats * 4) }
     }
 
     static func allocate(bytes: Int) -> UnsafeMutableRawPointer {

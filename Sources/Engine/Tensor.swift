@@ -94,12 +94,14 @@ final class Storage: @unchecked Sendable {
     // @unchecked: see Tensor.
     let data: UnsafeMutablePointer<Float>
     let count: Int
+    /// Floats allocated (`count` or more: see `BufferPool`).
+    private let capacity: Int
 
     init(count: Int, zeroed: Bool = true) {
         self.count = count
-        data = BufferPool.shared.take(count)
+        (data, capacity) = BufferPool.shared.take(count)
         if zeroed { data.update(repeating: 0, count: max(count, 1)) }
     }
 
-    deinit { BufferPool.shared.give(data, count) }
+    deinit { BufferPool.shared.give(data, capacity: capacity) }
 }

@@ -60,19 +60,28 @@ class RMSNorm(torch.nn.Module):
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * self.w
 
 
+CAUSAL = {}
+
+
+def causal_mask(tq, tk):
+    if (tq, tk) not in CAUSAL:
+        CAUSAL[(tq, tk)] = torch.ones(tq, tk, dtype=torch.bool).triu(tk - tq + 1)
+    return CAUSAL[(tq, tk)]
+
+
 def attend(q, k, v, bias=None, key_mask=None, causal=False):
     b, tq, _ = q.shape
     tk = k.shape[1]
-    q = q.view(b, tq, H, D // H).transpose(1, 2)
+    q = (q * (1 / math.sqrt(D // H))).view(b, tq, H, D // H).transpose(1, 2)
     k = k.view(b, tk, H, D // H).transpose(1, 2)
     v = v.view(b, tk, H, D // H).transpose(1, 2)
-    s = q @ k.transpose(-1, -2) / math.sqrt(D // H)
+    s = q @ k.transpose(-1, -2)
     if bias is not None:
-        s = s + bias
+        s += bias
     if causal:
-        s = s.masked_fill(torch.ones(tq, tk, dtype=torch.bool).triu(tk - tq + 1), float("-inf"))
+        s.masked_fill_(causal_mask(tq, tk), float("-inf"))
     if key_mask is not None:
-        s = s.masked_fill(~key_mask[:, None, None, :], float("-inf"))
+        s.masked_fill_(~key_mask[:, None, None, :], float("-inf"))
     return (s.softmax(-1) @ v).transpose(1, 2).reshape(b, tq, D)
 
 
@@ -196,7 +205,7 @@ class Model(torch.nn.Module):
 model = Model()
 decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
 no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}], lr=2e-4)
+opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}], lr=2e-4, foreach=True)
 g = torch.Generator().manual_seed(42)
 enc = torch.randint(0, V, (args.batch, args.encoder_length), generator=g)
 if LAZY:  # items of three codes (tokens 3...) and a separator
