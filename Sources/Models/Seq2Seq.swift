@@ -113,12 +113,13 @@ public final class Seq2Seq {
             return c
         }
 
-        /// A preset with an architecture: the lazy model has no layers over its context (V2's design) and
-        /// its tokens add the newest context item (`newestItemQuery`).
+        /// A preset with an architecture: the lazy model has no layers over its context (V2's design), its
+        /// tokens add the newest context item (`newestItemQuery`) and its cross-attention a recency bias
+        /// (`recencyBias`).
         public static func preset(_ name: String, architecture: Architecture) -> Config? {
             guard var c = preset(name) else { return nil }
             c.architecture = architecture
-            if architecture == .lazy { (c.encoderLayers, c.newestItemQuery) = (0, true) }
+            if architecture == .lazy { (c.encoderLayers, c.newestItemQuery, c.recencyBias) = (0, true, true) }
             return c
         }
     }

@@ -26,7 +26,7 @@ struct ExperimentOptions: ParsableArguments {
     @Option(help: "Lazy only: share of history items read without their item ID in training (as cold items are).") var itemDropout: Float = 0
     @Flag(help: "Generator output head tied to the token embeddings.") var tiedHead = false
     @Flag(inversion: .prefixedNo, help: "Lazy only: every decoder token adds the context's newest item, so the first code's query depends on the user (default: on for lazy).") var newestItemQuery: Bool?
-    @Flag(help: "Lazy only: the cross-attention adds a learned bias by how far back each history item is.") var recencyBias = false
+    @Flag(inversion: .prefixedNo, help: "Lazy only: the cross-attention adds a learned bias by how far back each history item is (default: on for lazy).") var recencyBias: Bool?
     @Option(help: "Generator architecture: encoder-decoder (V1) or lazy (V2's lazy decoder-only).") var architecture = "lazy"
     @Option(help: "Lazy only: items with at least this many training interactions get an item-ID embedding (0: codes alone; default 5 for lazy).") var itemIds: Int?
     @Option(help: "Semantic-ID levels (code tokens per item; 2: chosen on ML-1M's validation items, the daemon's codebooks have 3).") var levels = 2
@@ -75,8 +75,8 @@ struct ExperimentOptions: ParsableArguments {
         config.generator.tiedHead = tiedHead
         guard newestItemQuery != true || arch == .lazy else { throw ValidationError("--newest-item-query needs --architecture lazy") }
         if let newestItemQuery { config.generator.newestItemQuery = newestItemQuery }
-        guard !recencyBias || arch == .lazy else { throw ValidationError("--recency-bias needs --architecture lazy") }
-        config.generator.recencyBias = recencyBias
+        guard recencyBias != true || arch == .lazy else { throw ValidationError("--recency-bias needs --architecture lazy") }
+        if let recencyBias { config.generator.recencyBias = recencyBias }
         (config.generator.decoderLayers, config.generator.dropout) = (decoderLayers, dropout)
         guard (0..<1).contains(itemDropout) && (itemDropout == 0 || arch == .lazy) else { throw ValidationError("--item-dropout takes [0, 1) with --architecture lazy") }
         config.generator.itemDropout = itemDropout

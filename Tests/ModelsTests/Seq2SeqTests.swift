@@ -117,7 +117,7 @@ import Testing
         (config.itemVocabulary, config.contextLength) = (100, 200)
         let names = Set(Seq2Seq(config: config, seed: 1).parameters.tensors.compactMap(\.name))
         #expect(!names.contains { $0.hasPrefix("encoder.0.") || $0 == "encoder.position_bias" || $0.hasSuffix("cross_attention.kv") })
-        #expect(names.isSuperset(of: ["context.kv", "context.items", "context.positions", "decoder.1.cross_attention.q"]))
+        #expect(names.isSuperset(of: ["context.kv", "context.items", "context.positions", "context.recency_bias", "decoder.1.cross_attention.q"]))
         #expect(config.shape.hasPrefix("lazy,"))
         #expect(Seq2Seq.Config().shape == "776,128,4,2,2,512,4,2")
         config.encoderLayers = 1  // causal layers over the context: named as the context's, not an encoder's

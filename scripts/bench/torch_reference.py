@@ -6,7 +6,8 @@ feed-forwards in the encoder, top-k mixture-of-GELU-experts feed-forwards in the
 the chosen logits, Switch balance loss), untied output head, AdamW. With --architecture lazy, V2's lazy
 decoder-only model instead: no encoder; each history item (3 code tokens and a separator) is the sum of
 its codes' embeddings and a position embedding, RMS-normed, one key/value projection of it is shared
-by every decoder layer, and every decoder token adds the newest history item. Prints "result <train s/step> <beam s/request>" last. Run with Debian's python3
+by every decoder layer, every decoder token adds the newest history item, and the cross-attention adds a
+learned per-head bias by how far back each history item is. Prints "result <train s/step> <beam s/request>" last. Run with Debian's python3
 and python3-torch; onerec sets OPENBLAS_CORETYPE.
 """
 import argparse
@@ -35,7 +36,7 @@ BUCKETS, MAX_DIST = 32, 128
 LEVELS, ITEMS = 3, args.encoder_length // 4
 
 
-def buckets(tq, tk, offset, bidirectional):
+def buckets(tq, tk, offset, bidirectional, max_dist=MAX_DIST):
     rel = torch.arange(tk)[None, :] - (torch.arange(tq)[:, None] + offset)
     n = BUCKETS
     out = torch.zeros_like(rel)
@@ -46,7 +47,7 @@ def buckets(tq, tk, offset, bidirectional):
     else:
         rel = (-rel).clamp(min=0)
     exact = n // 2
-    large = exact + (torch.log(rel.float().clamp(min=1) / exact) / math.log(MAX_DIST / exact) * (n - exact)).long()
+    large = exact + (torch.log(rel.float().clamp(min=1) / exact) / math.log(max_dist / exact) * (n - exact)).long()
     large = large.clamp(max=n - 1)
     return out + torch.where(rel < exact, rel, large)
 
@@ -130,6 +131,7 @@ class Model(torch.nn.Module):
         if LAZY:
             self.positions = torch.nn.Embedding(ITEMS, D)
             self.context_kv = lin(D, 2 * D)
+            self.recency = torch.nn.Embedding(BUCKETS, H)
 
     def encode(self, tokens, mask):
         if LAZY:  # one position per item: the sum of its codes' embeddings and its position's
@@ -146,6 +148,10 @@ class Model(torch.nn.Module):
             x = x + l["w2"](F.gelu(l["w1"](l["n2"](x)), approximate="tanh"))
         return self.enc_norm(x), mask
 
+    def recency_bias(self, tk):
+        """(H, 1, Tk): the cross-attention's bias by how far back each context item is from the newest."""
+        return self.recency(buckets(1, tk, tk - 1, False, ITEMS)).permute(2, 0, 1) if LAZY else None
+
     def keys_values(self, memory):
         if LAZY:
             shared = self.context_kv(memory).split(D, -1)
@@ -159,10 +165,11 @@ class Model(torch.nn.Module):
         t = inputs.shape[1]
         bias = self.dec_bias(buckets(t, t, 0, False)).permute(2, 0, 1)
         balance = 0
+        recency = self.recency_bias(memory.shape[1])
         for l, (ck, cv) in zip(self.dec, self.keys_values(memory)):
             q, k, v = l["qkv"](l["n1"](x)).split(D, -1)
             x = x + l["o"](attend(q, k, v, bias, causal=True))
-            x = x + l["co"](attend(l["q"](l["n2"](x)), ck, cv, key_mask=mask))
+            x = x + l["co"](attend(l["q"](l["n2"](x)), ck, cv, recency, key_mask=mask))
             y, b = l["moe"](l["n3"](x))
             x = x + y
             balance = balance + b
@@ -172,6 +179,7 @@ class Model(torch.nn.Module):
     def beam_search(self, tokens, beam, steps):
         memory, _ = self.encode(tokens, torch.ones(1, tokens.shape[1], dtype=torch.bool))
         cross = self.keys_values(memory)
+        recency = self.recency_bias(memory.shape[1])
         cache = [[torch.zeros(beam, 0, D), torch.zeros(beam, 0, D)] for _ in self.dec]
         scores = torch.zeros(beam)
         seqs = torch.zeros(beam, 0, dtype=torch.long)
@@ -186,7 +194,7 @@ class Model(torch.nn.Module):
                 x = x + l["o"](attend(q, cache[i][0], cache[i][1], bias))
                 ck, cv = cross[i]
                 cq = l["q"](l["n2"](x)).view(1, beam, D)
-                x = x + l["co"](attend(cq, ck, cv)).view(beam, 1, D)
+                x = x + l["co"](attend(cq, ck, cv, recency)).view(beam, 1, D)
                 x = x + l["moe"](l["n3"](x))[0]
             logp = self.head(self.dec_norm(x))[:, 0].log_softmax(-1)
             cand = (scores[:, None] + logp)
