@@ -22,7 +22,7 @@ struct ExperimentOptions: ParsableArguments {
     @Option(help: "Generator feed-forward width per expert (default: the preset's).") var feedForward: Int?
     @Option(help: "Generator decoder layers (1: chosen for the lazy model on ML-1M's validation items; either architecture).") var decoderLayers = 1
     @Option(help: "Generator layers over the history (encoder-decoder: its encoder's; lazy: causal self-attention over the item positions; default: the preset's, 2 and 0).") var contextLayers: Int?
-    @Option(help: "Generator dropout (0.1: chosen on ML-1M's validation items).") var dropout: Float = 0.1
+    @Option(help: "Generator dropout (0.2: chosen on ML-1M's validation items).") var dropout: Float = 0.2
     @Option(help: "Lazy only: share of history items read without their item ID in training (as cold items are).") var itemDropout: Float = 0
     @Flag(help: "Generator output head tied to the token embeddings.") var tiedHead = false
     @Flag(inversion: .prefixedNo, help: "Lazy only: every decoder token adds the context's newest item, so the first code's query depends on the user (default: on for lazy).") var newestItemQuery: Bool?
@@ -31,7 +31,7 @@ struct ExperimentOptions: ParsableArguments {
     @Option(help: "Lazy only: items with at least this many training interactions get an item-ID embedding (0: codes alone; default 5 for lazy).") var itemIds: Int?
     @Option(help: "Semantic-ID levels (code tokens per item; 2: chosen on ML-1M's validation items, the daemon's codebooks have 3).") var levels = 2
     @Option(help: "Semantic-ID codes per level (default: about twice the levels-th root of the catalog's size).") var codesPerLevel: Int?
-    @Option(help: "Generator training steps.") var steps = 6_000
+    @Option(help: "Generator training steps (10,000: chosen on ML-1M's validation items).") var steps = 10_000
     @Option(help: "Generator users' sequences (--training sequences) or sessions (--training sessions) per training step.") var batch = 16
     @Option(help: "Generator peak learning rate (warm-up, then cosine decay).") var learningRate: Float = 4e-3
     @Option(help: "Generator weight decay (decoupled, on matrices).") var weightDecay: Float = 0.01
