@@ -6,8 +6,9 @@ import Synchronization
 /// kernel's page-fault path) again.
 ///
 /// Sizes are rounded up to a class, eight classes per doubling (at most 1/8 of a buffer unused). A
-/// request takes the smallest kept buffer of its class or larger, so a step over shorter sequences runs
-/// in the buffers of a longer one instead of mapping buffers of its own. Buffers of 64 KiB and more are
+/// request takes the smallest kept buffer of its class or larger, up to twice its size, so a step over
+/// shorter sequences runs in the buffers of a longer one instead of mapping buffers of its own (and a small
+/// request never takes the buffer a large one needs next). Buffers of 64 KiB and more are
 /// mapped from the kernel directly and unmapped when freed, so the memory goes back to the system at once;
 /// glibc would serve them from its heap once its adaptive mmap threshold has risen, and a long-running
 /// process of varying shapes then fragments that heap without bound.
@@ -77,7 +78,7 @@ final class BufferPool: @unchecked Sendable {
         let n = Self.sizeClass(count)
         let reused: (address: UInt, floats: Int)? = state.withLock { s in
             let i = s.first(atLeast: n)
-            let reused = i < s.classes.count ? s.pop(at: i) : nil
+            let reused = i < s.classes.count && s.classes[i] <= 2 * n ? s.pop(at: i) : nil
             s.live += (reused?.floats ?? n) * 4
             s.peak = max(s.peak, s.live)
             return reused

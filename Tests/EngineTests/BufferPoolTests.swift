@@ -14,7 +14,7 @@ import Testing
     }
 
     /// A freed buffer comes back for the next request of its class, or of a smaller one (a step over
-    /// shorter sequences runs in a longer step's buffers), never for a larger one.
+    /// shorter sequences runs in a longer step's buffers) down to half its size, never for a larger one.
     @Test func requestsTakeTheSmallestKeptBufferThatFits() {
         let pool = BufferPool(floor: 4 << 20)
         let mapped = pool.take(200_000)  // 800 KB: mapped
@@ -28,6 +28,9 @@ import Testing
         let shorter = pool.take(150_000)  // the smallest kept buffer of its size or more
         #expect(shorter.data == mapped.data && shorter.capacity == mapped.capacity)
         pool.give(shorter.data, capacity: shorter.capacity)
+        let small = pool.take(50_000)  // a quarter of the kept sizes: a buffer of its own, not one a large request needs
+        #expect(small.data != mapped.data && small.data != larger.data && small.capacity == BufferPool.sizeClass(50_000))
+        pool.give(small.data, capacity: small.capacity)
     }
 
     /// A step that needs more than the floor keeps its buffers for the next step: the pool holds up to the
