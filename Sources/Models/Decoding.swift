@@ -27,7 +27,7 @@ public final class DecoderState {
         (crossK, crossV) = (keysValues.map(\.k), keysValues.map(\.v))
         newest = model.config.newestItemQuery && te > 0
             ? g.reshape(g.slice(memory, axis: 1, (te - 1)..<te), [b, d]) : nil
-        crossBias = te > 0 ? model.recencyBias(g, blocks: 1, length: beamsPerRequest, context: te) : nil
+        crossBias = model.recencyBias(g, blocks: 1, length: beamsPerRequest, context: te)
         let r = b * beamsPerRequest
         selfK = model.decoder.map { _ in Tensor(shape: [r, capacity, d]) }
         selfV = model.decoder.map { _ in Tensor(shape: [r, capacity, d]) }

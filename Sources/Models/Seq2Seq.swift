@@ -286,7 +286,7 @@ public final class Seq2Seq {
         var balance: Tensor?
         let keysValues = contextKeysValues(g, memory: memory)
         let crossMask = AttentionMask(keyValid: memoryValid, queryBlock: blocks > 1 ? length : 0)
-        let crossBias = tc > 0 ? recencyBias(g, blocks: blocks, length: length, context: tc) : nil
+        let crossBias = recencyBias(g, blocks: blocks, length: length, context: tc)
         for (layer, kv) in zip(decoder, keysValues) {
             x = g.add(x, g.dropout(layer.selfAttention(g, g.rmsNorm(x, weight: layer.norm1), mask: AttentionMask(causal: true), bias: bias), config.dropout))
             let queries = g.reshape(g.rmsNorm(x, weight: layer.norm2), [batch, blocks * length, d])
@@ -299,10 +299,10 @@ public final class Seq2Seq {
         return (g.linear(g.rmsNorm(x, weight: decoderNorm), head), balance)
     }
 
-    /// The cross-attention's recency bias (H, blocks * length, Tc), nil without `recencyBias`: the `length`
-    /// query tokens of block n (one block: the newest item, Tc - 1) against context item j, by n - j.
+    /// The cross-attention's recency bias (H, blocks * length, Tc), nil without `recencyBias` or context: the
+    /// `length` query tokens of block n (one block: the newest item, Tc - 1) against context item j, by n - j.
     func recencyBias(_ g: Graph, blocks: Int, length: Int, context tc: Int) -> Tensor? {
-        guard let recencyTable else { return nil }
+        guard let recencyTable, tc > 0 else { return nil }
         let perBlock = relativePositionBuckets(queries: blocks, keys: tc, queryOffset: blocks > 1 ? 0 : tc - 1, bidirectional: false,
                                                buckets: config.positionBuckets, maxDistance: config.contextLength)
         let ids = (0..<blocks).flatMap { n in (0..<length).flatMap { _ in perBlock[(n * tc)..<((n + 1) * tc)] } }
