@@ -13,11 +13,13 @@ import Synchronization
 /// glibc would serve them from its heap once its adaptive mmap threshold has risen, and a long-running
 /// process of varying shapes then fragments that heap without bound.
 ///
-/// The pool keeps as many bytes as the process ever had in tensors at once (at least `floor`): a step
-/// that needs more than any fixed limit would otherwise unmap its buffers at its end and fault them in
-/// again at the next. When a freed buffer does not fit, smaller kept buffers make room for it (a larger
-/// buffer serves more requests), or it is freed itself; so the pool, and the process's tensor memory with
-/// it, stays within twice its peak.
+/// The pool keeps up to twice the most bytes the process ever had in tensors at once (at least `floor`):
+/// a step that needs more than any fixed limit would otherwise unmap its buffers at its end and fault them
+/// in again at the next; and two threads that train side by side (`eval`'s two models) free their whole
+/// steps at different moments, so the buffers both need add up to more than the peak of the two together
+/// (they add up to at most twice it). When a freed buffer does not fit, smaller kept buffers make room for
+/// it (a larger buffer serves more requests), or it is freed itself; so the process's tensor memory stays
+/// within three times its peak.
 final class BufferPool: @unchecked Sendable {
     // @unchecked: all state is behind the Mutex; addresses are kept as integers.
     static let shared = BufferPool(floor: 512 << 20)
@@ -92,7 +94,7 @@ final class BufferPool: @unchecked Sendable {
         // Buffers to free: smaller kept ones that make room for this one, or this one.
         let freed = state.withLock { s -> [(address: UInt, floats: Int)] in
             s.live -= n * 4
-            let limit = max(floor, s.peak)
+            let limit = max(floor, 2 * s.peak)
             var victims: [(address: UInt, floats: Int)] = []
             while s.bytes + n * 4 > limit {
                 guard let smallest = s.classes.first, smallest < n else { return victims + [(UInt(bitPattern: pointer), n)] }
