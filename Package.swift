@@ -83,11 +83,14 @@ let package = Package(
             name: "Evaluation", dependencies: ["Engine", "Models", "SemanticIDs", "Generator", "Datasets", "Alignment", "Simulator", "Events"],
             path: "Sources/Evaluation", swiftSettings: strict),
 
-        // MARK: Store and stream (the daemon's state and its ingest)
-        .target(name: "Store", dependencies: ["LMDB", "Events", "Kafka", .product(name: "Logging", package: "swift-log"),
-                                              .product(name: "Metrics", package: "swift-metrics"),
-                                              .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
-                path: "Sources/Store", swiftSettings: strict),
+        // MARK: Store (the daemon's state in LMDB)
+        .target(name: "Store", dependencies: ["LMDB", "Events"], path: "Sources/Store", swiftSettings: strict),
+
+        // MARK: Ingest (Kafka -> validation -> Store)
+        .target(name: "Ingest", dependencies: ["Store", "Events", "Kafka", .product(name: "Logging", package: "swift-log"),
+                                               .product(name: "Metrics", package: "swift-metrics"),
+                                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+                path: "Sources/Ingest", swiftSettings: strict),
 
         // MARK: Serving and learning (model store, hot swap, recommendations; the background trainer and IPA)
         .target(name: "Serving", dependencies: ["Engine", "Models", "SemanticIDs", "Generator", "Store", "Events", "LMDB",
@@ -104,7 +107,7 @@ let package = Package(
         .target(
             name: "OneRecDaemon",
             dependencies: [
-                "LMDB", "Kafka", "BLAS", "Engine", "Store", "Events", "Simulator", "Serving", "Learning", "Models", "RequestParameters",
+                "LMDB", "Kafka", "BLAS", "Engine", "Store", "Ingest", "Events", "Simulator", "Serving", "Learning", "Models", "RequestParameters",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -119,14 +122,14 @@ let package = Package(
         .executableTarget(
             name: "onerec",
             dependencies: [
-                "OneRecDaemon", "BLAS", "Kafka", "LMDB", "Engine", "Models", "SemanticIDs", "Datasets", "Generator", "Evaluation", "Events", "Simulator", "Alignment", "Store",
+                "OneRecDaemon", "BLAS", "Kafka", "LMDB", "Engine", "Models", "SemanticIDs", "Datasets", "Generator", "Evaluation", "Events", "Simulator", "Alignment", "Store", "Ingest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/onerec", swiftSettings: strict),
 
         // MARK: Tests (one target per module)
-        .target(name: "TestSupport", path: "Tests/Support", swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["Events"], path: "Tests/Support", swiftSettings: strict),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "CLMDB", "TestSupport", "lmdb-test-helper"], swiftSettings: strict),
         .target(name: "FuzzSupport", path: "Tests/Fuzz/Support", swiftSettings: strict),
         .executableTarget(
@@ -154,8 +157,9 @@ let package = Package(
         .testTarget(name: "GeneratorTests", dependencies: ["Generator", "Models", "SemanticIDs", "Engine"], swiftSettings: strict),
         .testTarget(name: "AlignmentTests", dependencies: ["Alignment", "Engine", "EngineSupport", "Events", "Simulator", "Models", "Generator", "SemanticIDs"], swiftSettings: strict),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Models", "Engine", "Datasets", "Alignment", "Simulator"], swiftSettings: strict),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "LMDB", "Events", "Kafka", "TestSupport",
-                                                       .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "LMDB", "Events", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "IngestTests", dependencies: ["Ingest", "Store", "LMDB", "Events", "Kafka", "TestSupport",
+                                                        .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "ServingTests", dependencies: ["Serving", "Generator", "Store", "Events", "LMDB", "Models", "SemanticIDs", "Engine", "TestSupport",
                                                          .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "LearningTests", dependencies: ["Learning", "Serving", "Store", "Events", "LMDB", "Models", "Generator", "Alignment",

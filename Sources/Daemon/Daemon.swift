@@ -11,6 +11,7 @@ import Prometheus
 import Serving
 import ServiceLifecycle
 import Simulator
+import Ingest
 import Store
 
 /// `onerec serve`: checks everything it depends on, then runs the services until SIGTERM or SIGINT.

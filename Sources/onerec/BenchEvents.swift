@@ -4,6 +4,7 @@ import Foundation
 import Kafka
 import LMDB
 import Simulator
+import Ingest
 import Store
 
 /// `onerec bench events`: what ingest's own work costs per event, without Kafka. The simulator's log (the

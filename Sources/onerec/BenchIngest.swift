@@ -3,6 +3,7 @@ import Foundation
 import Kafka
 import LMDB
 import Logging
+import Ingest
 import Store
 
 /// `onerec bench ingest`: events/s from the broker into LMDB (validated, deduplicated, offsets in the

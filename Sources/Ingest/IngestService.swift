@@ -4,6 +4,7 @@ import Kafka
 import Logging
 import Metrics
 import ServiceLifecycle
+import Store
 import Synchronization
 
 /// Kafka -> LMDB with exactly-once effect. Each polled batch is validated; invalid messages go to the
@@ -22,13 +23,9 @@ public final class IngestService: Service, Sendable {
         public var instanceID: String?
         /// Required dimension of item embeddings, if the deployment fixes one.
         public var embeddingDimension: Int?
-        /// Most messages written in one LMDB transaction. Default 200,000: a commit writes back every page
-        /// the batch touched in the (randomly keyed) event-id and history indexes and syncs them, so larger
-        /// batches share that cost. A million events from a backlog: 50,000 per batch 4.9 s, 100,000 4.1 s,
-        /// 200,000 3.4-3.7 s (`onerec bench ingest --users 120000`, the store through a write map, before
-        /// the bench ran its readers with unbounded prefetch). The bench's peak VmRSS, sampled ad hoc from
-        /// /proc every 0.1 s, was 0.99 GB against 0.86 GB at 50,000 (most of it the test broker's
-        /// whole-partition answers held by librdkafka; measured while messages were still copied out).
+        /// Most messages written in one LMDB transaction. A commit writes back every page the batch touched
+        /// in the (randomly keyed) event-id and history indexes and syncs them, so larger batches share that
+        /// cost, at the price of holding more messages in memory (the README's ingest section has the figures).
         public var maxBatchMessages = 200_000
         /// How often a partition read to its end asks whether more arrived (KafkaConsumer.Config).
         public var idleCheckInterval: Duration? = .milliseconds(100)
