@@ -118,13 +118,27 @@ let package = Package(
             ],
             path: "Sources/Daemon", swiftSettings: strict),
 
-        // MARK: Executable
+        // MARK: Clients (the daemon's HTTP API: operator requests, open-loop load) and benchmarks
+        .target(name: "Client", path: "Sources/Client", swiftSettings: strict),
+        .target(
+            name: "Benchmarks",
+            dependencies: [
+                "Client", "BLAS", "Kafka", "LMDB", "Engine", "Models", "SemanticIDs", "Generator", "Events", "Simulator", "Store", "Ingest",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Benchmarks", swiftSettings: strict),
+
+        // MARK: Executable (command wiring)
         .executableTarget(
             name: "onerec",
             dependencies: [
-                "OneRecDaemon", "BLAS", "Kafka", "LMDB", "Engine", "Models", "SemanticIDs", "Datasets", "Generator", "Evaluation", "Events", "Simulator", "Alignment", "Store", "Ingest",
+                "OneRecDaemon", "Benchmarks", "Client", "BLAS", "Kafka", "LMDB", "Engine", "Models", "SemanticIDs", "Datasets", "Generator", "Evaluation",
+                "Events", "Simulator", "Alignment", "Store", "Ingest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             path: "Sources/onerec", swiftSettings: strict),
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Client
 import Foundation
 
 /// `onerec status`: what the running daemon serves and what its learner is doing.

@@ -1,8 +1,7 @@
 import ArgumentParser
 import Events
 import Foundation
-import Kafka
-import Logging
+import Ingest
 import Simulator
 
 struct Simulate: ParsableCommand {
@@ -65,7 +64,12 @@ struct SimulateLog: ParsableCommand {
     func run() throws {
         var sim = SimulationLog(world: World(config: world.config))
         sim.requestsPerUser = requests
-        let sink = try EventSink(out: out, brokers: brokers, topic: topic, itemsTopic: itemsTopic)
+        let sink: EventSink
+        switch (out, brokers) {
+        case let (out?, nil): sink = try EventSink(file: out)
+        case let (nil, brokers?): sink = try EventSink(brokers: brokers, topic: topic, itemsTopic: itemsTopic)
+        default: throw ValidationError("give exactly one of --out FILE and --brokers HOST:PORT")
+        }
         var counts = (items: 0, interactions: 0)
         let emit: (Event) throws -> Void = { event in
             try sink.write(event)
@@ -94,7 +98,7 @@ struct SimulateLoad: ParsableCommand {
     @Option(help: "Seconds to run.") var seconds = 10.0
 
     func run() throws {
-        let sink = try EventSink(out: nil, brokers: brokers, topic: topic, itemsTopic: topic)
+        let sink = try EventSink(brokers: brokers, topic: topic, itemsTopic: topic)
         let world = World(config: world.config)
         var policy = RandomPolicy(seed: self.world.seed)
         var produced = 0
@@ -123,55 +127,5 @@ struct SimulateLoad: ParsableCommand {
         let elapsed = Date().timeIntervalSince(start)
         print(String(format: "produced %d events in %.1f s: %.0f events/s (target %@)", produced, elapsed, Double(produced) / elapsed,
                      rate > 0 ? "\(rate)" : "as fast as possible"))
-    }
-}
-
-/// Where simulated events go: a JSONL file (one event per line) or Kafka topics keyed by user / item.
-final class EventSink {
-    private let file: FileHandle?
-    private let producer: KafkaProducer?
-    private let topic: String, itemsTopic: String
-
-    init(out: String?, brokers: String?, topic: String, itemsTopic: String) throws {
-        guard (out == nil) != (brokers == nil) else { throw ValidationError("give exactly one of --out FILE and --brokers HOST:PORT") }
-        (self.topic, self.itemsTopic) = (topic, itemsTopic)
-        if let out {
-            guard FileManager.default.createFile(atPath: out, contents: nil), let handle = FileHandle(forWritingAtPath: out) else {
-                throw CommandError("cannot write \(out)")
-            }
-            file = handle
-            producer = nil
-        } else {
-            var logger = Logger(label: "onerec.simulate")
-            logger.logLevel = .warning
-            let config = KafkaConfig(brokers: brokers!.split(separator: ",").map(String.init), clientID: "onerec-simulate")
-            let admin = try KafkaAdmin(config: config, logger: logger)
-            do {
-                _ = try admin.metadata(timeout: .seconds(10))
-            } catch {
-                throw CommandError("cannot reach Kafka: \(error)")
-            }
-            producer = try KafkaProducer(config: config, logger: logger)
-            file = nil
-        }
-    }
-
-    func write(_ event: Event) throws {
-        let line = event.json()
-        if let file {
-            file.write(Data((line + "\n").utf8))
-        } else if let producer {
-            let t: String
-            if case .item = event { t = itemsTopic } else { t = topic }
-            try producer.send(topic: t, key: Array("\(event.key)".utf8), value: Array(line.utf8))
-        }
-    }
-
-    /// Waits until everything written so far is delivered (Kafka).
-    func flush() throws { try producer?.flush(timeout: .seconds(60)) }
-
-    func finish() throws {
-        try file?.close()
-        try flush()
     }
 }

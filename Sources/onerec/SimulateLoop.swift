@@ -1,6 +1,8 @@
 import ArgumentParser
 import Events
+import Client
 import Foundation
+import Ingest
 import Simulator
 
 /// `onerec simulate loop`: the world's users in a closed loop with a running daemon over HTTP, as a feed
@@ -25,7 +27,7 @@ struct SimulateLoop: AsyncParsableCommand {
     func run() async throws {
         let world = World(config: self.world.config)
         let client = try daemon.client()
-        let kafka = try brokers.map { try EventSink(out: nil, brokers: $0, topic: topic, itemsTopic: itemsTopic) }
+        let kafka = try brokers.map { try EventSink(brokers: $0, topic: topic, itemsTopic: itemsTopic) }
         let started = Date()
         var ids = EventIDs(prefix: "loop", run: Int64(Date().timeIntervalSince1970 * 1000))
         let run = ids.run

@@ -2,6 +2,7 @@ import ArgumentParser
 import BLAS
 import Dispatch
 import Engine
+import Client
 import Foundation
 import Generator
 import Models
@@ -68,21 +69,5 @@ struct BenchDecode: ParsableCommand {
                              latencies.percentile(0.5), latencies.percentile(0.99), Double(latencies.count) / wall))
             }
         }
-    }
-}
-
-/// Latencies gathered from several threads.
-final class Latencies: @unchecked Sendable {
-    // @unchecked: `values` is only touched under `lock`.
-    private let lock = NSLock()
-    private var stored: [Double] = []
-    func add(_ ms: Double) { lock.lock(); stored.append(ms); lock.unlock() }
-    var count: Int { lock.lock(); defer { lock.unlock() }; return stored.count }
-    /// The q-quantile (0...1) of the latencies so far, nearest rank.
-    func percentile(_ q: Double) -> Double {
-        lock.lock()
-        defer { lock.unlock() }
-        let sorted = stored.sorted()
-        return sorted.isEmpty ? .nan : sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))]
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Client
 import Foundation
 import Kafka
 import LMDB
@@ -54,7 +55,7 @@ struct BenchIngest: AsyncParsableCommand {
         try KafkaAdmin(config: kafka, logger: logger).createTopic(topic, partitions: partitions)
 
         // The log: the world's catalog and sessions, everything on one topic.
-        let sink = try EventSink(out: nil, brokers: brokers, topic: topic, itemsTopic: topic)
+        let sink = try EventSink(brokers: brokers, topic: topic, itemsTopic: topic)
         var produced = 0
         try simulatorLog(users: users, items: items, seed: seed, requests: requests) { event in
             try sink.write(event)
@@ -116,10 +117,10 @@ struct BenchIngest: AsyncParsableCommand {
         kcat.arguments = ["-b", brokers, "-e", "-q", "-f", "\n"] + Self.readerProperties.sorted { $0.key < $1.key }.flatMap { ["-X", "\($0.key)=\($0.value)"] } + mode
         let out = Pipe()
         kcat.standardOutput = out
-        do { try kcat.run() } catch { throw CommandError("cannot run /usr/bin/kcat (scripts/setup.sh installs it): \(error)") }
+        do { try kcat.run() } catch { throw BenchmarkError("cannot run /usr/bin/kcat (scripts/setup.sh installs it): \(error)") }
         let lines = out.fileHandleForReading.readDataToEndOfFile().filter { $0 == UInt8(ascii: "\n") }.count
         kcat.waitUntilExit()
-        guard lines == produced else { throw CommandError("kcat \(mode[0]) read \(lines) of \(produced) messages") }
+        guard lines == produced else { throw BenchmarkError("kcat \(mode[0]) read \(lines) of \(produced) messages") }
         return Date().timeIntervalSince(start)
     }
 
@@ -137,7 +138,7 @@ struct BenchIngest: AsyncParsableCommand {
         while true {
             let t = service.totals
             if t.stored + t.duplicates + t.invalid >= produced { break }
-            guard Date().timeIntervalSince(start) < 600 else { service.stop(); throw CommandError("ingest did not finish in 600 s") }
+            guard Date().timeIntervalSince(start) < 600 else { service.stop(); throw BenchmarkError("ingest did not finish in 600 s") }
             try await Task.sleep(for: .milliseconds(2))
         }
         let end = Date()

@@ -1,7 +1,10 @@
 import ArgumentParser
 
-struct Bench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+/// `onerec bench`: the benchmarks, each printing its figures and a ratio against a peer measured in the
+/// same run.
+public struct Bench: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
         abstract: "Benchmarks that print figures (never part of the test suite).",
         subcommands: [BenchBLAS.self, BenchTrain.self, BenchDecode.self, BenchIngest.self, BenchEvents.self, BenchServe.self, BenchLoad.self])
+    public init() {}
 }

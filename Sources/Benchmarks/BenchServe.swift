@@ -1,4 +1,5 @@
 import ArgumentParser
+import Client
 import Foundation
 
 /// `onerec bench serve`: recommendation latency over HTTP while the daemon trains. Starts `onerec serve`

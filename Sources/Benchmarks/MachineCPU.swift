@@ -1,3 +1,4 @@
+import Client
 import Foundation
 
 /// Waits until the machine's cores are mostly idle (from /proc/stat), so a timed run does not share them
@@ -26,10 +27,10 @@ func waitForQuietMachine(idleFraction: Double = 0.9, window: Duration = .seconds
 private func cpuTimes() throws -> (busy: UInt64, total: UInt64) {
     let text = try String(contentsOfFile: "/proc/stat", encoding: .utf8)
     guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") }) else {
-        throw CommandError("/proc/stat has no cpu line")
+        throw BenchmarkError("/proc/stat has no cpu line")
     }
     let fields = line.split(separator: " ").dropFirst().compactMap { UInt64($0) }
-    guard fields.count >= 5 else { throw CommandError("/proc/stat's cpu line is not what Linux writes: \(line)") }
+    guard fields.count >= 5 else { throw BenchmarkError("/proc/stat's cpu line is not what Linux writes: \(line)") }
     let total = fields.prefix(8).reduce(0, +)
     return (total - fields[3] - fields[4], total)
 }

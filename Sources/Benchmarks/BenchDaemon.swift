@@ -1,3 +1,4 @@
+import Client
 import Foundation
 import Glibc
 
@@ -51,7 +52,7 @@ final class BenchDaemon {
     func waitForFirstModel(timeout: Double = 600) async throws -> Double {
         let started = Date()
         while await learner().version == nil {
-            guard process.isRunning, Date().timeIntervalSince(started) < timeout else { throw CommandError("the daemon served no model within \(Int(timeout)) s") }
+            guard process.isRunning, Date().timeIntervalSince(started) < timeout else { throw BenchmarkError("the daemon served no model within \(Int(timeout)) s") }
             try await Task.sleep(for: .seconds(1))
         }
         return Date().timeIntervalSince(started)

@@ -5,14 +5,17 @@ import Synchronization
 /// with a keep-alive `HTTPConnection`: closed loop (a client sends when it has its answer) or open loop
 /// (requests on a fixed schedule, whatever the answers). A request fails on an error, a non-2xx answer
 /// or when it takes longer than `timeout`.
-struct LoadClient: Sendable {
-    let port: Int
-    let timeout: Double
+public struct LoadClient: Sendable {
+    public let port: Int
+    /// Seconds after which a request counts as failed.
+    public let timeout: Double
     /// Users of the simulated world the requests are for.
     let users = 1000
 
+    public init(port: Int, timeout: Double) { (self.port, self.timeout) = (port, timeout) }
+
     /// `clients` closed-loop clients for `seconds`: the latencies (ms), the failed requests, the wall time.
-    func closedLoop(clients: Int, seconds: Double) async -> (latencies: Latencies, failed: Int, wall: Double) {
+    public func closedLoop(clients: Int, seconds: Double) async -> (latencies: Latencies, failed: Int, wall: Double) {
         let (latencies, failed) = (Latencies(), Tally())
         let start = ContinuousClock.now
         await onThreads(clients) {
@@ -29,7 +32,7 @@ struct LoadClient: Sendable {
     /// scheduled moment, so one that waits for a free client is late, not excused; clients are added
     /// while every one is busy (up to 512). `progress` is called about every 10 s with the seconds so far
     /// and the failures so far.
-    func openLoop(rate: Double, seconds: Double, progress: @escaping @Sendable (Double, Int) -> Void) async -> (sent: Int, latencies: Latencies, failed: Int) {
+    public func openLoop(rate: Double, seconds: Double, progress: @escaping @Sendable (Double, Int) -> Void) async -> (sent: Int, latencies: Latencies, failed: Int) {
         let (latencies, failed) = (Latencies(), Tally())
         let jobs = JobQueue()
         let sent = await withCheckedContinuation { (done: CheckedContinuation<Int, Never>) in

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BLAS
 import Engine
+import Client
 import Foundation
 import Models
 
@@ -110,11 +111,11 @@ struct BenchTrain: ParsableCommand {
                                                   "--decoder-length", "\(decoderLength)", "--beam", "\(beam)", "--requests", "\(requests)", "--threads", "\(threads)"],
                                          environment: environment)
         guard status == 0, let line = text.split(separator: "\n").last(where: { $0.hasPrefix("result ") }) else {
-            throw CommandError("the PyTorch reference failed (is python3-torch installed? scripts/bench-train.sh installs it): \(text)")
+            throw BenchmarkError("the PyTorch reference failed (is python3-torch installed? scripts/bench-train.sh installs it): \(text)")
         }
         let fields = line.split(separator: " ")
         guard fields.count == 3, let train = Double(fields[1]), let beam = Double(fields[2]) else {
-            throw CommandError("unexpected PyTorch output: \(line)")
+            throw BenchmarkError("unexpected PyTorch output: \(line)")
         }
         return (train, beam)
     }

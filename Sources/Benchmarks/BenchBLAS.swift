@@ -1,5 +1,6 @@
 import ArgumentParser
 import BLAS
+import Client
 import Foundation
 
 /// `onerec bench blas`: sgemm GFLOP/s with the kernels onerec chooses, next to what OpenBLAS reaches
@@ -51,7 +52,7 @@ struct BenchBLAS: ParsableCommand {
             environment: environment)
         let fields = text.split(separator: "\t")
         guard status == 0, fields.count == 3, let gflops = Double(fields[2].trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw CommandError("benchmark child (\(mode)) failed: \(text)")
+            throw BenchmarkError("benchmark child (\(mode)) failed: \(text)")
         }
         return (String(fields[0]), String(fields[1]), gflops)
     }
@@ -83,8 +84,4 @@ struct BenchBLAS: ParsableCommand {
         precondition(c[0] == Float(k) * 0.125, "sgemm computed \(c[0]), expected \(Float(k) * 0.125)")
         print("\(blas.coreName)\t\(blas.selection.source.rawValue)\t\(rates.sorted()[rates.count / 2])")
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
