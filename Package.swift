@@ -67,7 +67,7 @@ let package = Package(
         .target(name: "Datasets", path: "Sources/Datasets", swiftSettings: strict),
 
         // MARK: Semantic IDs
-        .target(name: "SemanticIDs", dependencies: ["Engine", "LMDB"], path: "Sources/SemanticIDs", swiftSettings: strict),
+        .target(name: "SemanticIDs", dependencies: ["Engine"], path: "Sources/SemanticIDs", swiftSettings: strict),
 
         // MARK: Models
         .target(name: "Models", dependencies: ["Engine"], path: "Sources/Models", swiftSettings: strict),
@@ -83,8 +83,8 @@ let package = Package(
             name: "Evaluation", dependencies: ["Engine", "Models", "SemanticIDs", "Generator", "Datasets", "Alignment", "Simulator", "Events"],
             path: "Sources/Evaluation", swiftSettings: strict),
 
-        // MARK: Store (the daemon's state in LMDB)
-        .target(name: "Store", dependencies: ["LMDB", "Events"], path: "Sources/Store", swiftSettings: strict),
+        // MARK: Store (everything the daemon keeps in LMDB, each part behind a typed facade)
+        .target(name: "Store", dependencies: ["LMDB", "Events", "SemanticIDs", "Models", "Alignment"], path: "Sources/Store", swiftSettings: strict),
 
         // MARK: Ingest (Kafka -> validation -> Store)
         .target(name: "Ingest", dependencies: ["Store", "Events", "Kafka", .product(name: "Logging", package: "swift-log"),
@@ -93,10 +93,10 @@ let package = Package(
                 path: "Sources/Ingest", swiftSettings: strict),
 
         // MARK: Serving and learning (model store, hot swap, recommendations; the background trainer and IPA)
-        .target(name: "Serving", dependencies: ["Engine", "Models", "SemanticIDs", "Generator", "Store", "Events", "LMDB",
+        .target(name: "Serving", dependencies: ["Engine", "Models", "SemanticIDs", "Generator", "Store", "Events",
                                                 .product(name: "Logging", package: "swift-log")],
                 path: "Sources/Serving", swiftSettings: strict),
-        .target(name: "Learning", dependencies: ["Engine", "Models", "SemanticIDs", "Generator", "Alignment", "Serving", "Store", "Events", "LMDB",
+        .target(name: "Learning", dependencies: ["Engine", "Models", "SemanticIDs", "Generator", "Alignment", "Serving", "Store", "Events",
                                                  .product(name: "Logging", package: "swift-log"),
                                                  .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
                 path: "Sources/Learning", swiftSettings: strict),
@@ -107,7 +107,7 @@ let package = Package(
         .target(
             name: "OneRecDaemon",
             dependencies: [
-                "LMDB", "Kafka", "BLAS", "Engine", "Store", "Ingest", "Events", "Simulator", "Serving", "Learning", "Models", "RequestParameters",
+                "Kafka", "BLAS", "Engine", "Store", "Ingest", "Events", "Simulator", "Serving", "Learning", "Models", "Alignment", "RequestParameters",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -123,7 +123,7 @@ let package = Package(
         .target(
             name: "Benchmarks",
             dependencies: [
-                "Client", "BLAS", "Kafka", "LMDB", "Engine", "Models", "SemanticIDs", "Generator", "Events", "Simulator", "Store", "Ingest",
+                "Client", "BLAS", "Kafka", "Engine", "Models", "SemanticIDs", "Generator", "Events", "Simulator", "Store", "Ingest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -133,7 +133,7 @@ let package = Package(
         .executableTarget(
             name: "onerec",
             dependencies: [
-                "OneRecDaemon", "Benchmarks", "Client", "BLAS", "Kafka", "LMDB", "Engine", "Models", "SemanticIDs", "Datasets", "Generator", "Evaluation",
+                "OneRecDaemon", "Benchmarks", "Client", "BLAS", "Kafka", "Engine", "Models", "SemanticIDs", "Datasets", "Generator", "Evaluation",
                 "Events", "Simulator", "Alignment", "Store", "Ingest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -171,22 +171,22 @@ let package = Package(
         .testTarget(name: "GeneratorTests", dependencies: ["Generator", "Models", "SemanticIDs", "Engine"], swiftSettings: strict),
         .testTarget(name: "AlignmentTests", dependencies: ["Alignment", "Engine", "EngineSupport", "Events", "Simulator", "Models", "Generator", "SemanticIDs"], swiftSettings: strict),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Models", "Engine", "Datasets", "Alignment", "Simulator"], swiftSettings: strict),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "LMDB", "Events", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "LMDB", "Events", "SemanticIDs", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Store", "LMDB", "Events", "Kafka", "TestSupport",
                                                         .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
-        .testTarget(name: "ServingTests", dependencies: ["Serving", "Generator", "Store", "Events", "LMDB", "Models", "SemanticIDs", "Engine", "TestSupport",
+        .testTarget(name: "ServingTests", dependencies: ["Serving", "Generator", "Store", "Events", "Models", "SemanticIDs", "Engine", "TestSupport",
                                                          .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
-        .testTarget(name: "LearningTests", dependencies: ["Learning", "Serving", "Store", "Events", "LMDB", "Models", "Generator", "Alignment",
+        .testTarget(name: "LearningTests", dependencies: ["Learning", "Serving", "Store", "Events", "Models", "Generator", "Alignment",
                                                           "Simulator", "Engine", "TestSupport", .product(name: "Logging", package: "swift-log")],
                     swiftSettings: strict),
         .testTarget(name: "EventsTests", dependencies: ["Events", "Engine"], swiftSettings: strict),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Events"], swiftSettings: strict),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "SemanticIDsTests", dependencies: ["SemanticIDs", "Engine", "LMDB", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "SemanticIDsTests", dependencies: ["SemanticIDs", "Engine", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "OneRecDaemon", "TestSupport", "Serving", "Store", "Events", "LMDB", "Models", "SemanticIDs", "Engine",
+                "OneRecDaemon", "TestSupport", "Serving", "Store", "Events", "Models", "SemanticIDs", "Engine",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
             ],
@@ -194,7 +194,7 @@ let package = Package(
         // The real `onerec` binary, driven as an operator would: real processes, signals, HTTP, broker.
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["onerec", "TestSupport", "Kafka", "Events", "Store", "LMDB", "Simulator", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["onerec", "TestSupport", "Kafka", "Events", "Store", "Simulator", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
     ]
 )

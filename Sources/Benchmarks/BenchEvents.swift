@@ -2,7 +2,6 @@ import ArgumentParser
 import Events
 import Foundation
 import Kafka
-import LMDB
 import Simulator
 import Ingest
 import Store
@@ -51,7 +50,7 @@ struct BenchEvents: ParsableCommand {
     private func timedStore(_ events: [Event], _ messages: [[UInt8]]) throws -> Double {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("onerec-bench-events-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let store = try HistoryStore(environment: OpenStore.forWriting(path: dir, mapSizeMiB: 256, holder: "onerec bench").environment)
+        let store = try OpenStore.forWriting(path: dir, mapSizeMiB: 256, holder: "onerec bench").history()
         var all: [UInt8] = [], ends: [Int] = []
         for m in messages {
             all += m

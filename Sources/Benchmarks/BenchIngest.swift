@@ -2,7 +2,6 @@ import ArgumentParser
 import Client
 import Foundation
 import Kafka
-import LMDB
 import Logging
 import Ingest
 import Store
@@ -129,7 +128,7 @@ struct BenchIngest: AsyncParsableCommand {
     private func onerec(kafka: KafkaConfig, topic: String, group: String, expect produced: Int, logger: Logger) async throws -> (seconds: Double, batches: Int) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("onerec-\(group)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let store = try HistoryStore(environment: OpenStore.forWriting(path: dir, mapSizeMiB: 256, holder: "onerec bench").environment)
+        let store = try OpenStore.forWriting(path: dir, mapSizeMiB: 256, holder: "onerec bench").history()
         var config = IngestService.Config(kafka: kafka)
         (config.groupID, config.interactionsTopic, config.itemsTopic, config.instanceID) = (group, topic, topic, "bench")
         let service = try IngestService(config: config, store: store, logger: logger)

@@ -4,7 +4,6 @@ import Foundation
 import Hummingbird
 import Kafka
 import Learning
-import LMDB
 import Logging
 import Models
 import Prometheus
@@ -32,9 +31,9 @@ public enum Daemon {
             settings.summary.mapValues { .string($0) }, uniquingKeysWith: { $1 }))
 
         try ListenCheck.check(host: settings.httpHost, port: settings.httpPort)
-        let store = try StateStore(path: settings.storePath, mapSizeMiB: settings.storeMapSizeMiB)
+        let store = try openStore(settings)
         defer { withExtendedLifetime(store) {} }  // it holds the store's writer lock until the daemon stops
-        logger.info("store open", metadata: ["path": "\(store.environment.path)", "mapSize": "\(store.environment.mapSize)"])
+        logger.info("store open", metadata: ["path": "\(store.path)", "mapSize": "\(store.mapSize)"])
 
         let blas = try OpenBLAS.shared()
         Compute.threads = settings.computeThreads
@@ -42,10 +41,10 @@ public enum Daemon {
             "blasCore": "\(blas.coreName)", "selection": "\(blas.selection)", "threads": "\(Compute.threads)",
         ])
 
-        let history = try HistoryStore(environment: store.environment)
+        let history = try store.history()
         let models: ModelRegistry
         do {
-            models = try ModelRegistry(environment: store.environment, directory: "\(settings.storePath)/models", logger: logger)
+            models = try ModelRegistry(store: store, directory: "\(settings.storePath)/models", logger: logger)
         } catch let error as ModelStoreError {
             throw StartupError(error.description, fix: "make store.path writable")
         }
@@ -93,7 +92,7 @@ public enum Daemon {
             if let world {
                 trueWatch = { user, items in user < UInt64(world.config.users) ? world.utility(user: Int(user), session: items).watchTimeMs : 0 }
             }
-            let learner = try Learner(config: learnerConfig(settings), history: history, registry: models, popular: popular,
+            let learner = try Learner(config: learnerConfig(settings), store: store, registry: models, popular: popular,
                                       directory: "\(settings.storePath)/trainer", trueWatch: trueWatch, logger: logger)
             learnerService = LearnerService(learner: learner, logger: logger)
             services.append(learnerService!)
@@ -139,6 +138,21 @@ public enum Daemon {
                                fix: "free the port or set http.port (ONEREC_HTTP_PORT)")
         }
         logger.info("onerec stopped")
+    }
+
+    /// Opens the store as its one writer, refusing one that another process writes or that has another
+    /// layout version.
+    static func openStore(_ settings: DaemonSettings) throws -> OpenStore {
+        do {
+            return try OpenStore.forWriting(path: settings.storePath, mapSizeMiB: settings.storeMapSizeMiB, holder: "onerec serve")
+        } catch let error as StoreInUse {
+            throw StartupError("cannot open the store: \(error)",
+                               fix: "stop that process first, or set store.path (ONEREC_STORE_PATH) to another directory")
+        } catch let error as StoreLayoutError {
+            throw StartupError(error.description, fix: "run the onerec release that wrote it, or point store.path at a new directory")
+        } catch {
+            throw StartupError("cannot open the store: \(error)", fix: "set store.path (ONEREC_STORE_PATH) to a writable directory")
+        }
     }
 
     /// Applies what may change while running; names what needs a restart.

@@ -6,6 +6,7 @@ import Logging
 import Models
 import SemanticIDs
 import Serving
+import Store
 
 extension Learner {
     /// One alignment round (IPA): a sample of users' histories, candidates beam-searched by a copy of the
@@ -51,9 +52,8 @@ extension Learner {
         let pairs = alignment.pairs(users: sample)
         let evaluation = heldOut.map { (user: $0, history: histories[$0]!) }
         let before = evaluate(trainer.model, users: evaluation)
-        var round = AlignmentRound(id: id, reason: reason, startedAt: started.timeIntervalSince1970, seconds: 0, users: sample.count,
-                                   pairs: pairs.count, rewardBefore: before.reward, rewardAfter: before.reward,
-                                   trueWatchBefore: before.trueWatch, trueWatchAfter: nil, promoted: false, version: nil, note: "")
+        var round = AlignmentRound(id: id, reason: reason, startedAt: started.timeIntervalSince1970, users: sample.count, pairs: pairs.count,
+                                   rewardBefore: before.reward, trueWatchBefore: before.trueWatch)
         let real = codedSessions(replay.sample(max(256, config.batch), freshShare: config.freshShare, window: config.freshWindow, rng: &rng))
         if pairs.isEmpty || real.isEmpty {
             round.note = pairs.isEmpty ? "no preference pairs (every user's candidates scored alike)" : "no coded training sessions"

@@ -52,15 +52,15 @@ public final class Learner {
     var rng: SplitMix64
     var smoothedLoss: Double?
 
-    public init(config: LearnerConfig, history: HistoryStore, registry: ModelRegistry, popular: PopularItems, directory: String,
+    public init(config: LearnerConfig, store: OpenStore, registry: ModelRegistry, popular: PopularItems, directory: String,
                 trueWatch: (@Sendable (UInt64, [UInt64]) -> Double)? = nil, status: LearnerStatus = LearnerStatus(),
                 logger: Logger) throws {
         self.config = config
-        self.history = history
+        history = try store.history()
         self.registry = registry
         self.popular = popular
-        codebooks = try CodebookStore(environment: history.environment)
-        rounds = try AlignmentLog(environment: history.environment)
+        codebooks = try store.codebooks()
+        rounds = try store.alignment()
         self.directory = directory
         self.trueWatch = trueWatch
         self.status = status

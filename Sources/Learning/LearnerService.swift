@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Logging
 import ServiceLifecycle
+import Store
 import Synchronization
 
 /// Runs the learner on its own thread (training would otherwise hold one of the few threads of the

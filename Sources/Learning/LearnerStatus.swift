@@ -1,26 +1,6 @@
+import Alignment
 import Foundation
 import Synchronization
-
-/// A finished alignment round: what it did, how candidate and current model compared, the outcome.
-public struct AlignmentRound: Codable, Sendable, Equatable {
-    public var id: Int
-    /// "operator" or "schedule".
-    public var reason: String
-    public var startedAt: Double
-    public var seconds: Double
-    public var users: Int
-    public var pairs: Int
-    /// Mean reward-model reward of the top generated session on the held-out users, before and after.
-    public var rewardBefore: Double
-    public var rewardAfter: Double
-    /// True expected watch time (s) of that session, when the daemon runs on the simulator.
-    public var trueWatchBefore: Double?
-    public var trueWatchAfter: Double?
-    public var promoted: Bool
-    /// The version the candidate was published as (nil when nothing was published).
-    public var version: UInt32?
-    public var note: String
-}
 
 /// What the learner is doing, for `/v1/admin/status` and the status page. Written by the learner's
 /// thread, read by HTTP handlers.

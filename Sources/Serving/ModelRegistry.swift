@@ -1,9 +1,9 @@
 import Engine
 import Foundation
-import LMDB
 import Logging
 import Models
 import SemanticIDs
+import Store
 import Synchronization
 
 /// Why the model store refused something; the message names the version and the reason.
@@ -13,16 +13,12 @@ public struct ModelStoreError: Error, CustomStringConvertible {
 }
 
 /// The model store and the serving pointer. Every published generator version is a safetensors file
-/// (`<directory>/generator-v<N>.safetensors`, written atomically) plus its `ModelInfo` in LMDB; the
-/// promoted versions form a stack whose top is what serving uses. Promotion and rollback swap the
-/// in-memory snapshot in one atomic step: a request that already holds the old snapshot finishes with it,
-/// the next one gets the new one, none fails or waits.
-///
-/// Databases: `models` (version -> ModelInfo JSON), `models.serving` ("promoted" -> the stack of
-/// promoted versions, oldest first, as big-endian UInt32s).
+/// (`<directory>/generator-v<N>.safetensors`, written atomically) plus its `ModelInfo` in the store
+/// (`ModelRecords`); the promoted versions form a stack whose top is what serving uses. Promotion and
+/// rollback swap the in-memory snapshot in one atomic step: a request that already holds the old snapshot
+/// finishes with it, the next one gets the new one, none fails or waits.
 public final class ModelRegistry: Sendable {
-    let environment: Environment
-    let models: Database, serving: Database
+    let records: ModelRecords
     let codebooks: CodebookStore
     public let directory: String
     /// Versions kept on disk besides the promoted stack (older unpromoted ones are deleted).
@@ -32,14 +28,11 @@ public final class ModelRegistry: Sendable {
     let keepRecords: Int
     private let current = Mutex<ModelSnapshot?>(nil)
     private let logger: Logger
-    static let promotedKey = Array("promoted".utf8)
 
-    public init(environment: Environment, directory: String, keep: Int = 5, keepRecords: Int = 1000, logger: Logger) throws {
+    public init(store: OpenStore, directory: String, keep: Int = 5, keepRecords: Int = 1000, logger: Logger) throws {
         precondition(keepRecords >= keep, "records are kept at least as long as files")
-        self.environment = environment
-        models = try environment.openDatabase("models")
-        serving = try environment.openDatabase("models.serving")
-        codebooks = try CodebookStore(environment: environment)
+        records = try store.models()
+        codebooks = try store.codebooks()
         self.directory = directory
         self.keep = keep
         self.keepRecords = keepRecords
@@ -71,41 +64,13 @@ public final class ModelRegistry: Sendable {
     }
 
     /// Recorded versions, oldest first: all of them, or the newest `limit`.
-    public func versions(limit: Int = .max) throws -> [ModelInfo] {
-        try environment.read { txn in
-            var found: [ModelInfo] = []
-            try txn.scan(models, reverse: true) { _, value in
-                if let info = try? JSONDecoder().decode(ModelInfo.self, from: Data(value)) { found.append(info) }
-                return found.count < limit
-            }
-            return found.reversed()
-        }
-    }
+    public func versions(limit: Int = .max) throws -> [ModelInfo] { try records.versions(limit: limit) }
 
     /// Promoted versions, oldest first; the last one serves.
-    public func promotedStack() throws -> [UInt32] {
-        try environment.read { txn in
-            guard let bytes = try txn.get(serving, Self.promotedKey) else { return [] }
-            var r = KeyReader(bytes)
-            return (0..<bytes.count / 4).map { _ in r.read(UInt32.self) }
-        }
-    }
+    public func promotedStack() throws -> [UInt32] { try records.promotedStack() }
 
     /// The version the next publication takes.
-    public func nextVersion() throws -> UInt32 { (try versionNumbers(newestFirst: true, limit: 1).first ?? 0) + 1 }
-
-    /// Recorded version numbers (keys only, no record decoded).
-    func versionNumbers(newestFirst: Bool = false, limit: Int = .max) throws -> [UInt32] {
-        try environment.read { txn in
-            var found: [UInt32] = []
-            try txn.scan(models, reverse: newestFirst) { key, _ in
-                var r = KeyReader(key)
-                found.append(r.read(UInt32.self))
-                return found.count < limit
-            }
-            return found
-        }
-    }
+    public func nextVersion() throws -> UInt32 { (try records.versionNumbers(newestFirst: true, limit: 1).first ?? 0) + 1 }
 
     /// Writes a new version (file first, then its record) and, if asked, promotes it. The snapshot copies
     /// the model and codebook, so the caller keeps training them.
@@ -117,11 +82,7 @@ public final class ModelRegistry: Sendable {
         try Safetensors.save(snapshot.parameters, metadata: ["format": "onerec.model", "version": "\(info.version)",
                                                              "info": String(decoding: json, as: UTF8.self)],
                              to: path(info.version))
-        try environment.write { txn in
-            guard try txn.put(models, KeyBuilder.key(info.version), Array(json), flags: .noOverwrite) else {
-                throw ModelStoreError("model version \(info.version) exists already")
-            }
-        }
+        guard try records.add(info) else { throw ModelStoreError("model version \(info.version) exists already") }
         if promote { try push(snapshot) }
         try prune()
         return snapshot
@@ -150,10 +111,7 @@ public final class ModelRegistry: Sendable {
 
     /// Reads a version back: its record, its file (checksummed) and its codebook. Throws on any damage.
     public func load(version: UInt32) throws -> ModelSnapshot {
-        guard let bytes = try environment.read({ txn in try txn.get(models, KeyBuilder.key(version)) }) else {
-            throw ModelStoreError("no model version \(version)")
-        }
-        let info = try JSONDecoder().decode(ModelInfo.self, from: Data(bytes))
+        guard let info = try records.info(version: version) else { throw ModelStoreError("no model version \(version)") }
         let (tensors, metadata) = try Safetensors.load(path(version))
         guard metadata["format"] == "onerec.model", metadata["version"] == "\(version)" else {
             throw ModelStoreError("\(path(version)) is not model version \(version)")
@@ -179,22 +137,17 @@ public final class ModelRegistry: Sendable {
 
     private func writeStack(_ stack: [UInt32]) throws {
         let kept = stack.suffix(keep)  // older promotions lose their files in `prune`, so they cannot be rolled back to
-        try environment.write { txn in _ = try txn.put(serving, Self.promotedKey, kept.flatMap { KeyBuilder.key($0) }) }
+        try records.setPromotedStack(Array(kept))
     }
 
     /// Deletes the files of versions that are neither promoted nor among the newest `keep`, and the
     /// records of those not among the newest `keepRecords`.
     private func prune() throws {
         let promoted = Set(try promotedStack())
-        let all = try versionNumbers()
+        let all = try records.versionNumbers()
         for v in all.dropLast(keep) where !promoted.contains(v) && FileManager.default.fileExists(atPath: path(v)) {
             try? FileManager.default.removeItem(atPath: path(v))
         }
-        let doomed = all.dropLast(keepRecords).filter { !promoted.contains($0) }
-        if !doomed.isEmpty {
-            try environment.write { txn in
-                for v in doomed { _ = try txn.delete(models, KeyBuilder.key(v)) }
-            }
-        }
+        try records.delete(all.dropLast(keepRecords).filter { !promoted.contains($0) })
     }
 }

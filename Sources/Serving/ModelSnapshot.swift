@@ -1,6 +1,7 @@
 import Engine
 import Generator
 import Models
+import Store
 import SemanticIDs
 
 /// One servable generator version: its weights, a frozen copy of the codebook its tokens refer to, and

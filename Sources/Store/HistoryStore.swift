@@ -12,12 +12,12 @@ import LMDB
 /// small entries that serving reads without touching the log),
 /// `items` (item -> its latest item event JSON), `offsets` ((topic, partition) -> next offset), `counters`.
 public final class HistoryStore: Sendable {
-    public let environment: Environment
+    let environment: Environment
     let events: Database, history: Database, items: Database, log: Database, offsets: Database, counters: Database
     /// The thread async callers write on (see `writing`).
     private let writer = DispatchQueue(label: "onerec.history-store.writer")
 
-    public init(environment: Environment) throws {
+    init(environment: Environment) throws {
         self.environment = environment
         events = try environment.openDatabase("history.event-ids")
         history = try environment.openDatabase("history.by-user")

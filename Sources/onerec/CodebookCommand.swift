@@ -3,7 +3,6 @@ import BLAS
 import Datasets
 import Engine
 import Foundation
-import LMDB
 import SemanticIDs
 import Store
 
@@ -60,7 +59,7 @@ struct CodebookBuild: ParsableCommand {
             print(report)
             print("")
             if let store, let target, m == primary {
-                let codebooks = try CodebookStore(environment: target.environment)
+                let codebooks = try target.codebooks()
                 let version = try codebooks.nextVersion()
                 let versioned = try Codebook(version: version, vectors: items, quantizer: quantizer, training: training)
                 try codebooks.save(versioned, report: report)
@@ -159,8 +158,8 @@ struct CodebookReportCommand: ParsableCommand {
                                 + "items with embeddings have arrived; or build one with 'onerec codebook build --store' while no daemon runs")
         let codebooks: CodebookStore
         do {
-            codebooks = try CodebookStore(environment: OpenStore.readOnly(path: store).environment)  // safe beside a running daemon
-        } catch let error as LMDBError where error.code == LMDBError.notFound {
+            codebooks = try OpenStore.readOnly(path: store).codebooks()  // safe beside a running daemon
+        } catch is StorePartMissing {
             throw none  // its databases do not exist yet
         }
         guard let book = try codebooks.load(version: version) else { throw none }

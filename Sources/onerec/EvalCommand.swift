@@ -159,7 +159,7 @@ struct EvalStore: ParsableCommand {
 
     func run() throws {
         guard FileManager.default.fileExists(atPath: path + "/data.mdb") else { throw CommandError("no store at \(path)") }
-        let store = try HistoryStore(environment: OpenStore.readOnly(path: path).environment)
+        let store = try OpenStore.readOnly(path: path).history()
         var events = InteractionLog()
         try store.forEachInteraction { user, timestampMs, interacted in
             if interacted.positive { events.append(user: "\(user)", item: "\(interacted.itemID)", rating: 5, timestamp: timestampMs) }

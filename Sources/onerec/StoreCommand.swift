@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import LMDB
 import Store
 
 struct StoreCommand: ParsableCommand {
@@ -17,12 +16,12 @@ struct StoreStats: ParsableCommand {
 
     func run() throws {
         guard FileManager.default.fileExists(atPath: path + "/data.mdb") else { throw CommandError("no store at \(path)") }
-        let env = try OpenStore.readOnly(path: path).environment  // safe beside a running daemon: never changes the files
-        let store = try HistoryStore(environment: env)
+        let opened = try OpenStore.readOnly(path: path)  // safe beside a running daemon: never changes the files
+        let store = try opened.history()
         let (interactions, items) = try store.counts()
         print("interactions \(interactions)")
         print("items \(items)")
-        print("map size \(env.mapSize) bytes")
+        print("map size \(opened.mapSize) bytes")
         let offsets = try store.offsets(topic: topic, partitions: Array(0..<64))
         print("offsets \(topic): " + offsets.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
     }

@@ -1,8 +1,8 @@
 import ArgumentParser
 import BLAS
 import Kafka
-import LMDB
 import OneRecDaemon
+import Store
 
 struct Version: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the versions of onerec and its libraries, and the BLAS kernels in use.")
@@ -13,6 +13,6 @@ struct Version: ParsableCommand {
         print("blas: OpenBLAS core \(blas.coreName), selected \(blas.selection)")
         print("blas config: \(blas.config)")
         print("librdkafka \(librdkafkaVersion)")
-        print(lmdbVersion)
+        print(OpenStore.libraryVersion)
     }
 }

@@ -4,7 +4,6 @@ import Events
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import LMDB
 import Logging
 import Models
 import OneRecDaemon
@@ -22,9 +21,9 @@ import Testing
     func withAPI(_ body: (ServingAPI, HistoryStore) async throws -> Void) async throws {
         let dir = TempDirectory()
         defer { dir.cleanup() }
-        let environment = try Environment(path: dir.path, options: Environment.Options())
-        let history = try HistoryStore(environment: environment)
-        let registry = try ModelRegistry(environment: environment, directory: dir.path + "/models", logger: Logger(label: "t"))
+        let store = try OpenStore.forWriting(path: dir.path + "/store", mapSizeMiB: 16, holder: "test")
+        let history = try store.history()
+        let registry = try ModelRegistry(store: store, directory: dir.path + "/models", logger: Logger(label: "t"))
         var rng = SplitMix64(seed: 2)
         let vectors = ItemVectors(ids: (0..<40).map { UInt64($0) }, dimension: 4, values: (0..<160).map { _ in rng.nextGaussian() })
         var qc = ResidualQuantizer.Config()

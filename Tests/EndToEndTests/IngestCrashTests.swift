@@ -2,7 +2,6 @@ import Events
 import Foundation
 import Glibc
 import Kafka
-import LMDB
 import Logging
 import Simulator
 import Store
@@ -65,7 +64,7 @@ import Testing
         ]
         func stored() throws -> Int {
             guard FileManager.default.fileExists(atPath: dir.path + "/store/data.mdb") else { return 0 }
-            return try HistoryStore(environment: OpenStore.readOnly(path: dir.path + "/store").environment).counts().interactions
+            return try OpenStore.readOnly(path: dir.path + "/store").history().counts().interactions
         }
         var rng = SystemRandomNumberGenerator()
         var counts: [Int] = []
@@ -94,7 +93,7 @@ import Testing
         }
         let recommended = daemon.get("/v1/users/3/recommendations")
         #expect(daemon.stop(SIGTERM)?.status == 0)
-        let store = try HistoryStore(environment: OpenStore.readOnly(path: dir.path + "/store").environment)
+        let store = try OpenStore.readOnly(path: dir.path + "/store").history()
         let offsets = try store.offsets(topic: topic, partitions: [0, 1, 2, 3])
         print("crash loop: \(killsWanted) SIGKILLs; stored after each \(counts); finally \(try stored()) of \(total), offsets \(offsets.values.reduce(0, +)), serving version \(serving.map(String.init) ?? "none")")
         #expect(try stored() == total, "counts after each kill: \(counts)")

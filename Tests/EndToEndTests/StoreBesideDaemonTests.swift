@@ -130,7 +130,7 @@ import Testing
         let deadline = Date().addingTimeInterval(120)
         while try stats(store).interactions < feed.produced && Date() < deadline { usleep(200_000) }
         #expect(daemon.stop(SIGTERM)?.status == 0, "\(daemon.stderr.suffix(3000))")
-        let history = try HistoryStore(environment: OpenStore.readOnly(path: store).environment)
+        let history = try OpenStore.readOnly(path: store).history()
         let offsets = try history.offsets(topic: feed.topic, partitions: [0, 1])
         #expect(try history.counts().interactions == feed.produced)
         #expect(offsets.values.reduce(0, +) == Int64(feed.produced))

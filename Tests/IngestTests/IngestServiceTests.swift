@@ -4,7 +4,7 @@ import Ingest
 import Kafka
 import LMDB
 import Logging
-import Store
+@testable import Store
 import TestSupport
 import Testing
 

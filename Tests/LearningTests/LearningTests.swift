@@ -4,7 +4,6 @@ import Events
 import Foundation
 import Generator
 @testable import Learning
-import LMDB
 import Logging
 import Models
 import SemanticIDs
@@ -57,13 +56,13 @@ func interaction(_ user: UInt64, _ item: UInt64, request: String, position: Int,
 @Suite(.serialized) struct LearnerTests {
     struct Setup {
         let dir = TempDirectory()
-        let environment: Environment
+        let store: OpenStore
         let history: HistoryStore
         let world: World
 
         init(users: Int = 120) throws {
-            environment = try Environment(path: dir.path + "/store", options: Environment.Options())
-            history = try HistoryStore(environment: environment)
+            store = try OpenStore.forWriting(path: dir.path + "/store", mapSizeMiB: 16, holder: "test")
+            history = try store.history()
             var wc = World.Config()
             (wc.users, wc.items) = (users, 150)
             world = World(config: wc)
@@ -76,10 +75,10 @@ func interaction(_ user: UInt64, _ item: UInt64, request: String, position: Int,
         }
 
         func learner(_ config: LearnerConfig) throws -> Learner {
-            let registry = try ModelRegistry(environment: environment, directory: dir.path + "/models", logger: Logger(label: "test"))
+            let registry = try ModelRegistry(store: store, directory: dir.path + "/models", logger: Logger(label: "test"))
             try registry.restore()
             let world = self.world
-            return try Learner(config: config, history: history, registry: registry, popular: PopularItems(), directory: dir.path + "/trainer",
+            return try Learner(config: config, store: store, registry: registry, popular: PopularItems(), directory: dir.path + "/trainer",
                                trueWatch: { user, items in world.utility(user: Int(user), session: items).watchTimeMs }, logger: Logger(label: "test"))
         }
 
@@ -130,7 +129,7 @@ func interaction(_ user: UInt64, _ item: UInt64, request: String, position: Int,
         #expect(loss.last! < 0.8 * loss.first!)
         #expect(!status.rewardLoss.isEmpty)
         // Versions 1-3 were published (steps 40, 80, 120) and the newest serves.
-        let registry = try ModelRegistry(environment: s.environment, directory: s.dir.path + "/models", logger: Logger(label: "test"))
+        let registry = try ModelRegistry(store: s.store, directory: s.dir.path + "/models", logger: Logger(label: "test"))
         #expect(try registry.promotedStack() == [1, 2, 3])
 
         let round = try learner.align(reason: "operator")
@@ -197,7 +196,7 @@ func interaction(_ user: UInt64, _ item: UInt64, request: String, position: Int,
         let after = try s.learner(config)
         try after.start()
         #expect(after.status.snapshot.steps == 0)
-        let registry = try ModelRegistry(environment: s.environment, directory: s.dir.path + "/models", logger: Logger(label: "test"))
+        let registry = try ModelRegistry(store: s.store, directory: s.dir.path + "/models", logger: Logger(label: "test"))
         #expect(try registry.restore()?.info.config.architecture == .encoderDecoder)
         for _ in 0..<100 where after.status.snapshot.steps < 40 { _ = try after.tick() }
         #expect(try registry.restore()?.info.config.architecture == .lazy)

@@ -2,7 +2,6 @@ import Engine
 import Events
 import Foundation
 import Generator
-import LMDB
 import Logging
 import Models
 import SemanticIDs
@@ -14,16 +13,16 @@ import Testing
 /// A store, a 60-item codebook and a tiny generator, in a temporary directory.
 struct Fixture: Sendable {
     let dir = TempDirectory()
-    let environment: Environment
+    let store: OpenStore
     let registry: ModelRegistry
     let history: HistoryStore
     let codebook: Codebook
     let config: Seq2Seq.Config
 
     init() throws {
-        environment = try Environment(path: dir.path + "/store", options: Environment.Options())
-        registry = try ModelRegistry(environment: environment, directory: dir.path + "/models", keep: 3, keepRecords: 4, logger: Logger(label: "test"))
-        history = try HistoryStore(environment: environment)
+        store = try OpenStore.forWriting(path: dir.path + "/store", mapSizeMiB: 16, holder: "test")
+        registry = try ModelRegistry(store: store, directory: dir.path + "/models", keep: 3, keepRecords: 4, logger: Logger(label: "test"))
+        history = try store.history()
         var rng = SplitMix64(seed: 5)
         let vectors = ItemVectors(ids: (0..<60).map { UInt64($0) }, dimension: 4, values: (0..<240).map { _ in rng.nextGaussian() })
         var qc = ResidualQuantizer.Config()
@@ -61,7 +60,7 @@ struct Fixture: Sendable {
         #expect(try f.registry.promotedStack() == [1, 2])
 
         // A restart (a new registry on the same store) serves the same version with the same outputs.
-        let again = try ModelRegistry(environment: f.environment, directory: f.dir.path + "/models", logger: Logger(label: "test"))
+        let again = try ModelRegistry(store: f.store, directory: f.dir.path + "/models", logger: Logger(label: "test"))
         let restored = try #require(try again.restore())
         #expect(restored.version == 2)
         let a = f.registry.snapshot!.generate(history: [1, 2, 3], items: 3, beam: 4, excluded: [1, 2, 3])
@@ -82,7 +81,7 @@ struct Fixture: Sendable {
 
         #expect(throws: (any Error).self) { try f.registry.promote(version: 2) }
         #expect(f.registry.snapshot?.version == 2)  // the in-memory snapshot keeps serving
-        let again = try ModelRegistry(environment: f.environment, directory: f.dir.path + "/models", logger: Logger(label: "test"))
+        let again = try ModelRegistry(store: f.store, directory: f.dir.path + "/models", logger: Logger(label: "test"))
         #expect(try again.restore()?.version == 1)
     }
 

@@ -2,7 +2,7 @@ import Events
 import Foundation
 import Glibc
 import LMDB
-import Store
+@testable import Store
 import TestSupport
 import Testing
 
@@ -33,5 +33,35 @@ import Testing
         _ = FileManager.default.createFile(atPath: dir.path + "/file", contents: Data("x".utf8))
         let error = #expect(throws: LMDBError.self) { try OpenStore.forWriting(path: dir.path + "/file", mapSizeMiB: 1, holder: "test") }
         #expect(error?.code == ENOTDIR, "\(String(describing: error))")
+    }
+
+    /// A store another onerec's layout is refused, by writers and readers alike, naming the version.
+    @Test func aStoreOfAnotherLayoutIsRefused() throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        let path = dir.path + "/store"
+        do {
+            let store = try OpenStore.forWriting(path: path, mapSizeMiB: 1, holder: "test")
+            let meta = try store.environment.openDatabase("meta")  // as a newer onerec would leave it
+            try store.environment.write { txn in _ = try txn.put(meta, StoreLayout.versionKey, KeyBuilder.key(StoreLayout.version + 1)) }
+        }
+        let error = #expect(throws: StoreLayoutError.self) { try OpenStore.forWriting(path: path, mapSizeMiB: 1, holder: "test") }
+        #expect(error?.description == "the store at \(path) has layout version \(StoreLayout.version + 1); this onerec reads version \(StoreLayout.version)")
+        #expect(throws: StoreLayoutError.self) { try OpenStore.readOnly(path: path) }
+    }
+
+    /// A reader sees the parts a writer created and names the ones it has not.
+    @Test func aReaderNamesThePartsNoWriterCreated() throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        let path = dir.path + "/store"
+        do {
+            let store = try OpenStore.forWriting(path: path, mapSizeMiB: 1, holder: "test")
+            try store.history().apply([Event](), offsets: ["t": [0: 7]])
+        }
+        let reader = try OpenStore.readOnly(path: path)
+        #expect(try reader.history().offsets(topic: "t", partitions: [0]) == [0: 7])
+        let error = #expect(throws: StorePartMissing.self) { try reader.codebooks() }
+        #expect(error?.description == "the store at \(path) has no codebooks yet")
     }
 }

@@ -1,7 +1,7 @@
 import Events
 import Foundation
 import LMDB
-import Store
+@testable import Store
 import TestSupport
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import LMDB
+import SemanticIDs
 
 /// Codebooks in the LMDB store, by version: the centroids, every item's code and the way back. A model
 /// records the codebook version it was trained with, so it is always served with the codes it learned.
@@ -26,7 +27,7 @@ public struct CodebookStore: Sendable {
     let meta: Database, centroids: Database, itemCode: Database, codeItem: Database
     static let currentKey = Array("current".utf8)
 
-    public init(environment: Environment) throws {
+    init(environment: Environment) throws {
         env = environment
         meta = try env.openDatabase("codebooks")
         centroids = try env.openDatabase("codebook.centroids")

@@ -1,14 +1,23 @@
 import LMDB
 import SemanticIDs
+@testable import Store
 import TestSupport
 import Testing
 
 @Suite struct CodebookStoreTests {
+    /// `n` synthetic items (ids 0..<n) and a balanced codebook of them, version 1.
+    static func built(_ n: Int) throws -> (ItemVectors, Codebook) {
+        let v = SyntheticVectors.make(count: n, dimension: 12, seed: 1)
+        var config = ResidualQuantizer.Config()
+        config.codesPerLevel = 10
+        let (q, training) = ResidualQuantizer.train(v, config: config)
+        return (v, try Codebook(version: 1, vectors: v, quantizer: q, training: training))
+    }
+
     @Test func versionsRoundTripAndOnlineAdditionsPersist() throws {
         let dir = TempDirectory()
         defer { dir.cleanup() }
-        let v = CodebookTests.vectors(300)
-        let (book, _) = try CodebookTests.build(v)
+        let (v, book) = try Self.built(300)
         do {
             let store = try CodebookStore(environment: Environment(path: dir.path))
             #expect(try store.load() == nil)
@@ -44,8 +53,7 @@ import Testing
     @Test func recordsWithoutAnOrderComeFirstByID() throws {
         let dir = TempDirectory()
         defer { dir.cleanup() }
-        let v = CodebookTests.vectors(40)
-        let (book, _) = try CodebookTests.build(v)
+        let (v, book) = try Self.built(40)
         let env = try Environment(path: dir.path)
         let store = try CodebookStore(environment: env)
         try store.save(book)

@@ -5,7 +5,7 @@ import LMDB
 /// Finished alignment rounds and their preference pairs in LMDB (`alignment.rounds`: round id -> JSON;
 /// `alignment.pairs`: (round id, pair index) -> JSON), for the status page, audits and the operator's
 /// history after restarts.
-struct AlignmentLog: Sendable {
+public struct AlignmentLog: Sendable {
     let environment: Environment
     let db: Database, pairs: Database
 
@@ -16,7 +16,7 @@ struct AlignmentLog: Sendable {
     }
 
     /// The round and the pairs it trained on, in one transaction.
-    func append(_ round: AlignmentRound, pairs roundPairs: [PreferencePair]) throws {
+    public func append(_ round: AlignmentRound, pairs roundPairs: [PreferencePair]) throws {
         let encoder = JSONEncoder()
         let json = try encoder.encode(round)
         let encoded = try roundPairs.map { try encoder.encode($0) }
@@ -27,7 +27,7 @@ struct AlignmentLog: Sendable {
     }
 
     /// The pairs of one round, in the order they were made.
-    func pairs(round: Int) throws -> [PreferencePair] {
+    public func pairs(round: Int) throws -> [PreferencePair] {
         try environment.read { txn in
             var found: [PreferencePair] = []
             try txn.scan(pairs, from: KeyBuilder.key(UInt64(round)), to: KeyBuilder.key(UInt64(round + 1))) { _, value in
@@ -39,7 +39,7 @@ struct AlignmentLog: Sendable {
     }
 
     /// Every round, oldest first.
-    func all() throws -> [AlignmentRound] {
+    public func all() throws -> [AlignmentRound] {
         try environment.read { txn in
             var found: [AlignmentRound] = []
             try txn.scan(db) { _, value in
