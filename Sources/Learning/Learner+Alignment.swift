@@ -15,7 +15,8 @@ extension Learner {
     /// then compared with the current model on held-out users and promoted (published, served, and
     /// adopted by the trainer) only if its mean reward beats the current one's by `minimumGain`.
     public func align(reason: String) throws -> AlignmentRound {
-        guard let trainer, let reward else { throw LearnerError("no model to align yet (\(status.snapshot.phase))") }
+        guard let models, let codebook else { throw LearnerError("no model to align yet (\(status.snapshot.phase))") }
+        let trainer = models.generator
         let settings = config.alignment
         let started = Date()
         status.update { $0.phase = "aligning" }
@@ -24,17 +25,17 @@ extension Learner {
             publishStatus()
         }
         let id = (status.snapshot.rounds.last?.id ?? 0) + 1
-        let histories = assembler.histories.filter { !$0.value.isEmpty }
+        let histories = feed.histories.filter { !$0.value.isEmpty }
         // Held-out users: a fixed hash of the id, so the same users judge every round.
         let heldOut = histories.keys.filter { var h = SplitMix64(seed: $0); return h.next() % 10 == 0 }.sorted().prefix(settings.evaluationUsers)
         let heldOutSet = Set(heldOut)
         var pool = histories.keys.filter { !heldOutSet.contains($0) }.sorted()
         let wanted = max(settings.minimumUsers, Int((Double(histories.count) * settings.userShare).rounded(.up)))
-        guard pool.count >= 2, !heldOut.isEmpty, replay.count > 0 else {
+        guard pool.count >= 2, !heldOut.isEmpty, examples.sessions.count > 0 else {
             throw LearnerError("too few users with history to align (\(histories.count))")
         }
-        for i in stride(from: pool.count - 1, to: 0, by: -1) { pool.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
-        let coded = { (items: [UInt64]) in items.filter { self.codebook?.code(of: $0) != nil } }
+        for i in stride(from: pool.count - 1, to: 0, by: -1) { pool.swapAt(i, Int(examples.rng.next() % UInt64(i + 1))) }
+        let coded = { (items: [UInt64]) in items.filter { codebook.code(of: $0) != nil } }
         let sample = pool.prefix(wanted).map { (user: $0, history: coded(histories[$0]!)) }.filter { !$0.history.isEmpty }
 
         let policy = GeneratorTrainer(model: trainer.model.copy(), tokenizer: trainer.tokenizer, maxHistory: config.maxHistory,
@@ -48,13 +49,13 @@ extension Learner {
         ac.candidates = settings.candidates
         ac.steps = settings.steps
         ac.seed = config.seed &+ UInt64(id)
-        let alignment = PreferenceAlignment(trainer: policy, reward: reward, config: ac)
+        let alignment = PreferenceAlignment(trainer: policy, reward: models.reward, config: ac)
         let pairs = alignment.pairs(users: sample)
         let evaluation = heldOut.map { (user: $0, history: histories[$0]!) }
         let before = evaluate(trainer.model, users: evaluation)
         var round = AlignmentRound(id: id, reason: reason, startedAt: started.timeIntervalSince1970, users: sample.count, pairs: pairs.count,
                                    rewardBefore: before.reward, trueWatchBefore: before.trueWatch)
-        let real = codedSessions(replay.sample(max(256, config.batch), freshShare: config.freshShare, window: config.freshWindow, rng: &rng))
+        let real = examples.sessionBatch(max(256, config.batch), codedBy: codebook)
         if pairs.isEmpty || real.isEmpty {
             round.note = pairs.isEmpty ? "no preference pairs (every user's candidates scored alike)" : "no coded training sessions"
         } else {
@@ -87,7 +88,7 @@ extension Learner {
     /// Mean reward-model reward (and true watch time in seconds, on the simulator) of each user's top
     /// generated session.
     func evaluate(_ model: Seq2Seq, users: [(user: UInt64, history: [UInt64])]) -> (reward: Double, trueWatch: Double?) {
-        guard let codebook, let reward else { return (0, nil) }
+        guard let codebook, let reward = models?.reward else { return (0, nil) }
         let tokenizer = self.tokenizer(codebook)
         let decoder = SessionDecoder(model: model, weights: model.decodingWeights(), tokenizer: tokenizer)
         var total = 0.0, watch = 0.0

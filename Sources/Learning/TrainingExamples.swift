@@ -1,0 +1,43 @@
+import Alignment
+import Engine
+import Generator
+import SemanticIDs
+
+/// What the feed's sessions become, kept for replay: each completed session is a reward-model example
+/// (its logged outcome) and, when it has positives and the user a history, a generator example (that
+/// history, then the session's positives). Batches mix the freshest examples with older ones.
+struct TrainingExamples {
+    private let sessionItems: Int, freshShare: Double, freshWindow: Int
+    private(set) var sessions: ReplayBuffer<SessionExample>
+    private(set) var outcomes: ReplayBuffer<RewardExample>
+    /// Every draw of the learner (batches, alignment's users) comes from here, so a run is reproducible.
+    var rng: SplitMix64
+
+    init(_ config: LearnerConfig) {
+        (sessionItems, freshShare, freshWindow) = (config.sessionItems, config.freshShare, config.freshWindow)
+        sessions = ReplayBuffer(capacity: config.replayCapacity)
+        outcomes = ReplayBuffer(capacity: config.replayCapacity)
+        rng = SplitMix64(seed: config.seed)
+    }
+
+    mutating func add(_ session: LoggedSession) {
+        let shown = Array(session.events.prefix(sessionItems))
+        let target = session.events.filter(\.isPositive).map(\.itemID)
+        outcomes.append(RewardExample(user: session.user, history: session.history, session: shown.map(\.itemID),
+                                      labels: RewardExample.labels(of: shown), positives: target))
+        if !target.isEmpty && !session.history.isEmpty { sessions.append(SessionExample(history: session.history, session: target)) }
+    }
+
+    /// `count` generator examples restricted to the items `codebook` has codes for (an item without an
+    /// embedding has none), dropping those left without history or target.
+    mutating func sessionBatch(_ count: Int, codedBy codebook: Codebook) -> [SessionExample] {
+        sessions.sample(count, freshShare: freshShare, window: freshWindow, rng: &rng).compactMap { e in
+            let history = e.history.filter { codebook.code(of: $0) != nil }, session = e.session.filter { codebook.code(of: $0) != nil }
+            return history.isEmpty || session.isEmpty ? nil : SessionExample(history: history, session: session)
+        }
+    }
+
+    mutating func outcomeBatch(_ count: Int) -> [RewardExample] {
+        outcomes.sample(count, freshShare: freshShare, window: freshWindow, rng: &rng)
+    }
+}
