@@ -158,7 +158,7 @@ public final class IngestService: Service, Sendable {
                     logger.error("ingest cannot store a batch; holding it and trying again", metadata: [
                         "reason": "\(error)", "retry": "\(config.storeRetryInterval)", "messages": "\(v.batch.messages.count)"])
                 }
-                Counter(label: "onerec.ingest.store_failures").increment()
+                Counter(label: "onerec_ingest_store_failures_total").increment()
                 if consumer.isStopping {
                     logger.warning("ingest stops with a batch not stored; it is read again at the next start", metadata: ["reason": "\(error)"])
                     return false
@@ -190,10 +190,10 @@ public final class IngestService: Service, Sendable {
             t.batches += 1
             for (_, reason) in v.rejected { t.invalidByReason[reason.reason.rawValue, default: 0] += 1 }
         }
-        Counter(label: "onerec.ingest.events", dimensions: [("result", "stored")]).increment(by: applied.stored)
-        Counter(label: "onerec.ingest.events", dimensions: [("result", "duplicate")]).increment(by: applied.duplicates)
+        Counter(label: "onerec_ingest_events_total", dimensions: [("result", "stored")]).increment(by: applied.stored)
+        Counter(label: "onerec_ingest_events_total", dimensions: [("result", "duplicate")]).increment(by: applied.duplicates)
         for (_, reason) in v.rejected {
-            Counter(label: "onerec.ingest.events", dimensions: [("result", "invalid"), ("reason", reason.reason.rawValue)]).increment()
+            Counter(label: "onerec_ingest_events_total", dimensions: [("result", "invalid"), ("reason", reason.reason.rawValue)]).increment()
         }
     }
 

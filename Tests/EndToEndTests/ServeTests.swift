@@ -11,7 +11,12 @@ import Testing
         #expect(health?.0 == 200)
         #expect(health?.1.contains(#""status":"ok""#) == true)
         #expect(daemon.get("/readyz")?.0 == 200)
-        #expect(daemon.get("/metrics")?.1.contains("hb_requests") == true)
+        #expect(daemon.get("/v1/users/1/recommendations")?.0 == 200)
+        let metrics = daemon.get("/metrics")?.1 ?? ""
+        #expect(metrics.contains("hb_requests"))
+        // onerec's own metrics in Prometheus's conventions (the README's list).
+        #expect(metrics.contains("# TYPE onerec_recommendation_seconds histogram") && metrics.contains("onerec_recommendation_seconds_count 1"))
+        #expect(metrics.contains("# TYPE onerec_recommendations_refused_total counter"))
         let stopped = daemon.stop(SIGTERM)
         #expect(stopped?.status == 0)
         #expect((stopped?.seconds ?? 99) < 5)

@@ -173,8 +173,8 @@ func ingest(newlineDelimited bytes: [UInt8], api: ServingAPI) throws -> IngestOu
     }
     let applied = try api.history.apply(events, offsets: [:])
     (outcome.stored, outcome.duplicates) = (applied.stored, applied.duplicates)
-    Counter(label: "onerec_http_events_total", dimensions: [("outcome", "stored")]).increment(by: applied.stored)
-    Counter(label: "onerec_http_events_total", dimensions: [("outcome", "invalid")]).increment(by: outcome.rejected.count)
+    Counter(label: "onerec_http_events_total", dimensions: [("result", "stored")]).increment(by: applied.stored)
+    Counter(label: "onerec_http_events_total", dimensions: [("result", "invalid")]).increment(by: outcome.rejected.count)
     return outcome
 }
 
