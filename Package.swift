@@ -1,9 +1,9 @@
 // swift-tools-version: 6.2
 import PackageDescription
 
-// The folder tree shows the layers; imports flow one way:
-// Shims (C) -> Wrappers (safe Swift over each C library) -> Engine (kernels, tensors) -> Models -> Daemon (services)
-// -> onerec (executable).
+// The folder tree shows the layers; imports flow one way (the README's Layout has the table):
+// Shims (C) -> Wrappers (safe Swift over each C library) -> Engine (kernels, tensors) -> Models -> Generator/Alignment
+// -> Store (LMDB) -> Ingest (Kafka) / Serving / Learning -> Daemon (services) -> onerec (executable: command wiring).
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),

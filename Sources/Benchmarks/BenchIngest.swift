@@ -28,9 +28,8 @@ struct BenchIngest: AsyncParsableCommand {
     /// whole partitions, more than the default 100 MB limit for a topic of a million events. Unbounded
     /// prefetch: by default librdkafka stops fetching a partition while more than 100,000 of its messages
     /// (or 64 MB) wait to be polled, and looks again only when its broker thread wakes, once a second; with
-    /// whole-partition answers that made every reader's time a whole number of seconds (kcat -C read a
-    /// million events in 1.0 or 2.0 s, depending on whether the first fetch request had come after all
-    /// four partitions' start offsets or before the last two).
+    /// whole-partition answers that made every reader's time a whole number of seconds (the README's
+    /// ingest section has the figures).
     static let readerProperties = [
         "receive.message.max.bytes": "1000000000",
         "queued.min.messages": "10000000",

@@ -56,6 +56,7 @@ public enum Daemon {
         let adminToken = try AdminToken.resolve(settings: settings, logger: logger)
         let popular = PopularItems()
         let pool = DecodePool(workers: settings.decodeWorkers, queueLimit: settings.queueLimit)
+        defer { pool.close() }  // its threads end once what is queued has run
         var recommenderConfig = Recommender.Config()
         recommenderConfig.beam = settings.servingBeam
         let recommender = Recommender(history: history, registry: models, popular: popular, pool: pool, config: recommenderConfig)

@@ -9,6 +9,11 @@ public struct Hypothesis: Sendable, Equatable {
 extension Seq2Seq {
     /// Beam search for one request: `beam` rows decoded in lock-step with the KV cache for `steps` tokens
     /// after `start`. Returns the beams, best first. `weights` must come from this model.
+    ///
+    /// The model's plain beam search over its whole vocabulary, with no notion of items: what
+    /// `onerec bench train` times against PyTorch's beam search of the same reference model. Serving and
+    /// alignment generate sessions with `SessionDecoder` (Generator), whose beams follow the codebook's
+    /// trie, close items with [BOS] and skip excluded items.
     public func beamSearch(weights: DecodingWeights, tokens: [Int32], valid: [UInt8], beam: Int, steps: Int, start: Int32) -> [Hypothesis] {
         let state = startDecoding(tokens: tokens, valid: valid, batch: 1, length: tokens.count, beams: beam, capacity: steps)
         let v = config.vocabulary

@@ -1,8 +1,8 @@
 import Events
 
 /// An interaction as the store's log keeps it: the validated fields in binary, about a quarter of the
-/// event's JSON (68 bytes against 259 on average for the simulator's events), so a million interactions
-/// fill about 190 MB less of the map. Fields the producer sent beyond the schema are not kept.
+/// event's JSON, so the log fills far less of the map. Fields the producer sent beyond the schema are not
+/// kept.
 ///
 /// Layout, integers little-endian: user, item, timestamp, watch time, duration (8 bytes each), position
 /// (2), flags (1: like, follow, share, collect, dislike, skip from bit 0), then the event id and the

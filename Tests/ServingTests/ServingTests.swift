@@ -186,6 +186,21 @@ struct Fixture: Sendable {
         gate.signal()
         #expect(try await first + second == 3)
     }
+
+    /// Closing lets what is queued finish and refuses what comes after (the daemon closes its pool when it
+    /// stops).
+    @Test func closingFinishesTheQueueAndRefusesNewWork() async throws {
+        let pool = DecodePool(workers: 1, queueLimit: 2)
+        let gate = DispatchSemaphore(value: 0)
+        async let first: Int = pool.run { gate.wait(); return 1 }
+        while pool.waiting > 0 { try await Task.sleep(for: .milliseconds(1)) }
+        async let second: Int = pool.run { 2 }
+        while pool.waiting == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        pool.close()
+        await #expect(throws: Overloaded.self) { try await pool.run { 3 } }
+        gate.signal()
+        #expect(try await first + second == 3)
+    }
 }
 
 @Suite struct PopularItemsTests {
