@@ -37,6 +37,8 @@ public final class IngestService: Service, Sendable {
     /// Running totals, for status pages and tests.
     public struct Totals: Sendable, Equatable {
         public var stored = 0, duplicates = 0, invalid = 0, batches = 0
+        /// Messages the Kafka client delivered a second time, dropped before they reached the store.
+        public var repeatsDropped = 0
         public var invalidByReason: [String: Int] = [:]
     }
 
@@ -92,7 +94,8 @@ public final class IngestService: Service, Sendable {
             _ = try await writing?.value
             try await group.waitForAll()
         }
-        logger.info("ingest stopped", metadata: ["stored": "\(totals.stored)", "invalid": "\(totals.invalid)"])
+        logger.info("ingest stopped", metadata: [
+            "stored": "\(totals.stored)", "invalid": "\(totals.invalid)", "repeats_dropped": "\(totals.repeatsDropped)"])
     }
 
     /// A batch after validation: the valid events with their messages' indexes (an item event is stored
@@ -183,15 +186,19 @@ public final class IngestService: Service, Sendable {
         for (tp, offset) in v.batch.nextOffsets { next[tp.topic, default: [:]][tp.partition] = offset }
         let applied = try v.batch.withValues { values in try store.apply(v.valid.map { ($0.event, values[$0.message]) }, offsets: next) }
         try consumer.storeOffsets(v.batch)
-        totalsState.withLock { t in
+        let dropped = consumer.repeatsDropped
+        let newlyDropped = totalsState.withLock { t in
+            defer { t.repeatsDropped = dropped }
             t.stored += applied.stored
             t.duplicates += applied.duplicates
             t.invalid += v.rejected.count
             t.batches += 1
             for (_, reason) in v.rejected { t.invalidByReason[reason.reason.rawValue, default: 0] += 1 }
+            return dropped - t.repeatsDropped
         }
         Counter(label: "onerec_ingest_events_total", dimensions: [("result", "stored")]).increment(by: applied.stored)
         Counter(label: "onerec_ingest_events_total", dimensions: [("result", "duplicate")]).increment(by: applied.duplicates)
+        Counter(label: "onerec_ingest_events_total", dimensions: [("result", "repeat_dropped")]).increment(by: newlyDropped)
         for (_, reason) in v.rejected {
             Counter(label: "onerec_ingest_events_total", dimensions: [("result", "invalid"), ("reason", reason.reason.rawValue)]).increment()
         }

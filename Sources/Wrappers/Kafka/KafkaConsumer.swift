@@ -51,6 +51,7 @@ public final class KafkaConsumer: Service, Sendable {
     private let context: ConsumerContext
     private let idle: IdlePartitions?
     private let stopRequested = Atomic<Bool>(false)
+    private let droppedRepeats = Atomic<Int>(0)
 
     public init(config: Config, logger: Logger, onAssign: @escaping AssignHandler = { _ in [:] }) throws {
         precondition(!config.topics.isEmpty, "a consumer needs at least one topic")
@@ -163,6 +164,9 @@ public final class KafkaConsumer: Service, Sendable {
         return lag
     }
 
+    /// Messages librdkafka delivered a second time under one assignment, dropped (see `DeliveredOffsets`).
+    public var repeatsDropped: Int { droppedRepeats.load(ordering: .relaxed) }
+
     /// Since when no broker has been reachable (librdkafka reported all brokers down and none has
     /// answered since); nil while the cluster is reachable.
     public var unreachableSince: Date? { context.unreachable.withLock { $0 } }
@@ -196,6 +200,7 @@ public final class KafkaConsumer: Service, Sendable {
         } else {
             context.logger.info("kafka consumer subscribed", metadata: ["topics": "\(config.topics)", "group": "\(config.groupID)"])
             var lastProbe = Date.distantPast
+            var delivered = DeliveredOffsets()
             while !stopRequested.load(ordering: .relaxed) {
                 // While the brokers are down, ask one for metadata now and then: an answer means they are back.
                 if context.unreachable.withLock({ $0 }) != nil && Date().timeIntervalSince(lastProbe) > 2 {
@@ -205,7 +210,7 @@ public final class KafkaConsumer: Service, Sendable {
                 idle?.follow(assignmentChanges: context.assignmentChanges.load(ordering: .relaxed))
                 idle?.resumeGrown()
                 do {
-                    let batch = try pollBatch()
+                    let batch = try pollBatch(&delivered)
                     if !batch.messages.isEmpty { context.unreachable.withLock { $0 = nil } }
                     if batch.messages.isEmpty { continue }
                     if !channel.send(batch, stopped: { stopRequested.load(ordering: .relaxed) }) { break }
@@ -224,16 +229,31 @@ public final class KafkaConsumer: Service, Sendable {
     }
 
     /// Up to `maxBatchMessages`: the first poll waits `pollTimeout`, the rest take only what is ready.
-    /// A partition's end-of-partition event pauses it (see `idleCheckInterval`). The messages stay in
+    /// A partition's end-of-partition event pauses it (see `idleCheckInterval`); a message delivered
+    /// already under this assignment is dropped (see `DeliveredOffsets`). The messages stay in
     /// librdkafka's buffers until the batch's last message is released (`PolledMessages`).
-    private func pollBatch() throws(KafkaError) -> ConsumerBatch {
+    private func pollBatch(_ delivered: inout DeliveredOffsets) throws(KafkaError) -> ConsumerBatch {
         var raw: [UnsafeMutablePointer<rd_kafka_message_t>] = []
+        var topics: [String] = []  // each message's topic name
+        var topic: (handle: OpaquePointer?, name: String) = (nil, "")  // one String per topic, not per message
         var timeout = config.pollTimeout.milliseconds
         while raw.count < config.maxBatchMessages, let message = rd_kafka_consumer_poll(client.handle, timeout) {
             timeout = 0
             let m = message.pointee
             if m.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-                raw.append(message)
+                if topic.handle != m.rkt { topic = (m.rkt, String(cString: rd_kafka_topic_name(m.rkt))) }
+                let partition = TopicPartition(topic: topic.name, partition: m.partition)
+                // A rebalance inside this poll comes before the message: its offsets start afresh.
+                delivered.follow(assignmentChanges: context.assignmentChanges.load(ordering: .relaxed))
+                switch delivered.admit(partition, offset: m.offset) {
+                case .new:
+                    raw.append(message)
+                    topics.append(topic.name)
+                case .repeated(let owed, let first):
+                    rd_kafka_message_destroy(message)
+                    droppedRepeats.add(1, ordering: .relaxed)
+                    if first { sendBack(partition, to: owed, from: m.offset) }
+                }
                 continue
             }
             defer { rd_kafka_message_destroy(message) }
@@ -251,16 +271,26 @@ public final class KafkaConsumer: Service, Sendable {
             context.clientError(error)
         }
         let polled = PolledMessages(client: client, raw: raw)
-        var topic: (handle: OpaquePointer?, name: String) = (nil, "")  // one String per topic, not per message
         let messages = raw.indices.map { i in
             let m = raw[i]
             var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
             let timestamp = rd_kafka_message_timestamp(m, &type)
-            if topic.handle != m.pointee.rkt { topic = (m.pointee.rkt, String(cString: rd_kafka_topic_name(m.pointee.rkt))) }
-            return ConsumerMessage(topic: topic.name, partition: m.pointee.partition, offset: m.pointee.offset,
+            return ConsumerMessage(topic: topics[i], partition: m.pointee.partition, offset: m.pointee.offset,
                                    timestamp: type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp, polled: polled, index: i)
         }
         return ConsumerBatch(messages: messages)
+    }
+
+    /// librdkafka went back to `offset` of `partition`, delivered already: says so and seeks the partition
+    /// to `owed`, so the repeats stop at once instead of being fetched and dropped up to there.
+    private func sendBack(_ partition: TopicPartition, to owed: Int64, from offset: Int64) {
+        context.logger.warning("kafka fetch went back to messages delivered already; dropping them and seeking forward", metadata: [
+            "partition": "\(partition)", "offset": "\(offset)", "owed": "\(owed)"])
+        let list = PartitionList([partition: owed])
+        defer { list.destroy() }
+        if let error = KafkaError.from(rd_kafka_seek_partitions(client.handle, list.pointer, 0), "seek \(partition) to \(owed)") {
+            context.clientError(error)
+        }
     }
 
     /// The batches of a consumer, as an async sequence.
