@@ -15,7 +15,7 @@ extension Graph {
         var total: Float = 0
         for r in 0..<n where kept[r] >= 0 { total += weights?[r] ?? 1 }
         let y = output([], logits)
-        let probs = Storage(count: logits.count)
+        let probs = Storage(count: logits.count, zeroed: false)  // every row's softmax is written
         let sum = kept.withUnsafeBufferPointer { t in
             withOptional(weights) { w in ok_cross_entropy_forward(probs.data, logits.data, t.baseAddress, w, n, v, labelSmoothing) }
         }

@@ -72,7 +72,9 @@ extension Graph {
         // Experts: gather their rows, A = X W1^T, H = gelu(A), Y = H W2^T; combine with the gates.
         let offsets = assignments.reduce(into: [0]) { $0.append($0.last! + $1.count) }
         let rows = offsets.last!
-        let xs = Storage(count: rows * c), a = Storage(count: rows * f), h = Storage(count: rows * f), ys = Storage(count: rows * c)
+        // Every row of these is written below: no zeroing.
+        let xs = Storage(count: rows * c, zeroed: false), a = Storage(count: rows * f, zeroed: false)
+        let h = Storage(count: rows * f, zeroed: false), ys = Storage(count: rows * c, zeroed: false)
         let out = output(x.shape, x, logits, w1, w2)
         out.fill(0)  // experts accumulate into it
         for j in 0..<e where !assignments[j].isEmpty {
@@ -90,7 +92,9 @@ extension Graph {
         record("mixtureOfExperts", out) {
             let dout = out.grad!
             var dgates = [Float](repeating: 0, count: n * k)
-            let dy = Storage(count: rows * c), dh = Storage(count: rows * f), da = Storage(count: rows * f), dxs = Storage(count: rows * c)
+            // dA accumulates (gelu's backward adds), so it starts at zero; the others are written whole.
+            let dy = Storage(count: rows * c, zeroed: false), dh = Storage(count: rows * f, zeroed: false)
+            let da = Storage(count: rows * f), dxs = Storage(count: rows * c, zeroed: false)
             for j in 0..<e where !assignments[j].isEmpty {
                 let (o, m) = (offsets[j], assignments[j].count)
                 for (r, (t, s)) in assignments[j].enumerated() {
@@ -108,7 +112,6 @@ extension Graph {
                     gemm(transposeA: true, m: c, n: f, k: m, a: dy.data + o * c, b: h.data + o * f, beta: 1, c: w2.gradBuffer() + j * c * f)
                 }
                 gemm(m: m, n: f, k: c, a: dy.data + o * c, b: w2.data + j * c * f, c: dh.data + o * f)
-                (da.data + o * f).update(repeating: 0, count: m * f)
                 ok_gelu_backward(da.data + o * f, a.data + o * f, dh.data + o * f, m * f)
                 if w1.requiresGrad {
                     gemm(transposeA: true, m: f, n: c, k: m, a: da.data + o * f, b: xs.data + o * c, beta: 1, c: w1.gradBuffer() + j * f * c)
@@ -137,7 +140,7 @@ extension Graph {
     /// Minimal (1) when routing is uniform.
     public func balanceLoss(logits: Tensor, table: RoutingTable) -> Tensor {
         let (n, e) = (logits.rows, logits.lastDimension)
-        let probs = Storage(count: n * e)
+        let probs = Storage(count: n * e, zeroed: false)
         ok_softmax_forward(probs.data, logits.data, n, e)
         let total = Float(max(table.load.reduce(0, +), 1))
         let share = table.load.map { Float($0) / total }
@@ -147,7 +150,7 @@ extension Graph {
         y.data[0] = Float(e) * loss / Float(n)
         record("balanceLoss", y) {
             let g = y.grad![0] * Float(e) / Float(n)
-            let dprobs = Storage(count: n * e)
+            let dprobs = Storage(count: n * e, zeroed: false)
             for t in 0..<n { for j in 0..<e { dprobs.data[t * e + j] = g * share[j] } }
             ok_softmax_backward(logits.gradBuffer(), probs.data, dprobs.data, n, e)
         }
