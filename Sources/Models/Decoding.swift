@@ -17,6 +17,8 @@ public final class DecoderState {
     let crossBias: Tensor?
     /// Positions decoded so far.
     public private(set) var length = 0
+    /// `reorder`'s copy of the rows' cached positions (up to R * capacity * D floats).
+    private var scratch: [Float] = []
     var rows: Int { requests * beamsPerRequest }
 
     init(model: Seq2Seq, memory: Tensor, memoryValid: [UInt8], beamsPerRequest: Int, capacity: Int) {
@@ -34,17 +36,23 @@ public final class DecoderState {
     }
 
     /// Row r continues from row parents[r] (beam search's reordering): caches are gathered accordingly.
+    /// Only the positions decoded so far move, through a scratch buffer kept between steps.
     public func reorder(_ parents: [Int]) {
         precondition(parents.count == rows, "reorder: \(parents.count) parents for \(rows) rows")
-        guard parents != Array(0..<rows) else { return }
+        for (r, parent) in parents.enumerated() {
+            precondition(parent / beamsPerRequest == r / beamsPerRequest, "a beam cannot move to another request")
+        }
+        guard parents != Array(0..<rows), length > 0 else { return }
         let d = selfK[0].lastDimension
-        let stride = capacity * d
-        for cache in selfK + selfV {
-            let copy = Tensor(shape: cache.shape)
-            copy.data.update(from: cache.data, count: cache.count)
-            for (r, parent) in parents.enumerated() {
-                precondition(parent / beamsPerRequest == r / beamsPerRequest, "a beam cannot move to another request")
-                (cache.data + r * stride).update(from: copy.data + parent * stride, count: length * d)
+        let (stride, used) = (capacity * d, length * d)
+        if scratch.count < rows * used { scratch = [Float](repeating: 0, count: rows * stride) }
+        scratch.withUnsafeMutableBufferPointer { copy in
+            let copy = copy.baseAddress!
+            for cache in selfK + selfV {
+                for r in 0..<rows { (copy + r * used).update(from: cache.data + r * stride, count: used) }
+                for (r, parent) in parents.enumerated() where parent != r {
+                    (cache.data + r * stride).update(from: copy + parent * used, count: used)
+                }
             }
         }
     }
