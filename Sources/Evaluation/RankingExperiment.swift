@@ -39,6 +39,9 @@ public struct RankingExperiment {
         public var generatorLearningRate: Float = 1e-3
         /// The generator's decoupled weight decay on its matrices (AdamW's default: 0.01).
         public var generatorWeightDecay: Float = 0.01
+        /// Measure and keep an exponential moving average of the generator's weights with this decay per
+        /// step (nil: the weights as trained).
+        public var generatorAverage: Float?
         /// Measure the generator on the validation items every this many steps (0: never) and keep its
         /// best measurement; stop after `generatorPatience` measurements in a row without a better one.
         public var generatorValidateEvery = 0
@@ -52,6 +55,10 @@ public struct RankingExperiment {
         public var sasrecPatience = 3
         public var sasrecBatch = 64
         public var sasrecLearningRate: Float = 1e-3
+        /// SASRec's learning rate warms up and decays as the generator's does (`SASRec.Training.cosine`).
+        public var sasrecCosine = false
+        /// SASRec's weights averaged as the generator's may be (`generatorAverage`), per batch.
+        public var sasrecAverage: Float?
         public var beam = 50
         /// Evaluate on at most this many users (all by default).
         public var maxUsers = Int.max
@@ -245,12 +252,14 @@ public struct RankingExperiment {
         }
         var measuring = 0.0
         var best = BestOnValidation(model.parameters, patience: config.generatorPatience)
+        let average = config.generatorAverage.map { WeightAverage(parameters: model.parameters.tensors, decay: $0) }
         for step in 0..<config.generatorSteps {
             let rate = schedule.rate(at: step), seed = config.seed &+ UInt64(step)
             let (loss, n) = config.training == .sequences
                 ? trainer.sequenceStep(epochs.next().map { sequences[$0] }, learningRate: rate, seed: seed)
                 : trainer.step(sampledSessions(), learningRate: rate, seed: seed)
             tokens += n
+            average?.update()
             recent = step == 0 ? loss : 0.98 * recent + 0.02 * loss
             if (step + 1) % 100 == 0 {
                 let elapsed = Date().timeIntervalSince(start)
@@ -259,12 +268,15 @@ public struct RankingExperiment {
             }
             if config.generatorValidateEvery > 0, (step + 1) % config.generatorValidateEvery == 0 || step + 1 == config.generatorSteps {
                 let t0 = Date()
+                average?.swap()
                 let decoder = SessionDecoder(model: model, weights: model.decodingWeights(), tokenizer: tokenizer)
                 let metrics = measure(Trained(generator: decoder, sasrec: nil), users: validation, share: 0, of: 1, log: nil) { ($0.train, $0.validation) }.generator
+                let improving = best.record(metrics, at: step + 1)
+                average?.swap()
                 measuring += Date().timeIntervalSince(t0)
                 say(String(format: "  step %d  validation HR@10 %.4f NDCG@10 %.4f  (measured in %.0f s)", step + 1, metrics.hitRate(10), metrics.ndcg(10),
                            Date().timeIntervalSince(t0)))
-                guard best.record(metrics, at: step + 1) else { break }
+                guard improving else { break }
             }
         }
         let seconds = Date().timeIntervalSince(start) - measuring
@@ -281,6 +293,7 @@ public struct RankingExperiment {
         let model = SASRec(config: sc, seed: config.seed)
         var training = SASRec.Training()
         (training.epochs, training.batch, training.learningRate, training.seed) = (config.sasrecEpochs, config.sasrecBatch, config.sasrecLearningRate, config.seed)
+        (training.cosine, training.average) = (config.sasrecCosine, config.sasrecAverage)
         say("sasrec: \(model.parameters.count) parameters, up to \(config.sasrecEpochs) epochs"
             + (config.sasrecValidateEvery > 0 ? ", the best on the validation items kept (measured every \(config.sasrecValidateEvery))" : ""))
         let start = Date()

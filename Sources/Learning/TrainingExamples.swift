@@ -1,5 +1,6 @@
 import Alignment
 import Engine
+import Events
 import Generator
 import SemanticIDs
 

@@ -5,7 +5,14 @@ extension SASRec {
     public struct Training: Sendable {
         public var epochs = 40
         public var batch = 64
+        /// The learning rate, or with `cosine` its peak.
         public var learningRate: Float = 1e-3
+        /// A linear warm-up over the first 5% of `epochs`' batches, then a cosine decay to a tenth of the
+        /// peak at the last one (the generator's schedule in `eval`); false: constant.
+        public var cosine = false
+        /// Keep an exponential moving average of the weights with this decay per batch (`WeightAverage`):
+        /// `epochDone` sees the average, and training ends with it; nil: the weights as trained.
+        public var average: Float?
         public var seed: UInt64 = 1
         public init() {}
     }
@@ -23,6 +30,12 @@ extension SASRec {
         // Batches of similar lengths, each padded to its longest sequence (positions are counted from the
         // newest item, so padding less changes nothing else).
         var buckets = LengthBuckets(lengths: usable.map { min($0.count, config.maxLength + 1) }, batch: training.batch, seed: training.seed)
+        let steps = training.epochs * buckets.batchesPerEpoch
+        let schedule = training.cosine
+            ? LearningRateSchedule.warmupCosine(peak: training.learningRate, warmup: steps / 20, total: steps, floor: 0.1)
+            : .constant(training.learningRate)
+        let average = training.average.map { WeightAverage(parameters: parameters.tensors, decay: $0) }
+        defer { average?.swap() }
         for epoch in 0..<training.epochs {
             var total: Float = 0, batches = 0
             for chunk in 0..<buckets.batchesPerEpoch {
@@ -38,12 +51,16 @@ extension SASRec {
                 let g = Graph(seed: training.seed &+ UInt64(epoch * 100_000 + chunk))
                 let loss = self.loss(g, sequences: inputs, targets: targets, batch: rows.count, length: t)
                 g.backward(loss)
-                optimizer.update()
+                optimizer.update(learningRate: schedule.rate(at: epoch * buckets.batchesPerEpoch + chunk))
+                average?.update()
                 optimizer.zeroGradients()
                 total += loss[0]
                 batches += 1
             }
-            guard epochDone(epoch, total / Float(batches)) else { return }
+            average?.swap()
+            let going = epochDone(epoch, total / Float(batches))
+            average?.swap()
+            guard going else { return }
         }
     }
 

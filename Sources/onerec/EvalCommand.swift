@@ -35,12 +35,15 @@ struct ExperimentOptions: ParsableArguments {
     @Option(help: "Generator users' sequences (--training sequences) or sessions (--training sessions) per training step.") var batch = 16
     @Option(help: "Generator peak learning rate (warm-up, then cosine decay).") var learningRate: Float = 4e-3
     @Option(help: "Generator weight decay (decoupled, on matrices).") var weightDecay: Float = 0.01
+    @Option(help: "Measure and keep an exponential moving average of the generator's weights with this decay per step (0: the weights as trained).") var average: Float = 0
     @Option(help: "Generator training: sequences (lazy only: each step --batch users' whole sequences, every position's next session a target) or sessions (--batch sampled (history, session) examples a step); default sequences for lazy, sessions for encoder-decoder.") var training: String?
     @Option(help: "Measure the generator on the validation items every this many steps and keep its best step (0: keep the last).") var validateEvery = 1_000
     @Option(help: "Stop the generator after this many measurements in a row without a better validation NDCG@10.") var patience = 3
     @Option(help: "SASRec epochs at most.") var sasrecEpochs = 30
     @Option(help: "SASRec sequences per batch.") var sasrecBatch = 64
-    @Option(help: "SASRec learning rate.") var sasrecLearningRate: Float = 2e-3
+    @Option(help: "SASRec learning rate (with --sasrec-schedule cosine, its peak).") var sasrecLearningRate: Float = 2e-3
+    @Option(help: "SASRec learning-rate schedule: constant, or cosine (the generator's: warm-up over 5% of --sasrec-epochs, then cosine decay to a tenth).") var sasrecSchedule = "constant"
+    @Option(help: "Measure and keep an exponential moving average of SASRec's weights with this decay per batch (0: the weights as trained).") var sasrecAverage: Float = 0
     @Option(help: "SASRec dropout.") var sasrecDropout: Float = 0.2
     @Option(help: "SASRec width.") var sasrecWidth = 128
     @Option(help: "Models to train and measure: both, generator or sasrec (one alone while tuning it).") var models = "both"
@@ -67,6 +70,7 @@ struct ExperimentOptions: ParsableArguments {
             throw ValidationError("--training sequences trains on every position: it takes no session filter (use --training sessions)")
         }
         guard let which = RankingExperiment.Models(rawValue: models) else { throw ValidationError("--models takes both, generator or sasrec") }
+        guard ["constant", "cosine"].contains(sasrecSchedule) else { throw ValidationError("--sasrec-schedule takes constant or cosine") }
         var config = RankingExperiment.Config()
         config.generator = size
         if let width { config.generator.width = width }
@@ -87,6 +91,8 @@ struct ExperimentOptions: ParsableArguments {
         config.generatorSteps = steps
         config.generatorBatch = batch
         (config.generatorLearningRate, config.generatorWeightDecay) = (learningRate, weightDecay)
+        guard (0..<1).contains(average) else { throw ValidationError("--average takes [0, 1)") }
+        config.generatorAverage = average > 0 ? average : nil
         (config.sasrecEpochs, config.sasrecValidateEvery, config.sasrecPatience) = (sasrecEpochs, sasrecValidateEvery, sasrecPatience)
         config.maxHistory = history
         config.sessionItems = tiger ? 1 : sessionItems ?? (mode == .sequences ? 1 : 5)
@@ -101,6 +107,9 @@ struct ExperimentOptions: ParsableArguments {
         (config.generatorValidateEvery, config.generatorPatience) = (validateEvery, patience)
         config.models = which
         (config.sasrecBatch, config.sasrecLearningRate, config.sasrec.dropout, config.sasrec.width) = (sasrecBatch, sasrecLearningRate, sasrecDropout, sasrecWidth)
+        config.sasrecCosine = sasrecSchedule == "cosine"
+        guard (0..<1).contains(sasrecAverage) else { throw ValidationError("--sasrec-average takes [0, 1)") }
+        config.sasrecAverage = sasrecAverage > 0 ? sasrecAverage : nil
         let started = Date()
         let report = try RankingExperiment(config: config).run(on: events, name: name) { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
         let chosen = config.generator
