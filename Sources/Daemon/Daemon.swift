@@ -42,6 +42,7 @@ public enum Daemon {
         ])
 
         let history = try store.history()
+        let served = try store.served()
         let models: ModelRegistry
         do {
             models = try ModelRegistry(store: store, directory: "\(settings.storePath)/models", logger: logger)
@@ -59,7 +60,7 @@ public enum Daemon {
         defer { pool.close() }  // its threads end once what is queued has run
         var recommenderConfig = Recommender.Config()
         recommenderConfig.beam = settings.servingBeam
-        let recommender = Recommender(history: history, registry: models, popular: popular, pool: pool, config: recommenderConfig)
+        let recommender = Recommender(history: history, registry: models, popular: popular, pool: pool, served: served, config: recommenderConfig)
         let world = settings.simulatorEnabled ? World(config: {
             var c = World.Config()
             c.users = settings.simulatorUsers
@@ -67,7 +68,8 @@ public enum Daemon {
             return c
         }()) : nil
 
-        var services: [any Service] = []
+        // First, so it stops last: the answers of the last requests are written after the server has stopped.
+        var services: [any Service] = [AnswerRecordsService(history: history, served: served, windowHours: settings.answersWindowHours, logger: logger)]
         var consumerLag: (@Sendable () -> Int64?)?
         var ingestService: IngestService?
         if !settings.kafkaBrokers.isEmpty {
@@ -98,7 +100,8 @@ public enum Daemon {
             learnerService = LearnerService(learner: learner, logger: logger)
             services.append(learnerService!)
         }
-        var api = ServingAPI(recommender: recommender, history: history, registry: models, learner: learnerService, adminToken: adminToken)
+        var api = ServingAPI(recommender: recommender, history: history, served: served, registry: models, learner: learnerService, adminToken: adminToken)
+        api.answersWindowHours = settings.answersWindowHours
         if settings.retentionDays > 0 { services.append(RetentionService(history: history, days: settings.retentionDays, logger: logger)) }
         let rate = IngestRate(history: history, lag: consumerLag)
         api.ingestRate = rate

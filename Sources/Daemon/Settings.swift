@@ -32,6 +32,7 @@ import SystemPackage
 /// | `serving.beam` | int | `16` | beam width of recommendation requests |
 /// | `serving.decodeWorkers` | int | half the cores (at least 1) | requests decoded at once |
 /// | `serving.queueLimit` | int | `64` | requests waiting for a decode worker before 503 |
+/// | `serving.answersWindowHours` | double | `24` | answers kept (request id, user, version, items) to join their events to; older ones are forgotten hourly |
 /// | `trainer.enabled` | bool | `true` | run the background trainer and alignment |
 /// | `trainer.preset` | string | `small` | generator size: tiny, small, base |
 /// | `trainer.architecture` | string | `lazy` | generator architecture: lazy (V2's lazy decoder-only) or encoder-decoder (V1) |
@@ -67,6 +68,7 @@ public struct DaemonSettings: Sendable, Equatable {
     public var servingBeam: Int
     public var decodeWorkers: Int
     public var queueLimit: Int
+    public var answersWindowHours: Double
     public var trainerEnabled: Bool
     public var trainerPreset: String
     public var trainerArchitecture: String
@@ -112,6 +114,7 @@ public struct DaemonSettings: Sendable, Equatable {
         servingBeam = config.int(forKey: "serving.beam", default: 16)
         decodeWorkers = config.int(forKey: "serving.decodeWorkers", default: max(1, ProcessInfo.processInfo.activeProcessorCount / 2))
         queueLimit = config.int(forKey: "serving.queueLimit", default: 64)
+        answersWindowHours = config.double(forKey: "serving.answersWindowHours", default: 24)
         trainerEnabled = config.bool(forKey: "trainer.enabled", default: true)
         trainerPreset = config.string(forKey: "trainer.preset", default: "small")
         trainerArchitecture = config.string(forKey: "trainer.architecture", default: "lazy")
@@ -144,6 +147,7 @@ public struct DaemonSettings: Sendable, Equatable {
         guard adminToken.isEmpty || adminToken.count >= 16 else { throw fail("admin.token", "must be at least 16 characters") }
         guard (1...1024).contains(servingBeam) else { throw fail("serving.beam", "\(servingBeam) is not in 1...1024") }
         guard decodeWorkers >= 1, queueLimit >= 0 else { throw fail("serving.decodeWorkers/queueLimit", "need at least 1 worker and a queue limit >= 0") }
+        guard answersWindowHours > 0 else { throw fail("serving.answersWindowHours", "must be positive") }
         guard ["tiny", "small", "base"].contains(trainerPreset) else { throw fail("trainer.preset", "\(trainerPreset) is not tiny, small or base") }
         guard Seq2Seq.Architecture(rawValue: trainerArchitecture) != nil else {
             throw fail("trainer.architecture", "\(trainerArchitecture) is not encoder-decoder or lazy")
@@ -167,7 +171,7 @@ public struct DaemonSettings: Sendable, Equatable {
             "kafka.groupId": kafkaGroupID, "kafka.topics": "\(interactionsTopic),\(itemsTopic)",
             "kafka.properties": kafkaProperties.keys.sorted().joined(separator: ","), "kafka.idleCheckMilliseconds": "\(kafkaIdleCheckMilliseconds)",
             "compute.threads": "\(computeThreads)", "log.level": logLevel,
-            "serving": "beam \(servingBeam), \(decodeWorkers) decode workers, queue \(queueLimit)",
+            "serving": "beam \(servingBeam), \(decodeWorkers) decode workers, queue \(queueLimit), answers kept \(answersWindowHours) h",
             "trainer": trainerEnabled ? "\(trainerPreset) \(trainerArchitecture), publish every \(publishEverySteps) steps" : "off",
             "alignment": alignmentInterval > 0 ? "every \(alignmentInterval) s" : "on request",
         ]

@@ -1,6 +1,7 @@
 import Events
 import Engine
 import Foundation
+import Ingest
 import Logging
 import Serving
 import ServiceLifecycle
@@ -51,18 +52,20 @@ public struct SimulatedTraffic: Service {
         logger.info("simulated traffic started", metadata: ["users": "\(world.config.users)", "items": "\(world.items.count)", "sessionsPerSecond": "\(sessionsPerSecond)"])
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             var session = policy.propose(user: user, count: world.config.sessionItems, seen: seen[user], world: world)
+            // An exploration session is not the daemon's answer: its events count as unmatched.
+            var requestID = "sim-\(run)-r\(sessions)"
             if let recommender, Double(coin.next() % 1_000_000) / 1_000_000 >= exploration,
                let served = try? await recommender.recommend(user: UInt64(user), count: world.config.sessionItems),
                served.source == .generator, served.items.count == session.count {
-                session = served.items
+                (session, requestID) = (served.items, served.requestID)
             }
-            let events = world.respond(user: user, session: session, requestID: "sim-\(run)-r\(sessions)",
+            let events = world.respond(user: user, session: session, requestID: requestID,
                                        startMs: Int64(Date().timeIntervalSince1970 * 1000), nextEventID: { ids.next() })
             policy.observe(events)
             for e in events { seen[user].insert(e.itemID) }
             let checked = validated(events.map(Event.interaction), decoder)
             do {
-                try await store.writing { [store] in try store.apply(checked, offsets: [:]) }
+                try await store.writing { [store] in try store.apply(checked, offsets: [:]) }.joined.count()
                 if failing { logger.notice("simulated traffic stores again") }
                 failing = false
             } catch {

@@ -199,6 +199,7 @@ public final class IngestService: Service, Sendable {
         Counter(label: "onerec_ingest_events_total", dimensions: [("result", "stored")]).increment(by: applied.stored)
         Counter(label: "onerec_ingest_events_total", dimensions: [("result", "duplicate")]).increment(by: applied.duplicates)
         Counter(label: "onerec_ingest_events_total", dimensions: [("result", "repeat_dropped")]).increment(by: newlyDropped)
+        applied.joined.count()
         for (_, reason) in v.rejected {
             Counter(label: "onerec_ingest_events_total", dimensions: [("result", "invalid"), ("reason", reason.reason.rawValue)]).increment()
         }

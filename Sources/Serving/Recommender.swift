@@ -12,6 +12,9 @@ public struct Recommendation: Sendable, Encodable {
         /// No model yet, or nothing known about the user: recently popular items.
         case popular
     }
+    /// This answer's id: producers echo it in the `request_id` of the events of this session, which
+    /// joins them to the version that served it (`ServedRequests`).
+    public let requestID: String
     public let user: UInt64
     public let items: [UInt64]
     public let source: Source
@@ -40,6 +43,9 @@ public final class Recommender: Sendable {
     let registry: ModelRegistry
     let popular: PopularItems
     let pool: DecodePool
+    /// Where answers are recorded (nil: not recorded).
+    let served: ServedRequests?
+    let requestIDs = RequestIDs()
     private let settings: Mutex<Config>
     /// The settings now (a config reload may change them between requests).
     public var config: Config {
@@ -47,25 +53,36 @@ public final class Recommender: Sendable {
         set { settings.withLock { $0 = newValue } }
     }
 
-    public init(history: HistoryStore, registry: ModelRegistry, popular: PopularItems, pool: DecodePool, config: Config = Config()) {
-        (self.history, self.registry, self.popular, self.pool) = (history, registry, popular, pool)
+    public init(history: HistoryStore, registry: ModelRegistry, popular: PopularItems, pool: DecodePool, served: ServedRequests? = nil,
+                config: Config = Config()) {
+        (self.history, self.registry, self.popular, self.pool, self.served) = (history, registry, popular, pool, served)
         settings = Mutex(config)
     }
 
-    /// `count` items for `user` (1...maxCount); throws `Overloaded` when the decode queue is full.
+    /// `count` items for `user` (1...maxCount), recorded in `served`; throws `Overloaded` when the decode
+    /// queue is full.
     public func recommend(user: UInt64, count: Int) async throws -> Recommendation {
+        let answer = try await generate(user: user, count: count)
+        served?.record(ServedRequest(requestID: answer.requestID, user: user, version: answer.modelVersion, items: answer.items,
+                                     servedAtMs: Int64(Date().timeIntervalSince1970 * 1000)))
+        return answer
+    }
+
+    private func generate(user: UInt64, count: Int) async throws -> Recommendation {
         let config = self.config
         precondition((1...config.maxCount).contains(count), "count is checked by the caller")
         let recent = try history.history(user: user, limit: config.recentInteractions)
         let seen = Set(recent.map(\.itemID))
         let positives = recent.filter(\.positive).map(\.itemID)
         guard let snapshot = registry.snapshot, !positives.isEmpty else {
-            return Recommendation(user: user, items: popular.top(count, excluding: seen), source: .popular, modelVersion: nil, logProbability: nil)
+            return Recommendation(requestID: requestIDs.next(), user: user, items: popular.top(count, excluding: seen), source: .popular,
+                                  modelVersion: nil, logProbability: nil)
         }
         let beam = config.beam
         let best = try await pool.run { snapshot.generate(history: positives, items: count, beam: beam, excluded: seen).sessions.first }
         var items = best?.items ?? []
         if items.count < count { items += popular.top(count - items.count, excluding: seen.union(items)) }
-        return Recommendation(user: user, items: items, source: .generator, modelVersion: snapshot.version, logProbability: best?.logProbability)
+        return Recommendation(requestID: requestIDs.next(), user: user, items: items, source: .generator, modelVersion: snapshot.version,
+                              logProbability: best?.logProbability)
     }
 }

@@ -11,14 +11,18 @@ import LMDB
 /// ((user, timestamp, sequence) -> item id and a positive flag: each user's interactions in time order,
 /// small entries that serving reads without touching the log),
 /// `items` (item -> its latest item event JSON), `offsets` ((topic, partition) -> next offset), `counters`.
+/// A writer's batch also writes the answers `ServedRequests` holds and joins its new interactions to them.
 public final class HistoryStore: Sendable {
     let environment: Environment
     let events: Database, history: Database, items: Database, log: Database, offsets: Database, counters: Database
+    /// The answers stored events are joined to (writers only).
+    let served: ServedRequests?
     /// The thread async callers write on (see `writing`).
     private let writer = DispatchQueue(label: "onerec.history-store.writer")
 
-    init(environment: Environment) throws {
+    init(environment: Environment, served: ServedRequests? = nil) throws {
         self.environment = environment
+        self.served = served
         events = try environment.openDatabase("history.event-ids")
         history = try environment.openDatabase("history.by-user")
         items = try environment.openDatabase("history.items")
@@ -41,6 +45,8 @@ public final class HistoryStore: Sendable {
     public struct Applied: Sendable, Equatable {
         public var stored = 0
         public var duplicates = 0
+        /// The stored interactions joined to the answers they came from.
+        public var joined = ServedRequests.Joined()
         public init() {}
     }
 
@@ -64,8 +70,11 @@ public final class HistoryStore: Sendable {
     /// not read. The bytes need to stay valid only for the call.
     @discardableResult
     public func apply(_ batch: [(event: Event, json: UnsafeRawBufferPointer)], offsets next: [String: [Int32: Int64]]) throws -> Applied {
-        try environment.write { txn in
+        let (applied, answered) = try environment.write { txn -> (Applied, UInt64?) in
             var applied = Applied()
+            // Answers first, so the events that follow them find them.
+            let answered = try served?.writePending(txn)
+            var joining: [InteractionEvent] = []
             var sequence = try counter(txn, "sequence")
             // Keys and values are built in reused buffers: no arrays are made per event. Each database is
             // written through one cursor, so a put starts from where the last one landed: the log is
@@ -87,6 +96,7 @@ public final class HistoryStore: Sendable {
                     switch event {
                     case let .interaction(e):
                         interactions.append((e.userID, e.timestampMs, sequence, e.itemID, e.isPositive))
+                        joining.append(e)
                         _ = try key.withUnsafeBytes { k in
                             try appended.put(key: k, reserving: 1 + InteractionRecord.size(of: e), flags: .append) { out in
                                 out[0] = Kind.interactionRecord
@@ -121,6 +131,7 @@ public final class HistoryStore: Sendable {
                 }
             }
             try setCounter(txn, "sequence", sequence)
+            if let served { applied.joined = try served.join(joining, txn) }
             for (topic, partitions) in next {
                 for (partition, offset) in partitions {
                     let key = Array(topic.utf8) + [0] + KeyBuilder.key(partition)
@@ -128,8 +139,10 @@ public final class HistoryStore: Sendable {
                     if offset > current { try txn.put(offsets, key, KeyBuilder.key(offset)) }
                 }
             }
-            return applied
+            return (applied, answered)
         }
+        served?.forget(through: answered)
+        return applied
     }
 
     /// Puts each event's id into the event-id index, in the index's order as far as the ids' first 16 bytes

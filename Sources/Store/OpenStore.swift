@@ -4,7 +4,8 @@ import LMDB
 /// daemon, or a command that writes while no daemon runs), holding the store's `WriterLock` for as long
 /// as this object lives; or read-only (any number of processes, beside a running writer: the inspection
 /// commands). Each part of the store is a typed facade over its own databases: `history()`,
-/// `codebooks()`, `models()`, `alignment()`; the layout version is checked on opening (`StoreLayout`).
+/// `codebooks()`, `models()`, `alignment()`, `served()`; the layout version is checked on opening
+/// (`StoreLayout`).
 ///
 /// Writers open the environment with LMDB's write map (`MDB_WRITEMAP`): LMDB writes pages through the
 /// map instead of copying each dirty page into a buffer of its own and writing the copies at commit. The
@@ -14,10 +15,13 @@ import LMDB
 public final class OpenStore: Sendable {
     let environment: Environment
     private let lock: WriterLock?
+    /// A writer's one record of answers, shared by every facade it hands out (answers wait in it).
+    private let answers: ServedRequests?
 
-    init(environment: Environment, lock: WriterLock?) {
+    init(environment: Environment, lock: WriterLock?) throws {
         self.environment = environment
         self.lock = lock
+        answers = environment.isReadOnly ? nil : try ServedRequests(environment: environment)
     }
 
     /// Opens (creating if needed) the store at `path` for writing, as `holder` (e.g. "onerec serve").
@@ -28,15 +32,15 @@ public final class OpenStore: Sendable {
         var options = Environment.Options()
         options.mapSize = mapSizeMiB << 20
         options.flags = [.writeMap]
-        let store = OpenStore(environment: try Environment(path: path, options: options), lock: lock)
-        try StoreLayout.claim(store.environment)
-        return store
+        let environment = try Environment(path: path, options: options)
+        try StoreLayout.claim(environment)
+        return try OpenStore(environment: environment, lock: lock)
     }
 
     /// Opens an existing store read-only: it sees what writers have committed, live, and never changes
     /// the store's files.
     public static func readOnly(path: String) throws -> OpenStore {
-        let store = OpenStore(environment: try Environment(path: path, options: .readOnly), lock: nil)
+        let store = try OpenStore(environment: try Environment(path: path, options: .readOnly), lock: nil)
         try StoreLayout.check(store.environment)
         return store
     }
@@ -45,12 +49,14 @@ public final class OpenStore: Sendable {
     /// Bytes mapped now (the map grows as the store does).
     public var mapSize: Int { environment.mapSize }
 
-    /// Interactions, the catalog and Kafka offsets.
-    public func history() throws -> HistoryStore { try part("history") { try HistoryStore(environment: $0) } }
+    /// Interactions, the catalog and Kafka offsets (a writer's joins its interactions to `served()`).
+    public func history() throws -> HistoryStore { try part("history") { try HistoryStore(environment: $0, served: answers) } }
     /// Codebook versions and every item's codes.
     public func codebooks() throws -> CodebookStore { try part("codebooks") { try CodebookStore(environment: $0) } }
     /// Model version records and the promotion stack.
     public func models() throws -> ModelRecords { try part("model records") { try ModelRecords(environment: $0) } }
+    /// The answers served in the retention window and each version's realised outcomes.
+    public func served() throws -> ServedRequests { try answers ?? part("served requests") { try ServedRequests(environment: $0) } }
     /// Finished alignment rounds and their preference pairs.
     public func alignment() throws -> AlignmentLog { try part("alignment log") { try AlignmentLog(environment: $0) } }
 

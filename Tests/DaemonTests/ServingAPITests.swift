@@ -36,8 +36,9 @@ import Testing
             version: 1, parent: nil, kind: .trained, codebookVersion: 1, config: mc, maxHistory: 10, sessionItems: 5, steps: 0), promote: true)
         let pool = DecodePool(workers: 1, queueLimit: 8)
         defer { pool.close() }
-        let recommender = Recommender(history: history, registry: registry, popular: PopularItems(), pool: pool)
-        try await body(ServingAPI(recommender: recommender, history: history, registry: registry, learner: nil, adminToken: Self.token), history)
+        let served = try store.served()
+        let recommender = Recommender(history: history, registry: registry, popular: PopularItems(), pool: pool, served: served)
+        try await body(ServingAPI(recommender: recommender, history: history, served: served, registry: registry, learner: nil, adminToken: Self.token), history)
     }
 
     func app(_ api: ServingAPI) async throws -> some ApplicationProtocol {
@@ -45,10 +46,54 @@ import Testing
         return buildApplication(settings: settings, status: DaemonStatus(), registry: PrometheusCollectorRegistry(), api: api, logger: Logger(label: "t"))
     }
 
-    func event(_ user: UInt64, _ item: UInt64, _ position: Int) -> String {
-        let e = InteractionEvent(eventID: "e\(user)-\(item)", userID: user, itemID: item, timestampMs: Int64(Date().timeIntervalSince1970 * 1000),
-                                 requestID: "r\(user)", position: position, watchTimeMs: 8_000, durationMs: 10_000)
+    func event(_ user: UInt64, _ item: UInt64, _ position: Int, request: String? = nil, watchMs: Int64 = 8_000, like: Bool = false) -> String {
+        var e = InteractionEvent(eventID: "e\(user)-\(item)" + (request.map { "-\($0)" } ?? ""), userID: user, itemID: item, timestampMs: Int64(Date().timeIntervalSince1970 * 1000),
+                                 requestID: request ?? "r\(user)", position: position, watchTimeMs: watchMs, durationMs: 10_000)
+        e.like = like
         return Event.interaction(e).json()
+    }
+
+    /// Each answer carries a request id; events that echo it are joined to the version that answered, per
+    /// version on `/v1/admin/outcomes` and the status page; events of no answer, or of another user's, are
+    /// stored and counted apart.
+    @Test func eventsAreJoinedToTheVersionThatAnswered() async throws {
+        try await withAPI { api, _ in
+            try await app(api).test(.router) { client in
+                let admin: HTTPFields = [.authorization: "Bearer \(Self.token)"]
+                _ = try await client.execute(uri: "/v1/events", method: .post, body: ByteBuffer(string: event(7, 3, 0)))
+                func answer(_ user: UInt64) async throws -> (id: String, items: [Int], version: Int?) {
+                    let r = try await client.execute(uri: "/v1/users/\(user)/recommendations?count=3", method: .get)
+                    let json = try JSONSerialization.jsonObject(with: Data(String(buffer: r.body).utf8)) as! [String: Any]
+                    return (json["requestID"] as! String, json["items"] as! [Int], json["modelVersion"] as? Int)
+                }
+                let (first, second, cold) = (try await answer(7), try await answer(7), try await answer(8))
+                #expect(first.version == 1 && cold.version == nil && first.id != second.id && Set([first.id, second.id, cold.id]).count == 3)
+                let body = [
+                    event(7, UInt64(first.items[0]), 0, request: first.id, watchMs: 8_000, like: true),
+                    event(7, UInt64(first.items[1]), 1, request: first.id, watchMs: 4_000),
+                    event(7, UInt64(second.items[0]), 0, request: second.id, watchMs: 3_000),
+                    event(8, 5, 0, request: cold.id, watchMs: 1_000),  // no popular items yet: an empty answer
+                    event(9, 5, 0, request: "never-answered"),
+                    event(9, 6, 0, request: first.id),  // another user's answer
+                ].joined(separator: "\n")
+                let posted = String(buffer: try await client.execute(uri: "/v1/events", method: .post, body: ByteBuffer(string: body)).body)
+                #expect(posted.contains(#""stored":6"#))
+                let outcomes = try JSONSerialization.jsonObject(with: Data(String(buffer: try await client.execute(uri: "/v1/admin/outcomes", method: .get, headers: admin).body).utf8)) as! [[String: Any]]
+                #expect(outcomes.count == 2)
+                let popular = outcomes[0], model = outcomes[1]
+                #expect(popular["version"] == nil || popular["version"] is NSNull)
+                #expect(popular["requests"] as? Int == 1 && popular["sessions"] as? Int == 1 && popular["events"] as? Int == 1)
+                #expect(model["version"] as? Int == 1 && model["requests"] as? Int == 2 && model["itemsShown"] as? Int == 6)
+                #expect(model["sessions"] as? Int == 2 && model["events"] as? Int == 3)
+                // Sessions of 12 s and 3 s: mean 7.5, sd sqrt(40.5).
+                #expect(abs((model["watchPerSession"] as! Double) - 7.5) < 1e-9)
+                #expect(abs((model["watchDeviation"] as! Double) - 40.5.squareRoot()) < 1e-9)
+                #expect(abs((model["likeRate"] as! Double) - 1.0 / 6) < 1e-9)
+                let page = String(buffer: try await client.execute(uri: "/", method: .get).body)
+                #expect(page.contains(#"<table id="outcomes">"#) && page.contains("<td>popular items</td>") && page.contains("<td>7.5 s (6.4)</td>"))
+                #expect(try await client.execute(uri: "/v1/admin/outcomes", method: .get).status == .unauthorized)
+            }
+        }
     }
 
     @Test func eventsThenRecommendationsWithTheModelVersion() async throws {

@@ -74,7 +74,8 @@ final class OneRecProcess: @unchecked Sendable {
 
 /// A plain HTTP/1.1 request over a socket to `address` (loopback by default): status code and body, or
 /// nil if the connection fails.
-func httpGet(port: Int, path: String, method: String = "GET", headers: [String: String] = [:], address ip: String = "127.0.0.1") -> (Int, String)? {
+func httpGet(port: Int, path: String, method: String = "GET", headers: [String: String] = [:], body: String = "",
+             address ip: String = "127.0.0.1") -> (Int, String)? {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var address = sockaddr_in()
@@ -86,7 +87,7 @@ func httpGet(port: Int, path: String, method: String = "GET", headers: [String: 
     }
     guard connected == 0 else { return nil }
     let extra = headers.map { "\($0.key): \($0.value)\r\n" }.joined()
-    let request = Array("\(method) \(path) HTTP/1.1\r\nHost: \(ip)\r\n\(extra)Content-Length: 0\r\nConnection: close\r\n\r\n".utf8)
+    let request = Array("\(method) \(path) HTTP/1.1\r\nHost: \(ip)\r\n\(extra)Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)".utf8)
     guard send(fd, request, request.count, 0) == request.count else { return nil }
     var response = [UInt8]()
     var buffer = [UInt8](repeating: 0, count: 4096)

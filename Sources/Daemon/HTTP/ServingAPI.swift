@@ -2,6 +2,7 @@ import Alignment
 import Events
 import Foundation
 import Hummingbird
+import Ingest
 import Learning
 import Metrics
 import RequestParameters
@@ -13,21 +14,25 @@ import Store
 public struct ServingAPI: Sendable {
     public let recommender: Recommender
     public let history: HistoryStore
+    /// The answers kept and each version's outcomes.
+    public let served: ServedRequests
     public let registry: ModelRegistry
     public let learner: LearnerService?
     /// Bearer token of the admin endpoints.
     public let adminToken: String
     public let decoder: EventDecoder
+    /// How long answers are kept (`serving.answersWindowHours`; shown on the status page).
+    public var answersWindowHours = 24.0
     /// Largest request body accepted (POST /v1/events).
     public var maxBodyBytes = 1 << 20
     /// The ingest-rate sampler the status page plots.
     public var ingestRate: IngestRate?
 
-    public init(recommender: Recommender, history: HistoryStore, registry: ModelRegistry, learner: LearnerService?, adminToken: String,
-                decoder: EventDecoder = EventDecoder()) {
+    public init(recommender: Recommender, history: HistoryStore, served: ServedRequests, registry: ModelRegistry, learner: LearnerService?,
+                adminToken: String, decoder: EventDecoder = EventDecoder()) {
         precondition(adminToken.count >= 16, "the admin token is generated or checked at startup")
-        (self.recommender, self.history, self.registry, self.learner, self.adminToken, self.decoder) =
-            (recommender, history, registry, learner, adminToken, decoder)
+        (self.recommender, self.history, self.served, self.registry, self.learner, self.adminToken, self.decoder) =
+            (recommender, history, served, registry, learner, adminToken, decoder)
     }
 }
 
@@ -104,6 +109,7 @@ extension Router {
                                  learner: api.learner?.status.snapshot, interactions: try api.history.counts().interactions))
         }
         admin.get("/models") { _, _ -> Response in try json(try api.registry.versions()) }
+        admin.get("/outcomes") { _, _ -> Response in try json(try api.served.outcomes()) }
         admin.post("/align") { request, _ -> Response in
             guard let learner = api.learner else { throw APIError(.conflict, "this daemon runs no learner") }
             if RequestParameters.wait(request.uri) {
@@ -173,6 +179,7 @@ func ingest(newlineDelimited bytes: [UInt8], api: ServingAPI) throws -> IngestOu
     }
     let applied = try api.history.apply(events, offsets: [:])
     (outcome.stored, outcome.duplicates) = (applied.stored, applied.duplicates)
+    applied.joined.count()
     Counter(label: "onerec_http_events_total", dimensions: [("result", "stored")]).increment(by: applied.stored)
     Counter(label: "onerec_http_events_total", dimensions: [("result", "invalid")]).increment(by: outcome.rejected.count)
     return outcome

@@ -5,7 +5,8 @@ import Serving
 import Store
 
 /// The page at `/`: ingest rate, training loss, reward before/after each alignment round (plots), the
-/// serving version, the promoted stack and recent versions. Rendered on the server; read-only.
+/// serving version, the promoted stack, recent versions and what users did with each version's answers.
+/// Rendered on the server; read-only.
 func statusPage(_ api: ServingAPI, rate: IngestRate?) throws -> String {
     let learner = api.learner?.status.snapshot
     let serving = api.registry.snapshot?.info
@@ -43,6 +44,14 @@ func statusPage(_ api: ServingAPI, rate: IngestRate?) throws -> String {
         let metrics = v.metrics.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4g", $0.value))" }.joined(separator: ", ")
         html += "<tr><td>\(v.version)\(v.version == serving?.version ? " (serving)" : "")</td><td>\(v.kind.rawValue)</td><td>\(v.parent.map(String.init) ?? "")</td>"
             + "<td>\(v.steps)</td><td>\(time.string(from: Date(timeIntervalSince1970: v.createdAt)))</td><td>\(escape(metrics))</td></tr>"
+    }
+    html += "</table><h2>outcomes by version</h2><p>answers kept for \(api.answersWindowHours) h; a session is an answer with at least one event, "
+        + "its watch time the sum over its events; rates are per item shown</p><table id=\"outcomes\"><tr><th>version</th><th>answers</th><th>sessions</th>"
+        + "<th>watch per session (sd)</th><th>events / item</th><th>positive</th><th>like</th><th>follow</th></tr>"
+    for o in try api.served.outcomes().reversed() {
+        html += "<tr><td>\(o.version.map(String.init) ?? "popular items")</td><td>\(o.requests)</td><td>\(o.sessions)</td>"
+            + String(format: "<td>%.1f s (%.1f)</td><td>%.3f</td><td>%.3f</td><td>%.3f</td><td>%.3f</td></tr>",
+                     o.watchPerSession, o.watchDeviation, o.viewRate, o.positiveRate, o.likeRate, o.followRate)
     }
     html += "</table><h2>alignment rounds</h2><table id=\"rounds\"><tr><th>round</th><th>reason</th><th>pairs</th><th>reward before → after</th><th>true watch before → after</th><th>outcome</th></tr>"
     for r in rounds.suffix(20).reversed() {

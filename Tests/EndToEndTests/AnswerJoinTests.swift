@@ -1,0 +1,56 @@
+import Events
+import Foundation
+import Glibc
+import TestSupport
+import Testing
+
+/// The real binary: answers carry request ids, the events that echo them are joined to the answer's
+/// version, and the answers outlive a restart, so late events still count.
+@Suite struct AnswerJoinTests {
+    static let token = "answer-join-test-token-0123456789"
+
+    func event(_ id: String, user: UInt64, item: UInt64, request: String, watchMs: Int64) -> String {
+        Event.interaction(InteractionEvent(eventID: id, userID: user, itemID: item, timestampMs: Int64(Date().timeIntervalSince1970 * 1000),
+                                           requestID: request, position: 0, watchTimeMs: watchMs, durationMs: 10_000)).json()
+    }
+
+    @Test func eventsJoinTheirAnswerAcrossARestart() throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        let environment = ["ONEREC_STORE_PATH": dir.path + "/store", "ONEREC_ADMIN_TOKEN": Self.token,
+                           "ONEREC_SIMULATOR_ENABLED": "false", "ONEREC_TRAINER_ENABLED": "false"]
+        func requestID(_ daemon: OneRecProcess, user: UInt64) throws -> String {
+            let answer = try #require(daemon.get("/v1/users/\(user)/recommendations"))
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(answer.1.utf8)) as? [String: Any])
+            return try #require(json["requestID"] as? String)
+        }
+        func post(_ daemon: OneRecProcess, _ lines: [String]) -> String {
+            httpGet(port: daemon.port, path: "/v1/events", method: "POST", body: lines.joined(separator: "\n"))?.1 ?? ""
+        }
+
+        let first = try OneRecProcess(environment: environment)
+        try #require(first.waitUntilHealthy(), "\(first.stderr)")
+        let (early, late) = (try requestID(first, user: 7), try requestID(first, user: 8))
+        #expect(post(first, [event("a1", user: 7, item: 1, request: early, watchMs: 4_000)]).contains(#""stored":1"#))
+        // The second answer is written when the daemon stops (its flush), not yet joined to anything.
+        #expect(first.stop(SIGTERM)?.status == 0)
+
+        let second = try OneRecProcess(environment: environment)
+        try #require(second.waitUntilHealthy(), "\(second.stderr)")
+        let posted = post(second, [
+            event("a2", user: 7, item: 2, request: early, watchMs: 2_000), event("b1", user: 8, item: 3, request: late, watchMs: 5_000),
+            event("c1", user: 9, item: 4, request: "not-an-answer", watchMs: 1_000), event("c2", user: 9, item: 5, request: early, watchMs: 1_000),
+        ])
+        #expect(posted.contains(#""stored":4"#), "\(posted)")
+        let outcomes = try #require(httpGet(port: second.port, path: "/v1/admin/outcomes", headers: ["Authorization": "Bearer \(Self.token)"]))
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(outcomes.1.utf8)) as? [[String: Any]], "\(outcomes)")
+        // No model in either run: both answers were popular items (version null).
+        #expect(rows.count == 1)
+        #expect(rows.first?["requests"] as? Int == 2 && rows.first?["sessions"] as? Int == 2 && rows.first?["events"] as? Int == 3)
+        #expect(abs((rows.first?["watchPerSession"] as? Double ?? 0) - 5.5) < 1e-9)
+        let metrics = second.get("/metrics")?.1 ?? ""
+        #expect(metrics.contains(#"onerec_answer_events_total{result="matched"} 2"#), "\(metrics)")
+        #expect(metrics.contains(#"onerec_answer_events_total{result="unmatched"} 1"#) && metrics.contains(#"onerec_answer_events_total{result="foreign"} 1"#))
+        #expect(second.stop(SIGTERM)?.status == 0)
+    }
+}
