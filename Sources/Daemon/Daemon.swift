@@ -100,8 +100,9 @@ public enum Daemon {
             learnerService = LearnerService(learner: learner, logger: logger)
             services.append(learnerService!)
         }
+        services.append(CanaryService(registry: models, served: served, learner: learnerService, lookSeconds: settings.canaryLookSeconds, logger: logger))
         var api = ServingAPI(recommender: recommender, history: history, served: served, registry: models, learner: learnerService, adminToken: adminToken)
-        api.answersWindowHours = settings.answersWindowHours
+        (api.answersWindowHours, api.canary) = (settings.answersWindowHours, settings.canary)
         if settings.retentionDays > 0 { services.append(RetentionService(history: history, days: settings.retentionDays, logger: logger)) }
         let rate = IngestRate(history: history, lag: consumerLag)
         api.ingestRate = rate
@@ -196,6 +197,7 @@ public enum Daemon {
         c.alignment.intervalSeconds = settings.alignmentInterval
         c.alignment.userShare = settings.alignmentUserShare
         c.alignment.candidates = settings.alignmentCandidates
+        c.alignment.canary = settings.canaryAfterAlignment ? settings.canary : nil
         return c
     }
 

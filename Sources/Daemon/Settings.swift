@@ -1,6 +1,7 @@
 import Configuration
 import Foundation
 import Models
+import Store
 import SystemPackage
 
 /// The daemon's settings. Every key, its type and default, in one place; each is read from (first hit
@@ -43,6 +44,12 @@ import SystemPackage
 /// | `alignment.intervalSeconds` | double | `1800` | seconds between scheduled alignment rounds; 0: operator only |
 /// | `alignment.userShare` | double | `0.01` | share of users whose candidates make preference pairs per round |
 /// | `alignment.candidates` | int | `32` | candidate sessions beam-searched per user (the paper: 128) |
+/// | `canary.afterAlignment` | bool | `false` | a round's candidate that passes the reward gate is canaried instead of promoted at once |
+/// | `canary.share` | double | `0.05` | share of users a canary's candidate serves (sticky, by a hash of the user) |
+/// | `canary.sessions` | int | `2000` | sessions each arm needs before the decision |
+/// | `canary.maxHours` | double | `24` | hours before an undecided canary is rolled back |
+/// | `canary.falsePromotionRate` | double | `0.05` | chance of promoting a candidate no better than the control |
+/// | `canary.lookSeconds` | double | `10` | seconds between looks at a running canary |
 public struct DaemonSettings: Sendable, Equatable {
     public var httpHost: String
     public var httpPort: Int
@@ -69,6 +76,9 @@ public struct DaemonSettings: Sendable, Equatable {
     public var decodeWorkers: Int
     public var queueLimit: Int
     public var answersWindowHours: Double
+    public var canaryAfterAlignment: Bool
+    public var canary: Canary.Settings
+    public var canaryLookSeconds: Double
     public var trainerEnabled: Bool
     public var trainerPreset: String
     public var trainerArchitecture: String
@@ -125,6 +135,13 @@ public struct DaemonSettings: Sendable, Equatable {
         alignmentInterval = config.double(forKey: "alignment.intervalSeconds", default: 1800)
         alignmentUserShare = config.double(forKey: "alignment.userShare", default: 0.01)
         alignmentCandidates = config.int(forKey: "alignment.candidates", default: 32)
+        canaryAfterAlignment = config.bool(forKey: "canary.afterAlignment", default: false)
+        canary = Canary.Settings()
+        canary.share = config.double(forKey: "canary.share", default: canary.share)
+        canary.sessions = config.int(forKey: "canary.sessions", default: canary.sessions)
+        canary.maxHours = config.double(forKey: "canary.maxHours", default: canary.maxHours)
+        canary.falsePromotionRate = config.double(forKey: "canary.falsePromotionRate", default: canary.falsePromotionRate)
+        canaryLookSeconds = config.double(forKey: "canary.lookSeconds", default: 10)
     }
 
     /// Checks ranges; the message names the key and what is allowed.
@@ -148,6 +165,8 @@ public struct DaemonSettings: Sendable, Equatable {
         guard (1...1024).contains(servingBeam) else { throw fail("serving.beam", "\(servingBeam) is not in 1...1024") }
         guard decodeWorkers >= 1, queueLimit >= 0 else { throw fail("serving.decodeWorkers/queueLimit", "need at least 1 worker and a queue limit >= 0") }
         guard answersWindowHours > 0 else { throw fail("serving.answersWindowHours", "must be positive") }
+        if let problem = canary.problem { throw fail("canary", problem) }
+        guard canaryLookSeconds > 0 else { throw fail("canary.lookSeconds", "must be positive") }
         guard ["tiny", "small", "base"].contains(trainerPreset) else { throw fail("trainer.preset", "\(trainerPreset) is not tiny, small or base") }
         guard Seq2Seq.Architecture(rawValue: trainerArchitecture) != nil else {
             throw fail("trainer.architecture", "\(trainerArchitecture) is not encoder-decoder or lazy")
@@ -174,6 +193,8 @@ public struct DaemonSettings: Sendable, Equatable {
             "serving": "beam \(servingBeam), \(decodeWorkers) decode workers, queue \(queueLimit), answers kept \(answersWindowHours) h",
             "trainer": trainerEnabled ? "\(trainerPreset) \(trainerArchitecture), publish every \(publishEverySteps) steps" : "off",
             "alignment": alignmentInterval > 0 ? "every \(alignmentInterval) s" : "on request",
+            "canary": "share \(canary.share), \(canary.sessions) sessions an arm, false promotions \(canary.falsePromotionRate), at most \(canary.maxHours) h"
+                + (canaryAfterAlignment ? ", after each alignment round" : ""),
         ]
     }
 }

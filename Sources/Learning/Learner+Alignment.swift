@@ -62,12 +62,23 @@ extension Learner {
             let stats = alignment.train(pairs: pairs, realSessions: real)
             let after = evaluate(policy.model, users: evaluation)
             (round.rewardAfter, round.trueWatchAfter) = (after.reward, after.trueWatch)
-            if after.reward > before.reward * (1 + settings.minimumGain) {
+            let metrics = [
+                "rewardBefore": before.reward, "rewardAfter": after.reward, "pairs": Double(pairs.count),
+                "preferenceLoss": Double(stats.preferenceLoss.last ?? 0),
+            ].merging(after.trueWatch.map { ["trueWatchSeconds": $0] } ?? [:]) { $1 }
+            if after.reward > before.reward * (1 + settings.minimumGain), let canary = settings.canary {
+                // Users decide: the trainer keeps its own weights unless the canary promotes the candidate.
+                let snapshot = try publish(kind: .aligned, model: policy.model, metrics: metrics, promote: false)
+                round.version = snapshot.version
+                do {
+                    let started = try registry.startCanary(version: snapshot.version, settings: canary)
+                    round.note = "passed the reward gate; canary \(started.id) serves it to \(Int((canary.share * 100).rounded()))% of users"
+                } catch {
+                    round.note = "passed the reward gate; published, not canaried: \(error)"
+                }
+            } else if after.reward > before.reward * (1 + settings.minimumGain) {
                 try trainer.model.parameters.load(policy.model.parameters.named)
-                let snapshot = try publish(kind: .aligned, model: trainer.model, metrics: [
-                    "rewardBefore": before.reward, "rewardAfter": after.reward, "pairs": Double(pairs.count),
-                    "preferenceLoss": Double(stats.preferenceLoss.last ?? 0),
-                ].merging(after.trueWatch.map { ["trueWatchSeconds": $0] } ?? [:]) { $1 })
+                let snapshot = try publish(kind: .aligned, model: trainer.model, metrics: metrics)
                 (round.promoted, round.version) = (true, snapshot.version)
                 round.note = "promoted"
             } else {

@@ -129,6 +129,21 @@ public final class Learner {
         self.models = models
     }
 
+    /// Goes on training from `snapshot`'s weights (a canary's candidate just promoted), when it has the
+    /// trainer's shape and codebook; otherwise the trainer keeps its own weights and says why.
+    func adopt(_ snapshot: ModelSnapshot) {
+        guard let models, let codebook, snapshot.info.config == models.generator.model.config, snapshot.info.codebookVersion == codebook.version else {
+            logger.warning("trainer keeps its own weights: the promoted version has another shape or codebook", metadata: ["version": "\(snapshot.version)"])
+            return
+        }
+        do {
+            try models.generator.model.parameters.load(snapshot.weights)
+            logger.info("trainer goes on from the promoted version", metadata: ["version": "\(snapshot.version)"])
+        } catch {
+            preconditionFailure("a snapshot of the trainer's shape loads into it: \(error)")
+        }
+    }
+
     /// Tokens of `codebook`'s items as the generator reads them: a lazy generator with `itemIDs` rows
     /// gives items item-ID tokens in coding order, as serving does (`ModelSnapshot`).
     func tokenizer(_ codebook: Codebook) -> ItemTokenizer {
@@ -151,11 +166,12 @@ public final class Learner {
         if done % 20 == 0 { publishStatus() }
     }
 
-    /// Publishes the model as a new version and serves it.
+    /// Publishes the model as a new version and, with `promote`, serves it.
     @discardableResult
-    func publish(kind: ModelInfo.Kind, model: Seq2Seq, metrics: [String: Double]) throws -> ModelSnapshot {
+    func publish(kind: ModelInfo.Kind, model: Seq2Seq, metrics: [String: Double], promote: Bool = true) throws -> ModelSnapshot {
         guard let codebook, let models else { throw LearnerError("nothing to publish before the first codebook") }
-        return try publisher.publish(kind: kind, model: model, codebook: codebook, steps: models.generator.optimizer.step, metrics: metrics)
+        return try publisher.publish(kind: kind, model: model, codebook: codebook, steps: models.generator.optimizer.step, metrics: metrics,
+                                     promote: promote)
     }
 
     func publishStatus() {

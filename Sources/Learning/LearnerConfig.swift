@@ -1,5 +1,6 @@
 import Alignment
 import Models
+import Store
 
 /// How the background learner trains, publishes and aligns. Defaults suit the 2-core reference machine.
 public struct LearnerConfig: Sendable {
@@ -56,5 +57,8 @@ public struct AlignmentSettings: Sendable {
     public var minimumGain = 0.0
     /// Seconds between scheduled rounds; 0: only when an operator asks.
     public var intervalSeconds = 0.0
+    /// A candidate that passes the reward gate is canaried with these settings (served to a share of users
+    /// until their sessions decide it, `Canary`) instead of promoted at once; nil: promoted at once.
+    public var canary: Canary.Settings?
     public init() {}
 }

@@ -2,6 +2,7 @@ import Alignment
 import Engine
 import Foundation
 import Logging
+import Serving
 import ServiceLifecycle
 import Store
 import Synchronization
@@ -18,6 +19,7 @@ public final class LearnerService: Service, Sendable {
     private let learner: UnsafeSendable<Learner>  // only the learner thread touches it after init
     private let requests = Mutex<[Request]>([])
     private let updates = Mutex<[@Sendable (inout AlignmentSettings) -> Void]>([])
+    private let adoptions = Mutex<[ModelSnapshot]>([])
     private let stopping = Atomic<Bool>(false)
     private let logger: Logger
     private let log: AlignmentLog
@@ -48,6 +50,11 @@ public final class LearnerService: Service, Sendable {
     /// next step.
     public func update(alignment change: @escaping @Sendable (inout AlignmentSettings) -> Void) {
         updates.withLock { $0.append(change) }
+    }
+
+    /// Has the trainer go on from `snapshot`'s weights (a canary promoted it), before its next step.
+    public func adopt(_ snapshot: ModelSnapshot) {
+        adoptions.withLock { $0.append(snapshot) }
     }
 
     /// Runs until graceful shutdown or cancellation (the service group cancels every service when one
@@ -82,6 +89,7 @@ public final class LearnerService: Service, Sendable {
         var lastRound = Date()
         while !stopping.load(ordering: .relaxed) {
             for change in updates.withLock({ u in defer { u.removeAll() }; return u }) { change(&learner.config.alignment) }
+            for snapshot in adoptions.withLock({ a in defer { a.removeAll() }; return a }) { learner.adopt(snapshot) }
             let interval = learner.config.alignment.intervalSeconds
             let next = requests.withLock { $0.isEmpty ? nil : $0.removeFirst() }
             do {

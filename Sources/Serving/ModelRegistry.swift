@@ -27,7 +27,15 @@ public final class ModelRegistry: Sendable {
     /// daemon publishing every few seconds does not grow the store without bound.
     let keepRecords: Int
     private let current = Mutex<ModelSnapshot?>(nil)
+    /// The running canary and its candidate's snapshot.
+    private let canaryState = Mutex<RunningCanary?>(nil)
     private let logger: Logger
+
+    /// A canary that serves: its record and the candidate it serves to its share of users.
+    public struct RunningCanary: Sendable {
+        public let canary: Canary
+        public let snapshot: ModelSnapshot
+    }
 
     public init(store: OpenStore, directory: String, keep: Int = 5, keepRecords: Int = 1000, logger: Logger) throws {
         precondition(keepRecords >= keep, "records are kept at least as long as files")
@@ -47,20 +55,83 @@ public final class ModelRegistry: Sendable {
     /// The snapshot serving uses now (nil before the first model exists).
     public var snapshot: ModelSnapshot? { current.withLock { $0 } }
 
+    /// The canary serving now, if one runs.
+    public var canary: RunningCanary? { canaryState.withLock { $0 } }
+
     /// Loads the newest promoted version that reads back intact; a damaged one is logged, skipped and
-    /// left on disk for inspection, and the one promoted before it serves.
+    /// left on disk for inspection, and the one promoted before it serves. A canary that was running
+    /// serves again; one whose candidate no longer reads back is stopped.
     @discardableResult
     public func restore() throws -> ModelSnapshot? {
+        var restored: ModelSnapshot?
         for version in try promotedStack().reversed() {
             do {
                 let snapshot = try load(version: version)
                 current.withLock { $0 = snapshot }
-                return snapshot
+                restored = snapshot
+                break
             } catch {
                 logger.error("model version refused", metadata: ["version": "\(version)", "reason": "\(error)"])
             }
         }
-        return nil
+        if var running = try records.canaries(limit: 1).last, running.state == .running {
+            do {
+                let snapshot = try load(version: running.candidate)
+                canaryState.withLock { $0 = RunningCanary(canary: running, snapshot: snapshot) }
+            } catch {
+                running.stop(at: Date().timeIntervalSince1970, reason: "stopped at restart: candidate \(running.candidate) does not read back (\(error))")
+                try records.save(running)
+                logger.error("canary stopped", metadata: ["canary": "\(running.id)", "reason": "\(running.reason ?? "")"])
+            }
+        }
+        return restored
+    }
+
+    /// Every canary, oldest first (the newest `limit`).
+    public func canaries(limit: Int = .max) throws -> [Canary] { try records.canaries(limit: limit) }
+
+    /// Starts serving `version` to `settings.share` of users beside the promoted version; refuses while
+    /// another canary runs, without a promoted version, or for the serving version itself.
+    @discardableResult
+    public func startCanary(version: UInt32, settings: Canary.Settings, now: Double = Date().timeIntervalSince1970) throws -> Canary {
+        if let problem = settings.problem { throw ModelStoreError("cannot start a canary: \(problem)") }
+        if let running = canary { throw ModelStoreError("canary \(running.canary.id) of version \(running.canary.candidate) is running; stop it first") }
+        guard let control = snapshot else { throw ModelStoreError("no version serves yet: promote one before a canary can compare with it") }
+        guard control.version != version else { throw ModelStoreError("version \(version) serves already; a canary needs another version") }
+        let candidate = try load(version: version)
+        let id = (try records.canaries(limit: 1).last?.id ?? 0) + 1
+        let started = Canary(id: id, candidate: version, controlAtStart: control.version, settings: settings, startedAt: now)
+        try records.save(started)
+        canaryState.withLock { $0 = RunningCanary(canary: started, snapshot: candidate) }
+        logger.notice("canary started", metadata: ["canary": "\(id)", "candidate": "\(version)", "control": "\(control.version)", "share": "\(settings.share)"])
+        return started
+    }
+
+    /// Records a look at the running canary (`Canary.decide`): a decided one stops serving, and if it was
+    /// promoted its candidate becomes the promoted version.
+    public func record(look canary: Canary) throws {
+        guard let running = self.canary, running.canary.id == canary.id else { throw ModelStoreError("canary \(canary.id) is not running") }
+        try records.save(canary)
+        switch canary.state {
+        case .running:
+            canaryState.withLock { $0 = RunningCanary(canary: canary, snapshot: running.snapshot) }
+        case .promoted:
+            try push(running.snapshot)
+            canaryState.withLock { $0 = nil }
+            logger.notice("canary promoted its candidate", metadata: ["canary": "\(canary.id)", "version": "\(canary.candidate)", "reason": "\(canary.reason ?? "")"])
+        case .rolledBack, .stopped:
+            canaryState.withLock { $0 = nil }
+            logger.notice("canary ended; the control serves everyone", metadata: ["canary": "\(canary.id)", "state": "\(canary.state.rawValue)", "reason": "\(canary.reason ?? "")"])
+        }
+    }
+
+    /// Stops the running canary by an operator's hand: its users go back to the promoted version.
+    @discardableResult
+    public func stopCanary(reason: String, now: Double = Date().timeIntervalSince1970) throws -> Canary {
+        guard var running = canary?.canary else { throw ModelStoreError("no canary is running") }
+        running.stop(at: now, reason: reason)
+        try record(look: running)
+        return running
     }
 
     /// Recorded versions, oldest first: all of them, or the newest `limit`.
@@ -140,10 +211,10 @@ public final class ModelRegistry: Sendable {
         try records.setPromotedStack(Array(kept))
     }
 
-    /// Deletes the files of versions that are neither promoted nor among the newest `keep`, and the
-    /// records of those not among the newest `keepRecords`.
+    /// Deletes the files of versions that are neither promoted (nor a running canary's candidate) nor among
+    /// the newest `keep`, and the records of those not among the newest `keepRecords`.
     private func prune() throws {
-        let promoted = Set(try promotedStack())
+        let promoted = Set(try promotedStack()).union(canary.map { [$0.canary.candidate] } ?? [])
         let all = try records.versionNumbers()
         for v in all.dropLast(keep) where !promoted.contains(v) && FileManager.default.fileExists(atPath: path(v)) {
             try? FileManager.default.removeItem(atPath: path(v))

@@ -62,27 +62,31 @@ public final class Recommender: Sendable {
     /// `count` items for `user` (1...maxCount), recorded in `served`; throws `Overloaded` when the decode
     /// queue is full.
     public func recommend(user: UInt64, count: Int) async throws -> Recommendation {
-        let answer = try await generate(user: user, count: count)
+        let (answer, arm) = try await generate(user: user, count: count)
         served?.record(ServedRequest(requestID: answer.requestID, user: user, version: answer.modelVersion, items: answer.items,
-                                     servedAtMs: Int64(Date().timeIntervalSince1970 * 1000)))
+                                     servedAtMs: Int64(Date().timeIntervalSince1970 * 1000), arm: arm))
         return answer
     }
 
-    private func generate(user: UInt64, count: Int) async throws -> Recommendation {
+    /// The answer, and while a canary runs the arm the user is in (the candidate for its share of users).
+    private func generate(user: UInt64, count: Int) async throws -> (Recommendation, ServedRequest.Arm?) {
         let config = self.config
         precondition((1...config.maxCount).contains(count), "count is checked by the caller")
         let recent = try history.history(user: user, limit: config.recentInteractions)
         let seen = Set(recent.map(\.itemID))
         let positives = recent.filter(\.positive).map(\.itemID)
-        guard let snapshot = registry.snapshot, !positives.isEmpty else {
-            return Recommendation(requestID: requestIDs.next(), user: user, items: popular.top(count, excluding: seen), source: .popular,
-                                  modelVersion: nil, logProbability: nil)
+        guard let promoted = registry.snapshot, !positives.isEmpty else {
+            return (Recommendation(requestID: requestIDs.next(), user: user, items: popular.top(count, excluding: seen), source: .popular,
+                                   modelVersion: nil, logProbability: nil), nil)
         }
+        let canary = registry.canary
+        let candidate = canary?.canary.servesCandidate(user: user) == true
+        let snapshot = candidate ? canary!.snapshot : promoted
         let beam = config.beam
         let best = try await pool.run { snapshot.generate(history: positives, items: count, beam: beam, excluded: seen).sessions.first }
         var items = best?.items ?? []
         if items.count < count { items += popular.top(count - items.count, excluding: seen.union(items)) }
-        return Recommendation(requestID: requestIDs.next(), user: user, items: items, source: .generator, modelVersion: snapshot.version,
-                              logProbability: best?.logProbability)
+        return (Recommendation(requestID: requestIDs.next(), user: user, items: items, source: .generator, modelVersion: snapshot.version,
+                               logProbability: best?.logProbability), canary.map { ServedRequest.Arm(canary: $0.canary.id, candidate: candidate) })
     }
 }

@@ -5,11 +5,12 @@ import LMDB
 /// promoted versions whose top serves. The weights themselves are files (`ModelRegistry`).
 ///
 /// Databases: `models` (version -> ModelInfo JSON), `models.serving` ("promoted" -> the stack of promoted
-/// versions, oldest first, as big-endian UInt32s).
+/// versions, oldest first, as big-endian UInt32s; "canary/" + id -> each canary's `Canary` JSON).
 public struct ModelRecords: Sendable {
     let environment: Environment
     let models: Database, serving: Database
     static let promotedKey = Array("promoted".utf8)
+    static let canaryPrefix = Array("canary/".utf8)
 
     init(environment: Environment) throws {
         self.environment = environment
@@ -74,5 +75,24 @@ public struct ModelRecords: Sendable {
     /// Replaces the promoted stack.
     public func setPromotedStack(_ stack: [UInt32]) throws {
         try environment.write { txn in _ = try txn.put(serving, Self.promotedKey, stack.flatMap { KeyBuilder.key($0) }) }
+    }
+
+    /// Writes `canary` (new, or its later state).
+    public func save(_ canary: Canary) throws {
+        let json = try JSONEncoder().encode(canary)
+        try environment.write { txn in _ = try txn.put(serving, Self.canaryPrefix + KeyBuilder.key(canary.id), Array(json)) }
+    }
+
+    /// Canaries, oldest first: all, or the newest `limit`.
+    public func canaries(limit: Int = .max) throws -> [Canary] {
+        try environment.read { txn in
+            var found: [Canary] = []
+            try txn.scan(serving, from: Self.canaryPrefix + KeyBuilder.key(UInt32(0)), to: Self.canaryPrefix + [0xFF, 0xFF, 0xFF, 0xFF, 0xFF],
+                         reverse: true) { _, value in
+                if let canary = try? JSONDecoder().decode(Canary.self, from: Data(value)) { found.append(canary) }
+                return found.count < limit
+            }
+            return found.reversed()
+        }
     }
 }

@@ -9,7 +9,8 @@ import Synchronization
 ///
 /// Databases: `served.requests` (request id -> `ServedRequest` and the running totals of its events),
 /// `served.by-time` ((served at, request id) -> nothing: retention's order), `served.outcomes` (version ->
-/// `VersionOutcome`; 0 is the popular-items answer).
+/// `VersionOutcome`; 0 is the popular-items answer), `served.arms` ((canary id, arm: 0 control, 1
+/// candidate) -> `VersionOutcome` of the generated answers each arm of a canary gave while it ran).
 ///
 /// Recording an answer does not write: answers wait in memory and go to the store in one transaction with
 /// the next batch of events (`HistoryStore.apply`, before its events are joined, so an event never
@@ -19,7 +20,7 @@ import Synchronization
 /// stores the event, so each event is counted once, through crashes and redeliveries.
 public final class ServedRequests: Sendable {
     let environment: Environment
-    let requests: Database, byTime: Database, totals: Database
+    let requests: Database, byTime: Database, totals: Database, arms: Database
     /// Answers recorded and not yet written, each with its place in recording order.
     private let pending = Mutex<(next: UInt64, answers: [(number: UInt64, answer: ServedRequest)])>((0, []))
 
@@ -29,6 +30,7 @@ public final class ServedRequests: Sendable {
         requests = try environment.openDatabase("served.requests")
         byTime = try environment.openDatabase("served.by-time")
         totals = try environment.openDatabase("served.outcomes")
+        arms = try environment.openDatabase("served.arms")
     }
 
     /// Answers that may wait for a write at most; beyond, new ones are dropped (counted in `dropped`).
@@ -63,14 +65,20 @@ public final class ServedRequests: Sendable {
     func writePending(_ txn: WriteTransaction) throws -> UInt64? {
         let answers = pending.withLock { $0.answers }
         var added: [UInt32: VersionOutcome] = [:]
+        var armsAdded: [ServedRequest.Arm: VersionOutcome] = [:]
         for (_, answer) in answers {
             let id = Array(answer.requestID.utf8)
             guard try txn.put(requests, id, Record(answer: answer).bytes, flags: .noOverwrite) else { continue }
             try txn.put(byTime, KeyBuilder.key(answer.servedAtMs) + id, [])
             added[answer.version ?? 0, default: VersionOutcome(version: answer.version)].requests += 1
             added[answer.version ?? 0]!.itemsShown += UInt64(answer.items.count)
+            if let arm = answer.arm {
+                armsAdded[arm, default: VersionOutcome(version: arm.candidate ? answer.version : nil)].requests += 1
+                armsAdded[arm]!.itemsShown += UInt64(answer.items.count)
+            }
         }
         try merge(added, txn)
+        for (arm, d) in armsAdded { try merge(d, into: arms, key: KeyBuilder.key(arm.canary) + [arm.candidate ? 1 : 0], txn) }
         return answers.last?.number
     }
 
@@ -100,6 +108,7 @@ public final class ServedRequests: Sendable {
     func join(_ events: [InteractionEvent], _ txn: WriteTransaction) throws -> Joined {
         var joined = Joined()
         var delta: [UInt32: VersionOutcome] = [:]
+        var armTotals: [ServedRequest.Arm: VersionOutcome] = [:]
         for e in events {
             let id = Array(e.requestID.utf8)
             guard let stored = try txn.get(requests, id), var record = Record(stored, requestID: e.requestID) else {
@@ -114,28 +123,50 @@ public final class ServedRequests: Sendable {
             var d = delta[key] ?? VersionOutcome(version: record.answer.version)
             let watchMs = max(e.watchTimeMs, 0)
             let before = Double(record.watchMs) / 1000, after = Double(record.watchMs + watchMs) / 1000
-            if record.events == 0 { d.sessions += 1 }
-            d.events += 1
-            d.positives += e.isPositive ? 1 : 0
-            d.likes += e.like ? 1 : 0
-            d.follows += e.follow ? 1 : 0
-            d.watchSeconds += after - before
-            d.watchSquares += after * after - before * before
+            func count(_ d: inout VersionOutcome) {
+                if record.events == 0 { d.sessions += 1 }
+                d.events += 1
+                d.positives += e.isPositive ? 1 : 0
+                d.likes += e.like ? 1 : 0
+                d.follows += e.follow ? 1 : 0
+                d.watchSeconds += after - before
+                d.watchSquares += after * after - before * before
+            }
+            count(&d)
             delta[key] = d
+            if let arm = record.answer.arm {
+                var a = armTotals[arm] ?? VersionOutcome(version: arm.candidate ? record.answer.version : nil)
+                count(&a)
+                armTotals[arm] = a
+            }
             record.events += 1
             record.watchMs += watchMs
             try txn.put(requests, id, record.bytes)
             joined.matched += 1
         }
         try merge(delta, txn)
+        for (arm, d) in armTotals { try merge(d, into: arms, key: KeyBuilder.key(arm.canary) + [arm.candidate ? 1 : 0], txn) }
         return joined
     }
 
     private func merge(_ delta: [UInt32: VersionOutcome], _ txn: WriteTransaction) throws {
-        for (key, d) in delta {
-            var total = try txn.get(totals, KeyBuilder.key(key)).flatMap { VersionOutcome(version: d.version, $0) } ?? VersionOutcome(version: d.version)
-            total.add(d)
-            try txn.put(totals, KeyBuilder.key(key), total.bytes)
+        for (key, d) in delta { try merge(d, into: totals, key: KeyBuilder.key(key), txn) }
+    }
+
+    private func merge(_ d: VersionOutcome, into db: Database, key: [UInt8], _ txn: WriteTransaction) throws {
+        var total = try txn.get(db, key).flatMap { VersionOutcome(version: d.version, $0) } ?? VersionOutcome(version: d.version)
+        total.add(d)
+        try txn.put(db, key, total.bytes)
+    }
+
+    /// A canary's arms so far: the control's generated answers (of whichever versions served them) and the
+    /// candidate's.
+    public func arms(canary: UInt32, candidate version: UInt32) throws -> (control: VersionOutcome, candidate: VersionOutcome) {
+        try environment.read { txn in
+            func arm(_ byte: UInt8, _ version: UInt32?) throws -> VersionOutcome {
+                try txn.get(arms, KeyBuilder.key(canary) + [byte]).flatMap { VersionOutcome(version: version, $0) } ?? VersionOutcome(version: version)
+            }
+            return (try arm(0, nil), try arm(1, version))
         }
     }
 
@@ -182,7 +213,8 @@ public final class ServedRequests: Sendable {
     }
 
     /// A stored answer and its running totals. Layout (big-endian): served at, user, version (0: none),
-    /// item count (2 bytes), the items, events joined (4 bytes), their watch time in ms.
+    /// canary id (4 bytes, 0: none), arm (1 byte: 1 the candidate), item count (2 bytes), the items, events
+    /// joined (4 bytes), their watch time in ms.
     struct Record {
         var answer: ServedRequest
         var events: UInt32 = 0
@@ -191,12 +223,14 @@ public final class ServedRequests: Sendable {
         init(answer: ServedRequest) { self.answer = answer }
 
         init?(_ bytes: [UInt8], requestID: String) {
-            guard bytes.count >= 8 + 8 + 4 + 2 else { return nil }
+            guard bytes.count >= 8 + 8 + 4 + 5 + 2 else { return nil }
             var r = KeyReader(bytes)
-            let (at, user, version, n) = (r.read(Int64.self), r.read(UInt64.self), r.read(UInt32.self), Int(r.read(UInt16.self)))
-            guard bytes.count == 22 + 8 * n + 4 + 8 else { return nil }
+            let (at, user, version) = (r.read(Int64.self), r.read(UInt64.self), r.read(UInt32.self))
+            let (canary, candidate, n) = (r.read(UInt32.self), r.read(UInt8.self), Int(r.read(UInt16.self)))
+            guard bytes.count == 27 + 8 * n + 4 + 8 else { return nil }
             let items = (0..<n).map { _ in r.read(UInt64.self) }
-            answer = ServedRequest(requestID: requestID, user: user, version: version == 0 ? nil : version, items: items, servedAtMs: at)
+            answer = ServedRequest(requestID: requestID, user: user, version: version == 0 ? nil : version, items: items, servedAtMs: at,
+                                   arm: canary == 0 ? nil : ServedRequest.Arm(canary: canary, candidate: candidate == 1))
             (events, watchMs) = (r.read(UInt32.self), r.read(Int64.self))
         }
 
@@ -205,6 +239,8 @@ public final class ServedRequests: Sendable {
             b.append(answer.servedAtMs)
             b.append(answer.user)
             b.append(answer.version ?? 0)
+            b.append(answer.arm?.canary ?? 0)
+            b.append(UInt8(answer.arm?.candidate == true ? 1 : 0))
             b.append(UInt16(answer.items.count))
             for item in answer.items { b.append(item) }
             b.append(events)
@@ -224,10 +260,22 @@ public struct ServedRequest: Sendable, Equatable {
     public let items: [UInt64]
     /// Milliseconds since the Unix epoch.
     public let servedAtMs: Int64
+    /// The canary arm the user was in when a canary ran (generated answers only).
+    public let arm: Arm?
 
-    public init(requestID: String, user: UInt64, version: UInt32?, items: [UInt64], servedAtMs: Int64) {
+    /// A running canary's arm: its id and whether the candidate answered.
+    public struct Arm: Sendable, Hashable {
+        public let canary: UInt32
+        public let candidate: Bool
+        public init(canary: UInt32, candidate: Bool) {
+            precondition(canary > 0, "canary ids start at 1")
+            (self.canary, self.candidate) = (canary, candidate)
+        }
+    }
+
+    public init(requestID: String, user: UInt64, version: UInt32?, items: [UInt64], servedAtMs: Int64, arm: Arm? = nil) {
         precondition(items.count <= Int(UInt16.max), "an answer has at most 65,535 items")
-        (self.requestID, self.user, self.version, self.items, self.servedAtMs) = (requestID, user, version, items, servedAtMs)
+        (self.requestID, self.user, self.version, self.items, self.servedAtMs, self.arm) = (requestID, user, version, items, servedAtMs, arm)
     }
 }
 

@@ -34,6 +34,8 @@ import Testing
         mc.vocabulary = 3 + 3 * 4
         try registry.publish(model: Seq2Seq(config: mc, seed: 1), codebook: book, info: ModelInfo(
             version: 1, parent: nil, kind: .trained, codebookVersion: 1, config: mc, maxHistory: 10, sessionItems: 5, steps: 0), promote: true)
+        try registry.publish(model: Seq2Seq(config: mc, seed: 2), codebook: book, info: ModelInfo(
+            version: 2, parent: 1, kind: .aligned, codebookVersion: 1, config: mc, maxHistory: 10, sessionItems: 5, steps: 0), promote: false)
         let pool = DecodePool(workers: 1, queueLimit: 8)
         defer { pool.close() }
         let served = try store.served()
@@ -158,6 +160,50 @@ import Testing
                 let huge = HostileEvents.corpus.first { $0.bytes.count >= 1 << 20 }!
                 #expect(try await client.execute(uri: "/v1/events", method: .post, body: ByteBuffer(bytes: huge.bytes)).status == .contentTooLarge)
                 #expect(try await client.execute(uri: "/v1/users/50/recommendations", method: .get).status == .ok)
+            }
+        }
+    }
+
+    /// An operator starts a canary of a stored version (with a share), sees it and its arms, and stops it;
+    /// what cannot be canaried is refused with the reason.
+    @Test func anOperatorRunsACanary() async throws {
+        try await withAPI { api, _ in
+            try await app(api).test(.router) { client in
+                let admin: HTTPFields = [.authorization: "Bearer \(Self.token)"]
+                func call(_ method: HTTPRequest.Method, _ uri: String) async throws -> (HTTPResponse.Status, [String: Any]) {
+                    let r = try await client.execute(uri: uri, method: method, headers: admin)
+                    return (r.status, (try? JSONSerialization.jsonObject(with: Data(String(buffer: r.body).utf8)) as? [String: Any]) ?? [:])
+                }
+                #expect(try await call(.post, "/v1/admin/canary/1").0 == .conflict)  // serves already
+                #expect(try await call(.post, "/v1/admin/canary/2?share=2").1["error"] as? String ?? "" == "cannot start a canary: share must be in (0, 1), got 2.0")
+                #expect(try await call(.post, "/v1/admin/canary/x").0 == .badRequest)
+                let (status, started) = try await call(.post, "/v1/admin/canary/2?share=0.5")
+                #expect(status == .ok && started["id"] as? Int == 1 && started["candidate"] as? Int == 2 && started["state"] as? String == "running")
+                #expect(try await call(.post, "/v1/admin/canary/2").0 == .conflict)  // one at a time
+
+                let body = (0..<20).map { event(UInt64(100 + $0), 3, 0) }.joined(separator: "\n")
+                _ = try await client.execute(uri: "/v1/events", method: .post, body: ByteBuffer(string: body))
+                var versions = Set<Int>()
+                for user in 100..<120 {
+                    let r = try await client.execute(uri: "/v1/users/\(user)/recommendations", method: .get)
+                    let json = try JSONSerialization.jsonObject(with: Data(String(buffer: r.body).utf8)) as! [String: Any]
+                    versions.insert(json["modelVersion"] as! Int)
+                }
+                #expect(versions == [1, 2])
+                try api.served.flush()
+                let (_, running) = try await call(.get, "/v1/admin/canary")
+                #expect((running["running"] as? [String: Any])?["id"] as? Int == 1)
+                let arms = [(running["control"] as? [String: Any])?["requests"] as? Int ?? 0, (running["candidate"] as? [String: Any])?["requests"] as? Int ?? 0]
+                #expect(arms.reduce(0, +) == 20 && arms.allSatisfy { $0 > 0 })
+                let page = String(buffer: try await client.execute(uri: "/", method: .get).body)
+                #expect(page.contains(#"<table id="arms">"#) && page.contains("canary 1: version 2 serves 50.0% of users"))
+
+                let (stopStatus, stopped) = try await call(.post, "/v1/admin/canary/stop")
+                #expect(stopStatus == .ok && stopped["state"] as? String == "stopped")
+                #expect(try await call(.post, "/v1/admin/canary/stop").0 == .conflict)
+                let (_, after) = try await call(.get, "/v1/admin/canary")
+                #expect(after["running"] == nil || after["running"] is NSNull)
+                #expect((after["recent"] as? [[String: Any]])?.first?["reason"] as? String == "stopped by an operator")
             }
         }
     }

@@ -212,3 +212,62 @@ struct Fixture: Sendable {
         #expect(popular.top(5, excluding: [2]) == [1])
     }
 }
+
+@Suite struct CanaryServingTests {
+    /// A canary serves its candidate to its share of users and the promoted version to the rest, each
+    /// answer recorded with its arm; it survives a restart of the registry; stopped mid-way, every user
+    /// gets the promoted version again; a promoted one serves everyone. Its candidate's file is kept
+    /// while it runs, however many versions are published meanwhile.
+    @Test func aCanarySplitsUsersAndEndsAsItsDecisionSays() async throws {
+        let f = try Fixture()
+        defer { f.dir.cleanup() }
+        try f.publish(seed: 1)
+        try f.publish(seed: 2, promote: false)
+        let served = try f.store.served()
+        let pool = DecodePool(workers: 1, queueLimit: 8)
+        defer { pool.close() }
+        let recommender = Recommender(history: f.history, registry: f.registry, popular: PopularItems(), pool: pool, served: served)
+        for user in 0..<40 { try f.history.apply(RecommenderTests().events(user: UInt64(user), items: [UInt64(user % 50)]), offsets: [:]) }
+
+        #expect(throws: ModelStoreError.self) { try f.registry.startCanary(version: 1, settings: Canary.Settings()) }  // serves already
+        var settings = Canary.Settings()
+        settings.share = 0.5
+        let canary = try f.registry.startCanary(version: 2, settings: settings)
+        #expect(throws: ModelStoreError.self) { try f.registry.startCanary(version: 2, settings: settings) }  // one at a time
+        for seed in 3...8 { try f.publish(seed: UInt64(seed)) }  // the control moves on; the candidate's file stays
+        #expect(FileManager.default.fileExists(atPath: f.dir.path + "/models/generator-v2.safetensors"))
+
+        var versions: [UInt64: UInt32] = [:]
+        for user in 0..<40 { versions[UInt64(user)] = try await recommender.recommend(user: UInt64(user), count: 2).modelVersion }
+        for (user, version) in versions { #expect(version == (canary.servesCandidate(user: user) ? 2 : 8)) }
+        #expect(Set(versions.values) == [2, 8])
+        try served.flush()
+        let arms = try served.arms(canary: canary.id, candidate: 2)
+        #expect(arms.control.requests + arms.candidate.requests == 40 && arms.candidate.requests == UInt64(versions.values.filter { $0 == 2 }.count))
+
+        // A restarted registry serves the same canary.
+        let again = try ModelRegistry(store: f.store, directory: f.dir.path + "/models", keep: 3, keepRecords: 4, logger: Logger(label: "test"))
+        try again.restore()
+        #expect(again.canary?.canary == canary && again.canary?.snapshot.version == 2)
+
+        let stopped = try f.registry.stopCanary(reason: "test")
+        #expect(stopped.state == .stopped && f.registry.canary == nil && f.registry.snapshot?.version == 8)
+        for user in 0..<40 { #expect(try await recommender.recommend(user: UInt64(user), count: 2).modelVersion == 8) }
+
+        var second = try f.registry.startCanary(version: 2, settings: settings)
+        #expect(second.id == 2)
+        second.decide(control: VersionOutcome(version: nil), candidate: VersionOutcome(version: 2), now: second.startedAt + 25 * 3600)
+        #expect(second.state == .rolledBack)
+        try f.registry.record(look: second)
+        #expect(f.registry.canary == nil && f.registry.snapshot?.version == 8)
+        #expect(try f.registry.canaries().map(\.state) == [.stopped, .rolledBack])
+
+        var third = try f.registry.startCanary(version: 2, settings: settings)
+        var (control, candidate) = (VersionOutcome(version: nil), VersionOutcome(version: 2))
+        (control.sessions, control.watchSeconds, control.watchSquares) = (2_000, 20_000, 2_000 * 200)
+        (candidate.sessions, candidate.watchSeconds, candidate.watchSquares) = (2_000, 24_000, 2_000 * 244)
+        #expect(third.decide(control: control, candidate: candidate, now: third.startedAt + 60) == .promoted)
+        try f.registry.record(look: third)
+        #expect(try f.registry.canary == nil && f.registry.snapshot?.version == 2 && f.registry.promotedStack().last == 2)
+    }
+}

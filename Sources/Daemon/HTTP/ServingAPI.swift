@@ -23,6 +23,8 @@ public struct ServingAPI: Sendable {
     public let decoder: EventDecoder
     /// How long answers are kept (`serving.answersWindowHours`; shown on the status page).
     public var answersWindowHours = 24.0
+    /// The settings of canaries an operator starts (`canary.*`; the share may be given per request).
+    public var canary = Canary.Settings()
     /// Largest request body accepted (POST /v1/events).
     public var maxBodyBytes = 1 << 20
     /// The ingest-rate sampler the status page plots.
@@ -136,6 +138,27 @@ extension Router {
                 throw APIError(.conflict, "cannot promote version \(version): \(error)")
             }
         }
+        admin.get("/canary") { _, _ -> Response in try json(try CanaryStatus(api)) }
+        admin.post("/canary/stop") { _, _ -> Response in
+            do {
+                return try json(try api.registry.stopCanary(reason: "stopped by an operator"))
+            } catch let error as ModelStoreError {
+                throw APIError(.conflict, error.description)
+            }
+        }
+        admin.post("/canary/:version") { request, context -> Response in
+            let version = try checked { try RequestParameters.version(context.parameters.get("version")) }
+            var settings = api.canary
+            if let share = request.uri.queryParameters.get("share") {
+                guard let value = Double(share) else { throw APIError(.badRequest, "share must be a number in (0, 1), got '\(share)'") }
+                settings.share = value
+            }
+            do {
+                return try json(try api.registry.startCanary(version: version, settings: settings))
+            } catch let error as ModelStoreError {
+                throw APIError(.conflict, error.description)
+            }
+        }
         admin.post("/rollback") { _, _ -> Response in
             do {
                 return try json(try api.registry.rollback().info)
@@ -143,6 +166,21 @@ extension Router {
                 throw APIError(.conflict, "\(error)")
             }
         }
+    }
+}
+
+/// `GET /v1/admin/canary`: the running canary with its arms so far, and the recent ones.
+struct CanaryStatus: Encodable {
+    let running: Canary?
+    let control: VersionOutcome?
+    let candidate: VersionOutcome?
+    let recent: [Canary]
+
+    init(_ api: ServingAPI) throws {
+        running = api.registry.canary?.canary
+        let arms = try running.map { try api.served.arms(canary: $0.id, candidate: $0.candidate) }
+        (control, candidate) = (arms?.control, arms?.candidate)
+        recent = try api.registry.canaries(limit: 10)
     }
 }
 

@@ -45,7 +45,8 @@ func statusPage(_ api: ServingAPI, rate: IngestRate?) throws -> String {
         html += "<tr><td>\(v.version)\(v.version == serving?.version ? " (serving)" : "")</td><td>\(v.kind.rawValue)</td><td>\(v.parent.map(String.init) ?? "")</td>"
             + "<td>\(v.steps)</td><td>\(time.string(from: Date(timeIntervalSince1970: v.createdAt)))</td><td>\(escape(metrics))</td></tr>"
     }
-    html += "</table><h2>outcomes by version</h2><p>answers kept for \(api.answersWindowHours) h; a session is an answer with at least one event, "
+    html += "</table><h2>canary</h2>" + (try canarySection(api))
+    html += "<h2>outcomes by version</h2><p>answers kept for \(api.answersWindowHours) h; a session is an answer with at least one event, "
         + "its watch time the sum over its events; rates are per item shown</p><table id=\"outcomes\"><tr><th>version</th><th>answers</th><th>sessions</th>"
         + "<th>watch per session (sd)</th><th>events / item</th><th>positive</th><th>like</th><th>follow</th></tr>"
     for o in try api.served.outcomes().reversed() {
@@ -60,4 +61,30 @@ func statusPage(_ api: ServingAPI, rate: IngestRate?) throws -> String {
             + "<td>\(watch)</td><td>\(escape(r.note))</td></tr>"
     }
     return html + "</table></body></html>"
+}
+
+/// The running canary's arms side by side (sessions so far, watch per session, the difference's interval)
+/// and the recent decisions.
+private func canarySection(_ api: ServingAPI) throws -> String {
+    let status = try CanaryStatus(api)
+    var html = ""
+    if let running = status.running, let control = status.control, let candidate = status.candidate {
+        let look = running.evidence.map { String(format: "difference %+.2f s (95%% interval %+.2f to %+.2f), z %.2f", $0.difference, $0.interval[0], $0.interval[1], $0.z) }
+            ?? "not looked at yet"
+        html += "<p id=\"canary\">canary \(running.id): version \(running.candidate) serves \(String(format: "%.1f", running.settings.share * 100))% of users; "
+            + "decides at \(running.settings.sessions) sessions an arm; \(escape(look))</p>"
+            + "<table id=\"arms\"><tr><th>arm</th><th>answers</th><th>sessions</th><th>watch per session (sd)</th><th>like</th><th>follow</th></tr>"
+        for (name, o) in [("control", control), ("candidate \(running.candidate)", candidate)] {
+            html += "<tr><td>\(name)</td><td>\(o.requests)</td><td>\(o.sessions)</td>"
+                + String(format: "<td>%.1f s (%.1f)</td><td>%.3f</td><td>%.3f</td></tr>", o.watchPerSession, o.watchDeviation, o.likeRate, o.followRate)
+        }
+        html += "</table>"
+    } else {
+        html += "<p id=\"canary\">no canary running</p>"
+    }
+    let decided = status.recent.filter { $0.state != .running }.reversed()
+    guard !decided.isEmpty else { return html }
+    html += "<table id=\"canaries\"><tr><th>canary</th><th>candidate</th><th>outcome</th></tr>"
+    for c in decided { html += "<tr><td>\(c.id)</td><td>\(c.candidate)</td><td>\(escape(c.reason ?? c.state.rawValue))</td></tr>" }
+    return html + "</table>"
 }
