@@ -93,7 +93,7 @@ let package = Package(
                 path: "Sources/Ingest", swiftSettings: strict),
 
         // MARK: Serving and learning (model store, hot swap, recommendations; the background trainer and IPA)
-        .target(name: "Serving", dependencies: ["Engine", "Models", "SemanticIDs", "Generator", "Store", "Events",
+        .target(name: "Serving", dependencies: ["Engine", "Models", "SemanticIDs", "Generator", "Alignment", "Store", "Events",
                                                 .product(name: "Logging", package: "swift-log")],
                 path: "Sources/Serving", swiftSettings: strict),
         .target(name: "Learning", dependencies: ["Engine", "Models", "SemanticIDs", "Generator", "Alignment", "Serving", "Store", "Events",
@@ -171,10 +171,10 @@ let package = Package(
         .testTarget(name: "GeneratorTests", dependencies: ["Generator", "Models", "SemanticIDs", "Engine"], swiftSettings: strict),
         .testTarget(name: "AlignmentTests", dependencies: ["Alignment", "Engine", "EngineSupport", "Events", "Simulator", "Models", "Generator", "SemanticIDs"], swiftSettings: strict),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Models", "Engine", "Datasets", "Alignment", "Simulator"], swiftSettings: strict),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "LMDB", "Events", "SemanticIDs", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Alignment", "LMDB", "Events", "SemanticIDs", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Store", "LMDB", "Events", "Kafka", "TestSupport",
                                                         .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
-        .testTarget(name: "ServingTests", dependencies: ["Serving", "Generator", "Store", "Events", "Models", "SemanticIDs", "Engine", "TestSupport",
+        .testTarget(name: "ServingTests", dependencies: ["Serving", "Alignment", "Generator", "Store", "Events", "Models", "SemanticIDs", "Engine", "TestSupport",
                                                          .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "LearningTests", dependencies: ["Learning", "Serving", "Store", "Events", "Models", "Generator", "Alignment",
                                                           "Simulator", "Engine", "TestSupport", .product(name: "Logging", package: "swift-log")],
@@ -186,7 +186,7 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "OneRecDaemon", "TestSupport", "Serving", "Store", "Events", "Models", "SemanticIDs", "Engine",
+                "OneRecDaemon", "TestSupport", "Alignment", "Serving", "Store", "Events", "Models", "SemanticIDs", "Engine",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
             ],

@@ -1,3 +1,4 @@
+import Alignment
 import Configuration
 import Foundation
 import Models

@@ -103,6 +103,8 @@ public struct AlignmentExperiment {
         let trainHistories: [(user: UInt64, history: [UInt64])]
         let realSessions: [SessionExample]
         let heldOut: [RewardExample]
+        /// The logged sessions of the training users (what the reward model learned from).
+        let trainExamples: [RewardExample]
     }
 
     func prepare(withSASRec: Bool, log say: (String) -> Void) throws -> Setup {
@@ -167,7 +169,8 @@ public struct AlignmentExperiment {
         let evaluation = heldOutUsers.sorted().compactMap { u in positives[u].map { (user: u, history: $0) } }
         return Setup(world: world, tokenizer: tokenizer, base: base.model, optimizer: oc, reward: reward, sasrec: sasrec, evaluation: evaluation,
                      trainHistories: trainSessions.map { (user: $0.user, history: $0.history) }, realSessions: realSessions,
-                     heldOut: examples.filter { heldOutUsers.contains($0.user) })
+                     heldOut: examples.filter { heldOutUsers.contains($0.user) },
+                     trainExamples: examples.filter { !heldOutUsers.contains($0.user) })
     }
 
     /// The table for this seed: reward-model quality, SASRec, the base generator and every objective's
@@ -197,15 +200,17 @@ public struct AlignmentExperiment {
         return (base, out)
     }
 
-    /// `rounds` rounds of `objective` from the base generator, each evaluated on the held-out users.
-    private func align(_ setup: Setup, objective: PreferenceLoss, userShare: Double, log say: (String) -> Void) -> [Round] {
-        let policy = GeneratorTrainer(model: setup.base.copy(), tokenizer: setup.tokenizer, maxHistory: 20,
-                                      sessionItems: config.world.sessionItems, optimizer: setup.optimizer)
+    /// `rounds` rounds of `objective` from the base generator, each evaluated on the held-out users; the
+    /// pairs are scored by `reward` (default: the setup's reward model). The aligned model is `policy`'s.
+    func align(_ setup: Setup, objective: PreferenceLoss, userShare: Double, reward: RewardModel? = nil, policy: GeneratorTrainer? = nil,
+               log say: (String) -> Void) -> [Round] {
+        let policy = policy ?? GeneratorTrainer(model: setup.base.copy(), tokenizer: setup.tokenizer, maxHistory: 20,
+                                                sessionItems: config.world.sessionItems, optimizer: setup.optimizer)
         var ac = config.alignment
         ac.objective = objective
         ac.candidates = config.candidates
         ac.seed = config.seed
-        let alignment = PreferenceAlignment(trainer: policy, reward: setup.reward, config: ac)
+        let alignment = PreferenceAlignment(trainer: policy, reward: reward ?? setup.reward, config: ac)
         let users = max(1, Int((Double(config.world.users - config.evaluationUsers) * userShare).rounded()))
         var rng = SplitMix64(seed: config.seed &+ 11)
         var rounds: [Round] = []

@@ -1,3 +1,4 @@
+import Alignment
 import Engine
 import Foundation
 import Logging

@@ -1,3 +1,4 @@
+import Alignment
 import Events
 import Foundation
 import Generator

@@ -1,3 +1,4 @@
+import Alignment
 import Events
 import Foundation
 import LMDB
@@ -9,8 +10,8 @@ import Synchronization
 ///
 /// Databases: `served.requests` (request id -> `ServedRequest` and the running totals of its events),
 /// `served.by-time` ((served at, request id) -> nothing: retention's order), `served.outcomes` (version ->
-/// `VersionOutcome`; 0 is the popular-items answer), `served.arms` ((canary id, arm: 0 control, 1
-/// candidate) -> `VersionOutcome` of the generated answers each arm of a canary gave while it ran).
+/// `SessionOutcomes`; 0 is the popular-items answer), `served.arms` ((canary id, arm: 0 control, 1
+/// candidate) -> `SessionOutcomes` of the generated answers each arm of a canary gave while it ran).
 ///
 /// Recording an answer does not write: answers wait in memory and go to the store in one transaction with
 /// the next batch of events (`HistoryStore.apply`, before its events are joined, so an event never
@@ -64,16 +65,16 @@ public final class ServedRequests: Sendable {
     /// `txn` is committed.
     func writePending(_ txn: WriteTransaction) throws -> UInt64? {
         let answers = pending.withLock { $0.answers }
-        var added: [UInt32: VersionOutcome] = [:]
-        var armsAdded: [ServedRequest.Arm: VersionOutcome] = [:]
+        var added: [UInt32: SessionOutcomes] = [:]
+        var armsAdded: [ServedRequest.Arm: SessionOutcomes] = [:]
         for (_, answer) in answers {
             let id = Array(answer.requestID.utf8)
             guard try txn.put(requests, id, Record(answer: answer).bytes, flags: .noOverwrite) else { continue }
             try txn.put(byTime, KeyBuilder.key(answer.servedAtMs) + id, [])
-            added[answer.version ?? 0, default: VersionOutcome(version: answer.version)].requests += 1
+            added[answer.version ?? 0, default: SessionOutcomes(version: answer.version)].requests += 1
             added[answer.version ?? 0]!.itemsShown += UInt64(answer.items.count)
             if let arm = answer.arm {
-                armsAdded[arm, default: VersionOutcome(version: arm.candidate ? answer.version : nil)].requests += 1
+                armsAdded[arm, default: SessionOutcomes(version: arm.candidate ? answer.version : nil)].requests += 1
                 armsAdded[arm]!.itemsShown += UInt64(answer.items.count)
             }
         }
@@ -107,8 +108,8 @@ public final class ServedRequests: Sendable {
     /// Joins new interactions to the answers they came from, in `txn` (the one that stores them).
     func join(_ events: [InteractionEvent], _ txn: WriteTransaction) throws -> Joined {
         var joined = Joined()
-        var delta: [UInt32: VersionOutcome] = [:]
-        var armTotals: [ServedRequest.Arm: VersionOutcome] = [:]
+        var delta: [UInt32: SessionOutcomes] = [:]
+        var armTotals: [ServedRequest.Arm: SessionOutcomes] = [:]
         for e in events {
             let id = Array(e.requestID.utf8)
             guard let stored = try txn.get(requests, id), var record = Record(stored, requestID: e.requestID) else {
@@ -120,10 +121,10 @@ public final class ServedRequests: Sendable {
                 continue
             }
             let key = record.answer.version ?? 0
-            var d = delta[key] ?? VersionOutcome(version: record.answer.version)
+            var d = delta[key] ?? SessionOutcomes(version: record.answer.version)
             let watchMs = max(e.watchTimeMs, 0)
             let before = Double(record.watchMs) / 1000, after = Double(record.watchMs + watchMs) / 1000
-            func count(_ d: inout VersionOutcome) {
+            func count(_ d: inout SessionOutcomes) {
                 if record.events == 0 { d.sessions += 1 }
                 d.events += 1
                 d.positives += e.isPositive ? 1 : 0
@@ -135,7 +136,7 @@ public final class ServedRequests: Sendable {
             count(&d)
             delta[key] = d
             if let arm = record.answer.arm {
-                var a = armTotals[arm] ?? VersionOutcome(version: arm.candidate ? record.answer.version : nil)
+                var a = armTotals[arm] ?? SessionOutcomes(version: arm.candidate ? record.answer.version : nil)
                 count(&a)
                 armTotals[arm] = a
             }
@@ -149,35 +150,35 @@ public final class ServedRequests: Sendable {
         return joined
     }
 
-    private func merge(_ delta: [UInt32: VersionOutcome], _ txn: WriteTransaction) throws {
+    private func merge(_ delta: [UInt32: SessionOutcomes], _ txn: WriteTransaction) throws {
         for (key, d) in delta { try merge(d, into: totals, key: KeyBuilder.key(key), txn) }
     }
 
-    private func merge(_ d: VersionOutcome, into db: Database, key: [UInt8], _ txn: WriteTransaction) throws {
-        var total = try txn.get(db, key).flatMap { VersionOutcome(version: d.version, $0) } ?? VersionOutcome(version: d.version)
+    private func merge(_ d: SessionOutcomes, into db: Database, key: [UInt8], _ txn: WriteTransaction) throws {
+        var total = try txn.get(db, key).flatMap { SessionOutcomes(version: d.version, $0) } ?? SessionOutcomes(version: d.version)
         total.add(d)
         try txn.put(db, key, total.bytes)
     }
 
     /// A canary's arms so far: the control's generated answers (of whichever versions served them) and the
     /// candidate's.
-    public func arms(canary: UInt32, candidate version: UInt32) throws -> (control: VersionOutcome, candidate: VersionOutcome) {
+    public func arms(canary: UInt32, candidate version: UInt32) throws -> (control: SessionOutcomes, candidate: SessionOutcomes) {
         try environment.read { txn in
-            func arm(_ byte: UInt8, _ version: UInt32?) throws -> VersionOutcome {
-                try txn.get(arms, KeyBuilder.key(canary) + [byte]).flatMap { VersionOutcome(version: version, $0) } ?? VersionOutcome(version: version)
+            func arm(_ byte: UInt8, _ version: UInt32?) throws -> SessionOutcomes {
+                try txn.get(arms, KeyBuilder.key(canary) + [byte]).flatMap { SessionOutcomes(version: version, $0) } ?? SessionOutcomes(version: version)
             }
             return (try arm(0, nil), try arm(1, version))
         }
     }
 
     /// Every version's outcomes so far, by version (the popular-items answers first).
-    public func outcomes() throws -> [VersionOutcome] {
+    public func outcomes() throws -> [SessionOutcomes] {
         try environment.read { txn in
-            var found: [VersionOutcome] = []
+            var found: [SessionOutcomes] = []
             try txn.scan(totals) { key, value in
                 var k = KeyReader(key)
                 let version = k.read(UInt32.self)
-                if let outcome = VersionOutcome(version: version == 0 ? nil : version, value) { found.append(outcome) }
+                if let outcome = SessionOutcomes(version: version == 0 ? nil : version, value) { found.append(outcome) }
                 return true
             }
             return found
@@ -279,56 +280,12 @@ public struct ServedRequest: Sendable, Equatable {
     }
 }
 
-/// A version's realised outcomes: what it served and what users did with it. A session is an answer with
-/// at least one event; its watch time is the sum over its events.
-public struct VersionOutcome: Sendable, Equatable, Encodable {
-    /// nil: the popular-items answers.
-    public let version: UInt32?
-    public var requests: UInt64 = 0
-    public var itemsShown: UInt64 = 0
-    public var sessions: UInt64 = 0
-    public var events: UInt64 = 0
-    /// Events with `InteractionEvent.isPositive` (watched at least half, or a positive signal).
-    public var positives: UInt64 = 0
-    public var likes: UInt64 = 0
-    public var follows: UInt64 = 0
-    /// Sum over sessions of the session's watch time, in seconds, and of its square.
-    public var watchSeconds: Double = 0
-    public var watchSquares: Double = 0
-
-    public init(version: UInt32?) { self.version = version }
-
-    /// Mean watch time per session, seconds (0 without sessions).
-    public var watchPerSession: Double { sessions > 0 ? watchSeconds / Double(sessions) : 0 }
-    /// Standard deviation of a session's watch time, seconds (0 with fewer than two sessions).
-    public var watchDeviation: Double {
-        guard sessions > 1 else { return 0 }
-        let n = Double(sessions)
-        return (max(watchSquares - watchSeconds * watchSeconds / n, 0) / (n - 1)).squareRoot()
-    }
-    /// Shares of the items shown that got an event, a positive, a like, a follow.
-    public var viewRate: Double { rate(events) }
-    public var positiveRate: Double { rate(positives) }
-    public var likeRate: Double { rate(likes) }
-    public var followRate: Double { rate(follows) }
-    private func rate(_ n: UInt64) -> Double { itemsShown > 0 ? Double(n) / Double(itemsShown) : 0 }
-
-    mutating func add(_ other: VersionOutcome) {
-        requests += other.requests
-        itemsShown += other.itemsShown
-        sessions += other.sessions
-        events += other.events
-        positives += other.positives
-        likes += other.likes
-        follows += other.follows
-        watchSeconds += other.watchSeconds
-        watchSquares += other.watchSquares
-    }
-
+extension SessionOutcomes {
+    /// The stored form: nine big-endian 8-byte fields.
     init?(version: UInt32?, _ bytes: [UInt8]) {
+        self.init(version: version)
         guard bytes.count == 9 * 8 else { return nil }
         var r = KeyReader(bytes)
-        self.version = version
         (requests, itemsShown, sessions, events) = (r.read(UInt64.self), r.read(UInt64.self), r.read(UInt64.self), r.read(UInt64.self))
         (positives, likes, follows) = (r.read(UInt64.self), r.read(UInt64.self), r.read(UInt64.self))
         (watchSeconds, watchSquares) = (Double(bitPattern: r.read(UInt64.self)), Double(bitPattern: r.read(UInt64.self)))
@@ -336,28 +293,5 @@ public struct VersionOutcome: Sendable, Equatable, Encodable {
 
     var bytes: [UInt8] {
         KeyBuilder.key(requests, itemsShown, sessions, events, positives, likes, follows, watchSeconds.bitPattern, watchSquares.bitPattern)
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case version, requests, itemsShown, sessions, events, positives, likes, follows, watchPerSession, watchDeviation
-        case viewRate, positiveRate, likeRate, followRate
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(version, forKey: .version)
-        try c.encode(requests, forKey: .requests)
-        try c.encode(itemsShown, forKey: .itemsShown)
-        try c.encode(sessions, forKey: .sessions)
-        try c.encode(events, forKey: .events)
-        try c.encode(positives, forKey: .positives)
-        try c.encode(likes, forKey: .likes)
-        try c.encode(follows, forKey: .follows)
-        try c.encode(watchPerSession, forKey: .watchPerSession)
-        try c.encode(watchDeviation, forKey: .watchDeviation)
-        try c.encode(viewRate, forKey: .viewRate)
-        try c.encode(positiveRate, forKey: .positiveRate)
-        try c.encode(likeRate, forKey: .likeRate)
-        try c.encode(followRate, forKey: .followRate)
     }
 }

@@ -147,3 +147,23 @@ import Testing
         #expect(aligned.invalid == 0)
     }
 }
+
+@Suite struct CanaryExperimentSmokeTests {
+    /// The canary report on a small world: three candidates, each through the gate and a canary that ends
+    /// at a look (every 20 sessions) with both arms past the early-look minimum, or undecided at the cap.
+    @Test func eachCandidateMeetsTheGateAndACanary() throws {
+        var c = CanaryExperiment.Config()
+        (c.alignment.world.users, c.alignment.world.items, c.alignment.sessionsPerUser) = (120, 150, 4)
+        (c.alignment.generatorSteps, c.alignment.rewardSteps, c.alignment.rounds, c.alignment.userShare) = (20, 20, 1, 0.05)
+        (c.alignment.candidates, c.alignment.alignment.steps, c.alignment.alignment.batch) = (4, 3, 4)
+        (c.alignment.evaluationUsers, c.alignment.evaluationBeam) = (10, 4)
+        (c.canary.sessions, c.canary.earlyLookSessions, c.lookEvery, c.maxSessions) = (60, 20, 20, 400)
+        let decisions = try CanaryExperiment(config: c).run { _ in }
+        #expect(decisions.map(\.candidate) == ["log reward", "corrupted reward", "trained longer"])
+        for d in decisions {
+            #expect(d.sessions % 20 == 0 && d.sessions >= 40 && d.sessions <= 400, "\(d.candidate): \(d.sessions)")
+            #expect(d.state == .running ? d.sessions == 400 : !d.reason.isEmpty)
+            #expect(d.trueBefore > 0 && d.trueAfter > 0)
+        }
+    }
+}

@@ -1,3 +1,4 @@
+import Alignment
 import Engine
 import Events
 import Foundation
@@ -256,14 +257,14 @@ struct Fixture: Sendable {
 
         var second = try f.registry.startCanary(version: 2, settings: settings)
         #expect(second.id == 2)
-        second.decide(control: VersionOutcome(version: nil), candidate: VersionOutcome(version: 2), now: second.startedAt + 25 * 3600)
+        second.decide(control: SessionOutcomes(version: nil), candidate: SessionOutcomes(version: 2), now: second.startedAt + 25 * 3600)
         #expect(second.state == .rolledBack)
         try f.registry.record(look: second)
         #expect(f.registry.canary == nil && f.registry.snapshot?.version == 8)
         #expect(try f.registry.canaries().map(\.state) == [.stopped, .rolledBack])
 
         var third = try f.registry.startCanary(version: 2, settings: settings)
-        var (control, candidate) = (VersionOutcome(version: nil), VersionOutcome(version: 2))
+        var (control, candidate) = (SessionOutcomes(version: nil), SessionOutcomes(version: 2))
         (control.sessions, control.watchSeconds, control.watchSquares) = (2_000, 20_000, 2_000 * 200)
         (candidate.sessions, candidate.watchSeconds, candidate.watchSquares) = (2_000, 24_000, 2_000 * 244)
         #expect(third.decide(control: control, candidate: candidate, now: third.startedAt + 60) == .promoted)

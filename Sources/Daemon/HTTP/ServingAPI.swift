@@ -172,8 +172,8 @@ extension Router {
 /// `GET /v1/admin/canary`: the running canary with its arms so far, and the recent ones.
 struct CanaryStatus: Encodable {
     let running: Canary?
-    let control: VersionOutcome?
-    let candidate: VersionOutcome?
+    let control: SessionOutcomes?
+    let candidate: SessionOutcomes?
     let recent: [Canary]
 
     init(_ api: ServingAPI) throws {

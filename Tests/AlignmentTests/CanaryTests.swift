@@ -1,11 +1,11 @@
 import Foundation
-@testable import Store
+@testable import Alignment
 import Testing
 
 @Suite struct CanaryTests {
     /// Outcomes of `n` sessions with the given mean and standard deviation of watch time (seconds).
-    func arm(_ n: Int, mean: Double, sd: Double, version: UInt32? = nil) -> VersionOutcome {
-        var o = VersionOutcome(version: version)
+    func arm(_ n: Int, mean: Double, sd: Double, version: UInt32? = nil) -> SessionOutcomes {
+        var o = SessionOutcomes(version: version)
         o.sessions = UInt64(n)
         o.watchSeconds = mean * Double(n)
         o.watchSquares = sd * sd * Double(n - 1) + mean * mean * Double(n)
@@ -65,7 +65,7 @@ import Testing
         }
         func run(candidateMean: Double) -> Bool {
             var c = canary { ($0.sessions, $0.earlyLookSessions) = (300, 50) }
-            var (control, candidate) = (VersionOutcome(version: nil), VersionOutcome(version: 5))
+            var (control, candidate) = (SessionOutcomes(version: nil), SessionOutcomes(version: 5))
             for n in 1...300 {
                 for (o, mean) in [(0, 10.0), (1, candidateMean)] {
                     let w = -mean * Foundation.log(uniform())

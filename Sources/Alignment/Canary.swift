@@ -48,7 +48,7 @@ public struct Canary: Sendable, Codable, Equatable {
         public var sessions: UInt64
         public var meanWatch: Double
         public var deviation: Double
-        public init(_ outcome: VersionOutcome) {
+        public init(_ outcome: SessionOutcomes) {
             (sessions, meanWatch, deviation) = (outcome.sessions, outcome.watchPerSession, outcome.watchDeviation)
         }
     }
@@ -93,7 +93,7 @@ public struct Canary: Sendable, Codable, Equatable {
     /// A look at the arms' outcomes at `now` (seconds since 1970): records the evidence and, if the test
     /// decides, the state (promoted or rolled back) and its reason. Returns the new state.
     @discardableResult
-    public mutating func decide(control: VersionOutcome, candidate arm: VersionOutcome, now: Double) -> State {
+    public mutating func decide(control: SessionOutcomes, candidate arm: SessionOutcomes, now: Double) -> State {
         precondition(state == .running, "only a running canary is decided")
         let (c, k) = (Arm(control), Arm(arm))
         let se = (c.deviation * c.deviation / Double(max(c.sessions, 1)) + k.deviation * k.deviation / Double(max(k.sessions, 1))).squareRoot()
