@@ -149,6 +149,29 @@ func interaction(_ user: UInt64, _ item: UInt64, request: String, position: Int,
         #expect(resumed.steps == 120 && resumed.examples == status.examples && resumed.rounds.map(\.id) == [1])
     }
 
+    /// With a canary after alignment, a candidate that passes the reward gate is published, not promoted:
+    /// a canary serves it (the registry's) while the trainer keeps its own weights; a candidate the gate
+    /// refuses starts none.
+    @Test func aGatedCandidateIsCanariedNotPromoted() throws {
+        let s = try Setup()
+        defer { s.dir.cleanup() }
+        var config = Self.config
+        var canary = Canary.Settings()
+        canary.share = 0.2
+        config.alignment.canary = canary
+        config.alignment.minimumGain = -1  // every candidate passes the reward gate
+        let learner = try s.learner(config, trainedFor: 80)
+        let before = learner.models!.generator.model.parameters.named.mapValues(\.values)
+        let round = try learner.align(reason: "operator")
+        #expect(!round.promoted && round.version == 3 && round.note.contains("canary 1"), "\(round.note)")
+        #expect(learner.registry.canary?.canary.candidate == 3 && learner.registry.canary?.canary.settings.share == 0.2)
+        #expect(learner.registry.snapshot?.version == 2)  // the promoted version still serves the rest
+        #expect(learner.models!.generator.model.parameters.named.mapValues(\.values) == before)
+        // A second gated round while the canary runs is published and says why it was not canaried.
+        let second = try learner.align(reason: "operator")
+        #expect(second.version == 4 && second.note.contains("is running"), "\(second.note)")
+    }
+
     /// The lazy generator's item IDs follow the codebook's coding order, in training and in the served
     /// versions: rows of items in the histories learn, rows never given out stay zero, a restart keeps
     /// every item's row, and an item coded later takes the next row.
