@@ -80,7 +80,8 @@ struct CanaryStart: AsyncParsableCommand {
     func run() async throws {
         let canary = try await daemon.client().call("POST", "/v1/admin/canary/\(version)" + (share.map { "?share=\($0)" } ?? ""))
         let settings = canary["settings"] as? [String: Any] ?? [:]
-        print("canary \(canary["id"] ?? "?"): version \(version) serves \(settings["share"] ?? "?") of users; it decides at \(settings["sessions"] ?? "?") sessions an arm")
+        let share = (settings["share"] as? Double).map { String(format: "%.1f%%", $0 * 100) } ?? "?"
+        print("canary \(canary["id"] ?? "?"): version \(version) serves \(share) of users; it decides at \(settings["sessions"] ?? "?") sessions an arm")
     }
 }
 

@@ -17,6 +17,10 @@ struct Status: AsyncParsableCommand {
         let serving = status["serving"] as? [String: Any]
         print("serving     : " + (serving.map { "version \($0["version"] ?? "?") (\($0["kind"] ?? "?"), \($0["steps"] ?? "?") steps)" } ?? "popular items (no model yet)"))
         print("promoted    : \((status["promoted"] as? [Int] ?? []).map(String.init).joined(separator: " "))")
+        if let canary = status["canary"] as? [String: Any] {
+            let share = ((canary["settings"] as? [String: Any])?["share"] as? Double).map { String(format: "%.1f%%", $0 * 100) } ?? "?"
+            print("canary      : #\(canary["id"] ?? "?"): version \(canary["candidate"] ?? "?") serves \(share) of users (onerec canary status)")
+        }
         print("interactions: \(status["interactions"] ?? 0)")
         guard let learner = status["learner"] as? [String: Any] else { return print("learner     : off") }
         let loss = (learner["generatorLoss"] as? [[Double]])?.last.map { String(format: "%.3f", $0[1]) } ?? "-"

@@ -107,7 +107,7 @@ extension Router {
     private func addAdminRoutes(_ api: ServingAPI) {
         let admin = group("/v1/admin").add(middleware: BearerTokenMiddleware(token: api.adminToken))
         admin.get("/status") { _, _ -> Response in
-            try json(AdminStatus(serving: api.registry.snapshot?.info, promoted: try api.registry.promotedStack(),
+            try json(AdminStatus(serving: api.registry.snapshot?.info, promoted: try api.registry.promotedStack(), canary: api.registry.canary?.canary,
                                  learner: api.learner?.status.snapshot, interactions: try api.history.counts().interactions))
         }
         admin.get("/models") { _, _ -> Response in try json(try api.registry.versions()) }
@@ -188,6 +188,8 @@ struct CanaryStatus: Encodable {
 struct AdminStatus: Encodable {
     let serving: ModelInfo?
     let promoted: [UInt32]
+    /// The running canary, if any.
+    let canary: Canary?
     let learner: LearnerStatus.Snapshot?
     let interactions: Int
 }
