@@ -1,3 +1,4 @@
+import Alignment
 import Foundation
 import Logging
 import Metrics
@@ -7,6 +8,9 @@ import Store
 /// Writes the recorded answers (`ServedRequests`) to the store four times a second, and once more when the
 /// daemon stops, on the store's writer thread; forgets answers older than `windowHours` every hour (and
 /// at start). A store that cannot be written keeps the answers waiting (logged once until it recovers).
+/// Every 5 s it exports the outcomes of the newest ten versions (and of popular items, `version="popular"`)
+/// as gauges: `onerec_version_sessions`, `onerec_version_watch_seconds_per_session`,
+/// `onerec_version_positive_rate`, `onerec_version_like_rate`, `onerec_version_follow_rate`.
 struct AnswerRecordsService: Service {
     let history: HistoryStore
     let served: ServedRequests
@@ -20,8 +24,11 @@ struct AnswerRecordsService: Service {
         let forgotten = Counter(label: "onerec_answers_forgotten_total")
         let dropped = Counter(label: "onerec_answers_dropped_total")
         var droppedBefore = 0
+        var ticks = 0
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             failing = await flush(failing: failing)
+            if ticks % 20 == 0 { exportOutcomes() }
+            ticks += 1
             let droppedNow = served.dropped
             if droppedNow > droppedBefore { dropped.increment(by: droppedNow - droppedBefore) }
             droppedBefore = droppedNow
@@ -43,6 +50,19 @@ struct AnswerRecordsService: Service {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
         _ = await flush(failing: failing)
+    }
+
+    /// The newest versions' outcomes as gauges (a read of the store; nothing on failure).
+    private func exportOutcomes() {
+        guard let outcomes = try? served.outcomes() else { return }
+        for o in outcomes.filter({ $0.version == nil }) + outcomes.filter({ $0.version != nil }).suffix(10) {
+            let version = [("version", o.version.map(String.init) ?? "popular")]
+            Gauge(label: "onerec_version_sessions", dimensions: version).record(Double(o.sessions))
+            Gauge(label: "onerec_version_watch_seconds_per_session", dimensions: version).record(o.watchPerSession)
+            Gauge(label: "onerec_version_positive_rate", dimensions: version).record(o.positiveRate)
+            Gauge(label: "onerec_version_like_rate", dimensions: version).record(o.likeRate)
+            Gauge(label: "onerec_version_follow_rate", dimensions: version).record(o.followRate)
+        }
     }
 
     /// Writes what is waiting; returns whether writing fails.

@@ -51,6 +51,14 @@ import Testing
         let metrics = second.get("/metrics")?.1 ?? ""
         #expect(metrics.contains(#"onerec_answer_events_total{result="matched"} 2"#), "\(metrics)")
         #expect(metrics.contains(#"onerec_answer_events_total{result="unmatched"} 1"#) && metrics.contains(#"onerec_answer_events_total{result="foreign"} 1"#))
+        // The per-version gauges come every 5 s.
+        var gauges = ""
+        for _ in 0..<70 where !gauges.contains(#"onerec_version_sessions{version="popular"} 2"#) {
+            usleep(100_000)
+            gauges = second.get("/metrics")?.1 ?? ""
+        }
+        #expect(gauges.contains(#"onerec_version_sessions{version="popular"} 2"#) && gauges.contains(#"onerec_version_watch_seconds_per_session{version="popular"} 5.5"#),
+                "\(gauges)")
         #expect(second.stop(SIGTERM)?.status == 0)
     }
 }
