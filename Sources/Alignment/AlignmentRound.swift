@@ -18,6 +18,9 @@ public struct AlignmentRound: Codable, Sendable, Equatable {
     public var promoted: Bool
     /// The version the candidate was published as (nil when nothing was published).
     public var version: UInt32?
+    /// Where the pairs came from: "reward-model" or "real-sessions" (nil in rounds recorded before the
+    /// choice existed: the reward model's).
+    public var pairSource: String?
     public var note: String
 
     /// A round that has started: measured before, nothing trained, promoted or published yet.

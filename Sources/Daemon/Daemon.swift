@@ -198,6 +198,7 @@ public enum Daemon {
         c.alignment.userShare = settings.alignmentUserShare
         c.alignment.candidates = settings.alignmentCandidates
         c.alignment.canary = settings.canaryAfterAlignment ? settings.canary : nil
+        c.alignment.pairs = AlignmentSettings.PairSource(rawValue: settings.alignmentPairs)!  // checked by `validate`
         return c
     }
 

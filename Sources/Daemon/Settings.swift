@@ -1,6 +1,7 @@
 import Alignment
 import Configuration
 import Foundation
+import Learning
 import Models
 import Store
 import SystemPackage
@@ -45,6 +46,7 @@ import SystemPackage
 /// | `alignment.intervalSeconds` | double | `1800` | seconds between scheduled alignment rounds; 0: operator only |
 /// | `alignment.userShare` | double | `0.01` | share of users whose candidates make preference pairs per round |
 /// | `alignment.candidates` | int | `32` | candidate sessions beam-searched per user (the paper: 128) |
+/// | `alignment.pairs` | string | `reward-model` | where a round's preference pairs come from: `reward-model` (beam candidates scored by it) or `real-sessions` (two logged sessions of a user, the one watched clearly longer chosen) |
 /// | `canary.afterAlignment` | bool | `false` | a round's candidate that passes the reward gate is canaried instead of promoted at once |
 /// | `canary.share` | double | `0.05` | share of users a canary's candidate serves (sticky, by a hash of the user) |
 /// | `canary.sessions` | int | `2000` | sessions each arm needs before the decision |
@@ -77,6 +79,7 @@ public struct DaemonSettings: Sendable, Equatable {
     public var decodeWorkers: Int
     public var queueLimit: Int
     public var answersWindowHours: Double
+    public var alignmentPairs: String
     public var canaryAfterAlignment: Bool
     public var canary: Canary.Settings
     public var canaryLookSeconds: Double
@@ -136,6 +139,7 @@ public struct DaemonSettings: Sendable, Equatable {
         alignmentInterval = config.double(forKey: "alignment.intervalSeconds", default: 1800)
         alignmentUserShare = config.double(forKey: "alignment.userShare", default: 0.01)
         alignmentCandidates = config.int(forKey: "alignment.candidates", default: 32)
+        alignmentPairs = config.string(forKey: "alignment.pairs", default: "reward-model")
         canaryAfterAlignment = config.bool(forKey: "canary.afterAlignment", default: false)
         canary = Canary.Settings()
         canary.share = config.double(forKey: "canary.share", default: canary.share)
@@ -166,6 +170,9 @@ public struct DaemonSettings: Sendable, Equatable {
         guard (1...1024).contains(servingBeam) else { throw fail("serving.beam", "\(servingBeam) is not in 1...1024") }
         guard decodeWorkers >= 1, queueLimit >= 0 else { throw fail("serving.decodeWorkers/queueLimit", "need at least 1 worker and a queue limit >= 0") }
         guard answersWindowHours > 0 else { throw fail("serving.answersWindowHours", "must be positive") }
+        guard AlignmentSettings.PairSource(rawValue: alignmentPairs) != nil else {
+            throw fail("alignment.pairs", "'\(alignmentPairs)' is neither reward-model nor real-sessions")
+        }
         if let problem = canary.problem { throw fail("canary", problem) }
         guard canaryLookSeconds > 0 else { throw fail("canary.lookSeconds", "must be positive") }
         guard ["tiny", "small", "base"].contains(trainerPreset) else { throw fail("trainer.preset", "\(trainerPreset) is not tiny, small or base") }
@@ -193,7 +200,7 @@ public struct DaemonSettings: Sendable, Equatable {
             "compute.threads": "\(computeThreads)", "log.level": logLevel,
             "serving": "beam \(servingBeam), \(decodeWorkers) decode workers, queue \(queueLimit), answers kept \(answersWindowHours) h",
             "trainer": trainerEnabled ? "\(trainerPreset) \(trainerArchitecture), publish every \(publishEverySteps) steps" : "off",
-            "alignment": alignmentInterval > 0 ? "every \(alignmentInterval) s" : "on request",
+            "alignment": (alignmentInterval > 0 ? "every \(alignmentInterval) s" : "on request") + ", pairs from \(alignmentPairs)",
             "canary": "share \(canary.share), \(canary.sessions) sessions an arm, false promotions \(canary.falsePromotionRate), at most \(canary.maxHours) h"
                 + (canaryAfterAlignment ? ", after each alignment round" : ""),
         ]

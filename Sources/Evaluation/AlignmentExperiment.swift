@@ -40,6 +40,10 @@ public struct AlignmentExperiment {
         public var objectives: [PreferenceLoss] = [.dpo(beta: 0.1), .ipo(beta: 0.1), .cdpo(beta: 0.1, epsilon: 0.1),
                                                    .rdpo(beta: 0.1, epsilon: 0.1), .cpo(beta: 0.1), .simpo(beta: 2, gamma: 0.5),
                                                    .sdpo(beta: 0.1)]
+        /// Also DPO rounds on pairs of logged sessions (`RealSessionPairs`: of two consecutive sessions of a
+        /// training user, the one watched clearly longer is chosen), each round on as many users' pairs as
+        /// a reward-model round samples; the row "+ DPO, real sessions".
+        public var realSessionPairs = true
         public var evaluationUsers = 200
         /// Sessions per held-out user: the generator's beam; SASRec's ranked list cut into as many sessions.
         public var evaluationBeam = 16
@@ -188,6 +192,11 @@ public struct AlignmentExperiment {
             rounds += aligned
             rows.append(aligned.last!.row)
         }
+        if config.realSessionPairs {
+            let aligned = align(setup, objective: .dpo(beta: 0.1), userShare: config.userShare, realSessions: true, log: say)
+            rounds += aligned
+            rows.append(aligned.last!.row)
+        }
         return Result(seed: config.seed, rewardQuality: quality, oracleAUC: oracle, rows: rows, rounds: rounds)
     }
 
@@ -202,8 +211,9 @@ public struct AlignmentExperiment {
 
     /// `rounds` rounds of `objective` from the base generator, each evaluated on the held-out users; the
     /// pairs are scored by `reward` (default: the setup's reward model). The aligned model is `policy`'s.
+    /// With `realSessions`, the pairs are logged sessions' (`RealSessionPairs`), a fresh sample each round.
     func align(_ setup: Setup, objective: PreferenceLoss, userShare: Double, reward: RewardModel? = nil, policy: GeneratorTrainer? = nil,
-               log say: (String) -> Void) -> [Round] {
+               realSessions: Bool = false, log say: (String) -> Void) -> [Round] {
         let policy = policy ?? GeneratorTrainer(model: setup.base.copy(), tokenizer: setup.tokenizer, maxHistory: 20,
                                                 sessionItems: config.world.sessionItems, optimizer: setup.optimizer)
         var ac = config.alignment
@@ -214,17 +224,21 @@ public struct AlignmentExperiment {
         let users = max(1, Int((Double(config.world.users - config.evaluationUsers) * userShare).rounded()))
         var rng = SplitMix64(seed: config.seed &+ 11)
         var rounds: [Round] = []
+        let logged = realSessions ? RealSessionPairs.make(from: setup.trainExamples) : []
+        let name = realSessions ? "\(objective.name), real sessions" : objective.name
         for r in 0..<config.rounds {
             let start = Date()
-            let pairs = alignment.pairs(users: (0..<users).map { _ in setup.trainHistories[Int(rng.next() % UInt64(setup.trainHistories.count))] })
+            let pairs = realSessions
+                ? (0..<min(users, logged.count)).map { _ in logged[Int(rng.next() % UInt64(logged.count))] }
+                : alignment.pairs(users: (0..<users).map { _ in setup.trainHistories[Int(rng.next() % UInt64(setup.trainHistories.count))] })
             // Without pairs (every user's candidates scored alike) the round trains nothing.
             let stats = pairs.isEmpty ? nil : alignment.train(pairs: pairs, realSessions: setup.realSessions)
             let seconds = Date().timeIntervalSince(start)
             let truth = pairs.map { p in
                 (setup.world.utility(user: Int(p.user), session: p.chosen).watchTimeMs / 1000, setup.world.utility(user: Int(p.user), session: p.rejected).watchTimeMs / 1000)
             }
-            let row = evaluate("+ \(objective.name) x\(r + 1)", setup, model: policy.model)
-            let round = Round(objective: objective.name, round: r + 1, pairs: pairs.count,
+            let row = evaluate("+ \(name) x\(r + 1)", setup, model: policy.model)
+            let round = Round(objective: name, round: r + 1, pairs: pairs.count,
                               chosenWatch: mean(truth.map(\.0)), rejectedWatch: mean(truth.map(\.1)),
                               agreement: Double(truth.filter { $0.0 > $0.1 }.count) / Double(max(truth.count, 1)),
                               preferenceLoss: (stats?.preferenceLoss.first ?? 0, stats?.preferenceLoss.last ?? 0),
@@ -233,7 +247,7 @@ public struct AlignmentExperiment {
                                                   (stats?.chosenLogProbability.last ?? 0) - (stats?.rejectedLogProbability.last ?? 0)),
                               seconds: seconds, row: row)
             say(String(format: "  %@ round %d: %d pairs (true watch chosen %.1f s, rejected %.1f s, truth agrees %.0f%%), preference loss %.3f -> %.3f, accuracy %.2f, log-prob gap %.1f -> %.1f; max swt %.4f, true watch %.1f s; %.1f s",
-                       objective.name, r + 1, pairs.count, round.chosenWatch, round.rejectedWatch, 100 * round.agreement,
+                       name, r + 1, pairs.count, round.chosenWatch, round.rejectedWatch, 100 * round.agreement,
                        round.preferenceLoss.first, round.preferenceLoss.last, round.accuracy,
                        round.logProbabilityGap.first, round.logProbabilityGap.last, row.max[0], row.trueWatchSeconds, seconds))
             rounds.append(round)

@@ -50,11 +50,24 @@ extension Learner {
         ac.steps = settings.steps
         ac.seed = config.seed &+ UInt64(id)
         let alignment = PreferenceAlignment(trainer: policy, reward: models.reward, config: ac)
-        let pairs = alignment.pairs(users: sample)
+        let pairs: [PreferencePair]
+        switch settings.pairs {
+        case .rewardModel:
+            pairs = alignment.pairs(users: sample)
+        case .realSessions:
+            // The training users' logged sessions, both sessions and the context coded; as many as the
+            // reward model's pairs would be, drawn from the replay.
+            var logged = RealSessionPairs.make(from: examples.loggedSessions, round: 0).filter { p in
+                !heldOutSet.contains(p.user) && !p.history.isEmpty && (p.history + p.chosen + p.rejected).allSatisfy { codebook.code(of: $0) != nil }
+            }
+            for i in stride(from: logged.count - 1, to: 0, by: -1) { logged.swapAt(i, Int(examples.rng.next() % UInt64(i + 1))) }
+            pairs = Array(logged.prefix(sample.count))
+        }
         let evaluation = heldOut.map { (user: $0, history: histories[$0]!) }
         let before = evaluate(trainer.model, users: evaluation)
         var round = AlignmentRound(id: id, reason: reason, startedAt: started.timeIntervalSince1970, users: sample.count, pairs: pairs.count,
                                    rewardBefore: before.reward, trueWatchBefore: before.trueWatch)
+        round.pairSource = settings.pairs.rawValue
         let real = examples.sessionBatch(max(256, config.batch), codedBy: codebook)
         if pairs.isEmpty || real.isEmpty {
             round.note = pairs.isEmpty ? "no preference pairs (every user's candidates scored alike)" : "no coded training sessions"

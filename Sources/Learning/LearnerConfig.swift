@@ -57,6 +57,13 @@ public struct AlignmentSettings: Sendable {
     public var minimumGain = 0.0
     /// Seconds between scheduled rounds; 0: only when an operator asks.
     public var intervalSeconds = 0.0
+    /// Where the round's preference pairs come from: beam-searched candidates scored by the reward model
+    /// (OneRec's), or pairs of the users' own logged sessions, the one watched clearly longer chosen
+    /// (`RealSessionPairs`).
+    public var pairs = PairSource.rewardModel
+    public enum PairSource: String, Sendable, CaseIterable {
+        case rewardModel = "reward-model", realSessions = "real-sessions"
+    }
     /// A candidate that passes the reward gate is canaried with these settings (served to a share of users
     /// until their sessions decide it, `Canary`) instead of promoted at once; nil: promoted at once.
     public var canary: Canary.Settings?

@@ -29,6 +29,9 @@ struct TrainingExamples {
         if !target.isEmpty && !session.history.isEmpty { sessions.append(SessionExample(history: session.history, session: target)) }
     }
 
+    /// The logged sessions kept, oldest first (what real-session preference pairs are made of).
+    var loggedSessions: [RewardExample] { (0..<outcomes.count).reversed().map { outcomes.newest($0) } }
+
     /// `count` generator examples restricted to the items `codebook` has codes for (an item without an
     /// embedding has none), dropping those left without history or target.
     mutating func sessionBatch(_ count: Int, codedBy codebook: Codebook) -> [SessionExample] {

@@ -120,7 +120,7 @@ import Testing
         c.evaluationBeam = 4
         let result = try AlignmentExperiment(config: c).run { _ in }
         let rows = result.rows
-        #expect(rows.map(\.name) == ["SASRec", "base generator", "+ DPO x1", "+ S-DPO x1"])
+        #expect(rows.map(\.name) == ["SASRec", "base generator", "+ DPO x1", "+ S-DPO x1", "+ DPO, real sessions x1"])
         #expect(result.rounds.map(\.pairs).allSatisfy { $0 > 0 } && result.rewardQuality.count == 4)
         #expect(AlignmentTable(results: [result, result]).lines.contains { $0.hasPrefix("  + DPO x1") && $0.contains("true watch") })
         #expect(rows.allSatisfy { $0.invalid == 0 && $0.trueWatchSeconds > 0 })

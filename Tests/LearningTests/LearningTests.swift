@@ -172,6 +172,20 @@ func interaction(_ user: UInt64, _ item: UInt64, request: String, position: Int,
         #expect(second.version == 4 && second.note.contains("is running"), "\(second.note)")
     }
 
+    /// With real-session pairs a round trains on the users' own logged sessions: each pair's chosen
+    /// session was watched clearly longer than its rejected one (their swt labels are the pair's rewards).
+    @Test func aRoundCanLearnFromRealSessionPairs() throws {
+        let s = try Setup()
+        defer { s.dir.cleanup() }
+        var config = Self.config
+        config.alignment.pairs = .realSessions
+        let learner = try s.learner(config, trainedFor: 40)
+        let round = try learner.align(reason: "operator")
+        #expect(round.pairSource == "real-sessions" && round.pairs > 0, "\(round)")
+        let pairs = try learner.rounds.pairs(round: round.id)
+        #expect(pairs.count == round.pairs && pairs.allSatisfy { $0.chosenReward >= $0.rejectedReward + 0.1 })
+    }
+
     /// The lazy generator's item IDs follow the codebook's coding order, in training and in the served
     /// versions: rows of items in the histories learn, rows never given out stay zero, a restart keeps
     /// every item's row, and an item coded later takes the next row.
