@@ -34,7 +34,7 @@ public struct AlignmentTable {
         for i in results[0].rows.indices where i != base {
             let swt = results.map { gain($0.rows[i].max[0], $0.rows[base].max[0]) }
             let watch = results.map { gain($0.rows[i].trueWatchSeconds, $0.rows[base].trueWatchSeconds) }
-            out.append("  " + results[0].rows[i].name.padding(toLength: 16, withPad: " ", startingAt: 0)
+            out.append("  " + results[0].rows[i].name.padding(toLength: 26, withPad: " ", startingAt: 0)
                        + "max swt " + Self.gains(swt) + "   true watch " + Self.gains(watch))
         }
         out += ["", "gain per round (mean over seeds): max swt, true watch, and how often the simulator agrees with the reward model's chosen-over-rejected"]
@@ -46,7 +46,7 @@ public struct AlignmentTable {
                 return String(format: "%d: %.4f %.1f s %.0f%%", r, mean(rounds.map { $0.row.max[0] }), mean(rounds.map(\.row.trueWatchSeconds)),
                               100 * mean(rounds.map(\.agreement)))
             }
-            out.append("  " + objective.padding(toLength: 7, withPad: " ", startingAt: 0) + cells.joined(separator: "   "))
+            out.append("  " + objective.padding(toLength: 20, withPad: " ", startingAt: 0) + cells.joined(separator: "   "))
         }
         return out
     }
@@ -65,11 +65,11 @@ public struct AlignmentTable {
         return out
     }
 
-    public static let header = "model".padding(toLength: 22, withPad: " ", startingAt: 0)
+    public static let header = "model".padding(toLength: 26, withPad: " ", startingAt: 0)
         + "swt mean/max    vtr mean/max    wtr mean/max    ltr mean/max    true watch  invalid"
 
     public static func describe(_ r: Row) -> String {
-        r.name.padding(toLength: 22, withPad: " ", startingAt: 0)
+        r.name.padding(toLength: 26, withPad: " ", startingAt: 0)
             + (0..<4).map { String(format: "%.4f %.4f  ", r.mean[$0], r.max[$0]) }.joined()
             + String(format: "%7.1f s   %d", r.trueWatchSeconds, r.invalid)
     }

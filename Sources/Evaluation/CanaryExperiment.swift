@@ -11,8 +11,8 @@ import Simulator
 /// learned from the log and with a corrupted one (learned from the log with every label inverted, so it
 /// prefers what users dislike), and one trained on the log for as many steps again. Each meets the gate
 /// the daemon applies first (the log's reward model, or for the corrupted candidate the corrupted one
-/// that trained it, scoring the held-out users' top sessions above the base's), then a canary: simulated
-/// users (the held-out ones, drawn at random per session) are served by their arm's model, the world
+/// that trained it, scoring the users' top sessions above the base's), then a canary: simulated users
+/// (every user with a history, drawn at random per session) are served by their arm's model, the world
 /// responds, and each arm's session watch time feeds `Canary.decide`, looked at every `lookEvery`
 /// sessions, until it decides. A candidate is truly better when the world's expected watch time of its
 /// top sessions over those users beats the base's, both measured before its canary (the users' tastes
@@ -22,13 +22,13 @@ public struct CanaryExperiment {
         public var alignment = AlignmentExperiment.Config()
         public var canary: Canary.Settings = {
             var s = Canary.Settings()
-            (s.share, s.sessions, s.earlyLookSessions) = (0.5, 1_000, 100)
+            (s.share, s.sessions, s.earlyLookSessions) = (0.5, 2_000, 100)
             return s
         }()
         /// Sessions between looks (both arms together).
         public var lookEvery = 50
         /// A canary still running after this many sessions counts as undecided.
-        public var maxSessions = 20_000
+        public var maxSessions = 40_000
         public init() {}
     }
 
@@ -85,11 +85,13 @@ public struct CanaryExperiment {
         return decisions
     }
 
-    /// Each held-out user's top generated session under `model`.
+    /// Every user with a history (the held-out users' and the training users' latest) and their top
+    /// generated session under `model`: the canary's population, wide enough that a user meets the same
+    /// session only a few times in a canary.
     private func sessions(_ setup: AlignmentExperiment.Setup, model: Seq2Seq) -> [UInt64: [UInt64]] {
         let decoder = SessionDecoder(model: model, weights: model.decodingWeights(), tokenizer: setup.tokenizer)
         var top: [UInt64: [UInt64]] = [:]
-        for (user, history) in setup.evaluation {
+        for (user, history) in population(setup) {
             let tokens = setup.tokenizer.historyTokens(history[...], maxItems: 20)
             top[user] = decoder.generate(history: tokens, items: config.alignment.world.sessionItems, beam: config.alignment.evaluationBeam,
                                          excluded: Set(history)).sessions.first?.items ?? []
@@ -97,9 +99,15 @@ public struct CanaryExperiment {
         return top
     }
 
+    private func population(_ setup: AlignmentExperiment.Setup) -> [(user: UInt64, history: [UInt64])] {
+        var latest: [UInt64: [UInt64]] = [:]
+        for (user, history) in setup.trainHistories + setup.evaluation where history.count > (latest[user]?.count ?? 0) { latest[user] = history }
+        return latest.keys.sorted().map { (user: $0, history: latest[$0]!) }
+    }
+
     private func canary(_ setup: AlignmentExperiment.Setup, name: String, reward: RewardModel, base: [UInt64: [UInt64]],
                         candidate: [UInt64: [UInt64]]) -> Decision {
-        let users = setup.evaluation.filter { !(base[$0.user] ?? []).isEmpty && !(candidate[$0.user] ?? []).isEmpty }
+        let users = population(setup).filter { !(base[$0.user] ?? []).isEmpty && !(candidate[$0.user] ?? []).isEmpty }
         func gate(_ top: [UInt64: [UInt64]]) -> Double {
             let scores = reward.predict(RewardModel.Batch(histories: users.map(\.history), sessions: users.map { top[$0.user]! }))
             return scores.map { Double(RewardWeights().reward($0)) }.reduce(0, +) / Double(max(users.count, 1))

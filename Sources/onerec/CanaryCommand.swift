@@ -24,7 +24,7 @@ struct CanaryReport: ParsableCommand {
     @Option(help: "Optimisation steps of the alignment round.") var roundSteps = 50
     @Option(help: "Share of users sampled for the round's pairs.") var userShare = 0.05
     @Option(help: "Share of users the candidate serves.") var share = 0.5
-    @Option(help: "Sessions each arm needs for the decision.") var sessions = 1000
+    @Option(help: "Sessions each arm needs for the decision (the daemon's canary.sessions default).") var sessions = 2000
     @Option(help: "Seeds, comma separated.") var seeds = "1,2,3,4,5,6,7,8,9,10"
 
     func run() throws {
