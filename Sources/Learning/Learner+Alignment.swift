@@ -70,7 +70,9 @@ extension Learner {
         round.pairSource = settings.pairs.rawValue
         let real = examples.sessionBatch(max(256, config.batch), codedBy: codebook)
         if pairs.isEmpty || real.isEmpty {
-            round.note = pairs.isEmpty ? "no preference pairs (every user's candidates scored alike)" : "no coded training sessions"
+            round.note = !pairs.isEmpty ? "no coded training sessions"
+                : settings.pairs == .realSessions ? "no preference pairs (no user's consecutive sessions differ enough in watch time)"
+                : "no preference pairs (every user's candidates scored alike)"
         } else {
             let stats = alignment.train(pairs: pairs, realSessions: real)
             let after = evaluate(policy.model, users: evaluation)

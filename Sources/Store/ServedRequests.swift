@@ -40,6 +40,9 @@ public final class ServedRequests: Sendable {
     /// Answers dropped because `capacity` were waiting (the store could not be written for a while).
     public var dropped: Int { droppedAnswers.load(ordering: .relaxed) }
 
+    /// The longest request id kept (LMDB keys are at most 511 bytes; the time-ordered index adds 8).
+    static let maxRequestIDBytes = 500
+
     /// Keeps `answer` for the next write (does not block on the store).
     public func record(_ answer: ServedRequest) {
         let kept = pending.withLock { p -> Bool in
@@ -69,6 +72,7 @@ public final class ServedRequests: Sendable {
         var armsAdded: [ServedRequest.Arm: SessionOutcomes] = [:]
         for (_, answer) in answers {
             let id = Array(answer.requestID.utf8)
+            precondition((1...Self.maxRequestIDBytes).contains(id.count), "the daemon's request ids are short")
             guard try txn.put(requests, id, Record(answer: answer).bytes, flags: .noOverwrite) else { continue }
             try txn.put(byTime, KeyBuilder.key(answer.servedAtMs) + id, [])
             added[answer.version ?? 0, default: SessionOutcomes(version: answer.version)].requests += 1
@@ -112,7 +116,10 @@ public final class ServedRequests: Sendable {
         var armTotals: [ServedRequest.Arm: SessionOutcomes] = [:]
         for e in events {
             let id = Array(e.requestID.utf8)
-            guard let stored = try txn.get(requests, id), var record = Record(stored, requestID: e.requestID) else {
+            // An id LMDB cannot take as a key (the decoder lets none through) names no answer, rather than
+            // failing the batch.
+            guard (1...Self.maxRequestIDBytes).contains(id.count), let stored = try txn.get(requests, id),
+                  var record = Record(stored, requestID: e.requestID) else {
                 joined.unmatched += 1
                 continue
             }
