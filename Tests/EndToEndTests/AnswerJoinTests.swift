@@ -62,3 +62,48 @@ import Testing
         #expect(second.stop(SIGTERM)?.status == 0)
     }
 }
+
+/// The daemon's own closed loop: the embedded simulator's users answer what the daemon serves, echoing
+/// its request ids, so a canary an operator starts is decided by those users' sessions, with no hand in it.
+@Suite struct CanaryClosedLoopTests {
+    static let token = "canary-loop-test-token-0123456789"
+
+    @Test func aCanaryIsDecidedByTheSimulatedUsersSessions() throws {
+        let daemon = try OneRecProcess(environment: [
+            "ONEREC_ADMIN_TOKEN": Self.token, "ONEREC_TRAINER_PRESET": "tiny", "ONEREC_TRAINER_PUBLISH_EVERY_STEPS": "20",
+            "ONEREC_SIMULATOR_USERS": "300", "ONEREC_SIMULATOR_ITEMS": "200", "ONEREC_SIMULATOR_SESSIONS_PER_SECOND": "200",
+            "ONEREC_CANARY_SESSIONS": "40", "ONEREC_CANARY_LOOK_SECONDS": "0.5", "ONEREC_COMPUTE_THREADS": "1",
+        ])
+        try #require(daemon.waitUntilHealthy(), "\(daemon.stderr)")
+        let admin = ["Authorization": "Bearer \(Self.token)"]
+        func json(_ method: String, _ path: String) -> [String: Any] {
+            let answer = httpGet(port: daemon.port, path: path, method: method, headers: admin)?.1 ?? ""
+            return (try? JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any]) ?? [:]
+        }
+        // Two published versions: the first is the candidate, the newest serves the rest.
+        var promoted: [Int] = []
+        for _ in 0..<600 where promoted.count < 2 {
+            usleep(100_000)
+            promoted = json("GET", "/v1/admin/status")["promoted"] as? [Int] ?? []
+        }
+        try #require(promoted.count >= 2, "no second version: \(daemon.stop().map { _ in daemon.stderr.suffix(3000) } ?? "")")
+        let started = json("POST", "/v1/admin/canary/\(promoted[0])?share=0.5")
+        #expect(started["state"] as? String == "running", "\(started)")
+        var recent: [[String: Any]] = []
+        for _ in 0..<600 {
+            usleep(100_000)
+            recent = json("GET", "/v1/admin/canary")["recent"] as? [[String: Any]] ?? []
+            if let last = recent.last, last["state"] as? String != "running" { break }
+        }
+        let decided = try #require(recent.last)
+        #expect(["promoted", "rolled-back"].contains(decided["state"] as? String ?? ""), "\(decided)")
+        let evidence = decided["evidence"] as? [String: Any] ?? [:]
+        let arms = [evidence["control"], evidence["candidate"]].map { ($0 as? [String: Any])?["sessions"] as? Int ?? 0 }
+        // Decided at the horizon: 40 sessions in each arm (the early look needs 200).
+        #expect(arms.allSatisfy { $0 >= 40 }, "\(decided)")
+        print("canary decided: \(decided["reason"] ?? "")")
+        let metrics = daemon.get("/metrics")?.1 ?? ""
+        #expect(metrics.contains("onerec_canary_decisions_total{state=\"\(decided["state"] as? String ?? "")\"} 1"), "\(metrics.suffix(2000))")
+        #expect(daemon.stop()?.status == 0)
+    }
+}
