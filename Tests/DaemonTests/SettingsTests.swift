@@ -1,3 +1,4 @@
+import Alignment
 import Configuration
 import Foundation
 import OneRecDaemon
@@ -49,6 +50,7 @@ import Testing
         let settings = DaemonSettings(config: try await loadConfiguration(file: file, environment: [:]), environment: [:])
         try settings.validate()
         #expect(settings.httpHost == "127.0.0.1")
+        #expect(settings.canary.maxHours == 24 && settings.canaryLookSeconds == 10 && settings.canary.sessions == 2000 && settings.alignmentPairs == "reward-model")
     }
 
     @Test func outOfRangeValuesNameTheKey() async throws {
