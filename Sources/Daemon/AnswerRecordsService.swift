@@ -54,8 +54,8 @@ struct AnswerRecordsService: Service {
 
     /// The newest versions' outcomes as gauges (a read of the store; nothing on failure).
     private func exportOutcomes() {
-        guard let outcomes = try? served.outcomes() else { return }
-        for o in outcomes.filter({ $0.version == nil }) + outcomes.filter({ $0.version != nil }).suffix(10) {
+        guard let outcomes = try? served.outcomes(newest: 10) else { return }
+        for o in outcomes {
             let version = [("version", o.version.map(String.init) ?? "popular")]
             Gauge(label: "onerec_version_sessions", dimensions: version).record(Double(o.sessions))
             Gauge(label: "onerec_version_watch_seconds_per_session", dimensions: version).record(o.watchPerSession)

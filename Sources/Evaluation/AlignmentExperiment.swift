@@ -140,11 +140,7 @@ public struct AlignmentExperiment {
         oc.learningRate = 1e-3
         let base = GeneratorTrainer(model: Seq2Seq(config: mc, seed: config.seed), tokenizer: tokenizer, maxHistory: 20,
                                     sessionItems: config.world.sessionItems, optimizer: oc)
-        var rng = SplitMix64(seed: config.seed &+ 7)
-        for step in 0..<config.generatorSteps {
-            let (loss, _) = base.step((0..<32).map { _ in realSessions[Int(rng.next() % UInt64(realSessions.count))] }, seed: UInt64(step))
-            if (step + 1) % 500 == 0 { say(String(format: "  generator step %d/%d  loss %.3f", step + 1, config.generatorSteps, loss)) }
-        }
+        Self.train(base, on: realSessions, steps: config.generatorSteps, seed: config.seed &+ 7, log: say)
 
         var rc = RewardModel.Config()
         rc.items = config.world.items
@@ -175,6 +171,17 @@ public struct AlignmentExperiment {
                      trainHistories: trainSessions.map { (user: $0.user, history: $0.history) }, realSessions: realSessions,
                      heldOut: examples.filter { heldOutUsers.contains($0.user) },
                      trainExamples: examples.filter { !heldOutUsers.contains($0.user) })
+    }
+
+    /// `steps` next-token steps of batches of 32 sessions drawn from `sessions` (step seeds count on from
+    /// `firstStep`), the loss logged every 500.
+    static func train(_ trainer: GeneratorTrainer, on sessions: [SessionExample], steps: Int, firstStep: Int = 0, seed: UInt64,
+                      log say: (String) -> Void) {
+        var rng = SplitMix64(seed: seed)
+        for step in 0..<steps {
+            let (loss, _) = trainer.step((0..<32).map { _ in sessions[Int(rng.next() % UInt64(sessions.count))] }, seed: UInt64(firstStep + step))
+            if (step + 1) % 500 == 0 { say(String(format: "  generator step %d/%d  loss %.3f", step + 1, steps, loss)) }
+        }
     }
 
     /// The table for this seed: reward-model quality, SASRec, the base generator and every objective's

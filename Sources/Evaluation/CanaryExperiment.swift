@@ -67,11 +67,8 @@ public struct CanaryExperiment {
             let policy = GeneratorTrainer(model: setup.base.copy(), tokenizer: setup.tokenizer, maxHistory: 20,
                                           sessionItems: config.alignment.world.sessionItems, optimizer: setup.optimizer)
             if name == "trained longer" {
-                var rng = SplitMix64(seed: config.alignment.seed &+ 17)
-                for step in 0..<config.alignment.generatorSteps {
-                    let batch = (0..<32).map { _ in setup.realSessions[Int(rng.next() % UInt64(setup.realSessions.count))] }
-                    _ = policy.step(batch, seed: UInt64(config.alignment.generatorSteps + step))
-                }
+                AlignmentExperiment.train(policy, on: setup.realSessions, steps: config.alignment.generatorSteps,
+                                          firstStep: config.alignment.generatorSteps, seed: config.alignment.seed &+ 17) { _ in }
             } else {
                 _ = experiment.align(setup, objective: .dpo(beta: 0.1), userShare: config.alignment.userShare, reward: reward, policy: policy) { _ in }
             }

@@ -178,17 +178,18 @@ public final class ServedRequests: Sendable {
         }
     }
 
-    /// Every version's outcomes so far, by version (the popular-items answers first).
-    public func outcomes() throws -> [SessionOutcomes] {
+    /// The popular-items answers' outcomes, then those of the newest `limit` versions that answered, by
+    /// version (one record a version stays for good, so readers bound what they show).
+    public func outcomes(newest limit: Int = .max) throws -> [SessionOutcomes] {
         try environment.read { txn in
             var found: [SessionOutcomes] = []
-            try txn.scan(totals) { key, value in
+            try txn.scan(totals, from: KeyBuilder.key(UInt32(1)), reverse: true) { key, value in
                 var k = KeyReader(key)
-                let version = k.read(UInt32.self)
-                if let outcome = SessionOutcomes(version: version == 0 ? nil : version, value) { found.append(outcome) }
-                return true
+                if let outcome = SessionOutcomes(version: k.read(UInt32.self), value) { found.append(outcome) }
+                return found.count < limit
             }
-            return found
+            let popular = try txn.get(totals, KeyBuilder.key(UInt32(0))).flatMap { SessionOutcomes(version: nil, $0) }
+            return (popular.map { [$0] } ?? []) + found.reversed()
         }
     }
 

@@ -86,6 +86,20 @@ import Testing
         #expect(try reader.outcomes() == served.outcomes())
     }
 
+    /// Readers bound what they show: popular items first, then the newest versions, oldest of them first.
+    @Test func theNewestVersionsOutcomesAreRead() throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        let served = try OpenStore.forWriting(path: dir.path, mapSizeMiB: 16, holder: "test").served()
+        for v in [UInt32(3), 1, 5, 2, 4] { served.record(answer("v\(v)", user: 1, version: v)) }
+        try served.flush()
+        #expect(try served.outcomes(newest: 2).map(\.version) == [4, 5])
+        served.record(answer("p", user: 1, version: nil))
+        try served.flush()
+        #expect(try served.outcomes(newest: 2).map(\.version) == [nil, 4, 5])
+        #expect(try served.outcomes().map(\.version) == [nil, 1, 2, 3, 4, 5])
+    }
+
     /// While the store cannot take them, at most `capacity` answers wait; the rest are dropped and counted.
     @Test func waitingAnswersAreBounded() throws {
         let dir = TempDirectory()

@@ -111,7 +111,7 @@ extension Router {
                                  learner: api.learner?.status.snapshot, interactions: try api.history.counts().interactions))
         }
         admin.get("/models") { _, _ -> Response in try json(try api.registry.versions()) }
-        admin.get("/outcomes") { _, _ -> Response in try json(try api.served.outcomes()) }
+        admin.get("/outcomes") { _, _ -> Response in try json(try api.served.outcomes(newest: 100)) }
         admin.post("/align") { request, _ -> Response in
             guard let learner = api.learner else { throw APIError(.conflict, "this daemon runs no learner") }
             if RequestParameters.wait(request.uri) {

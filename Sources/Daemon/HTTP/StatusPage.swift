@@ -5,7 +5,7 @@ import Serving
 import Store
 
 /// The page at `/`: ingest rate, training loss, reward before/after each alignment round (plots), the
-/// serving version, the promoted stack, recent versions and what users did with each version's answers.
+/// serving version, the promoted stack, recent versions and what users did with the newest 20 versions' answers.
 /// Rendered on the server; read-only.
 func statusPage(_ api: ServingAPI, rate: IngestRate?) throws -> String {
     let learner = api.learner?.status.snapshot
@@ -49,7 +49,7 @@ func statusPage(_ api: ServingAPI, rate: IngestRate?) throws -> String {
     html += "<h2>outcomes by version</h2><p>answers kept for \(api.answersWindowHours) h; a session is an answer with at least one event, "
         + "its watch time the sum over its events; rates are per item shown</p><table id=\"outcomes\"><tr><th>version</th><th>answers</th><th>sessions</th>"
         + "<th>watch per session (sd)</th><th>events / item</th><th>positive</th><th>like</th><th>follow</th></tr>"
-    for o in try api.served.outcomes().reversed() {
+    for o in try api.served.outcomes(newest: 20).reversed() {
         html += "<tr><td>\(o.version.map(String.init) ?? "popular items")</td><td>\(o.requests)</td><td>\(o.sessions)</td>"
             + String(format: "<td>%.1f s (%.1f)</td><td>%.3f</td><td>%.3f</td><td>%.3f</td><td>%.3f</td></tr>",
                      o.watchPerSession, o.watchDeviation, o.viewRate, o.positiveRate, o.likeRate, o.followRate)
