@@ -46,6 +46,8 @@ public struct RankingExperiment {
         /// best measurement; stop after `generatorPatience` measurements in a row without a better one.
         public var generatorValidateEvery = 0
         public var generatorPatience = 3
+        /// Which part of each user's training sequence both models learn from.
+        public var windows = TrainingWindows.newest
         public var sasrec = SASRec.Config()
         /// At most this many SASRec epochs; the epoch kept is the one with the best validation NDCG@10
         /// among those measured (every `sasrecValidateEvery` epochs; 0: the last epoch, unmeasured).
@@ -225,7 +227,8 @@ public struct RankingExperiment {
                                                          total: config.generatorSteps, floor: 0.1)
         // Positions with at least one item before them, among coded items.
         let users = split.users.filter { $0.train.filter { tokenizer.codebook.code(of: UInt64($0)) != nil }.count >= 2 }
-        let sequences = users.map { $0.train.map(UInt64.init).filter { tokenizer.codebook.code(of: $0) != nil } }
+        let coded = users.map { $0.train.map(UInt64.init).filter { tokenizer.codebook.code(of: $0) != nil } }
+        let sequences = config.training == .sequences ? coded.flatMap { config.windows.examples(of: $0, length: config.maxHistory) } : coded
         func accepted(_ u: Int, _ session: ArraySlice<UInt64>) -> Bool {
             let positives = session.filter { (ratings[UInt64(users[u].index) << 32 | $0] ?? 0) >= 4 }.count
             return config.filter.accepts(items: session.count, positives: positives)
@@ -299,7 +302,7 @@ public struct RankingExperiment {
         let start = Date()
         var measuring = 0.0
         var best = BestOnValidation(model.parameters, patience: config.sasrecPatience)
-        model.train(on: split.users.map(\.train), training) { epoch, loss in
+        model.train(on: split.users.flatMap { config.windows.examples(of: $0.train, length: sc.maxLength) }, training) { epoch, loss in
             var line = String(format: "  epoch %d/%d  loss %.3f  %.0f s", epoch + 1, config.sasrecEpochs, loss, Date().timeIntervalSince(start) - measuring)
             defer { say(line) }
             guard config.sasrecValidateEvery > 0, (epoch + 1) % config.sasrecValidateEvery == 0 || epoch + 1 == config.sasrecEpochs else { return true }

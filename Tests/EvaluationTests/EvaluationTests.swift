@@ -25,6 +25,22 @@ import Testing
         #expect(abs(m.ndcg(5) - 1.5 / 4) < 1e-12)
         #expect(abs(m.ndcg(50) - (1.5 + 1 / log2(21.0)) / 4) < 1e-12)
     }
+
+    @Test func windowsMakeEveryItemATargetOnce() {
+        let sequence = Array(0..<10)
+        #expect(TrainingWindows.newest.examples(of: sequence, length: 3) == [[6, 7, 8, 9]])
+        #expect(TrainingWindows.newest.examples(of: [4, 5], length: 3) == [[4, 5]])
+        let windows = TrainingWindows.all.examples(of: sequence, length: 3)
+        #expect(windows == [[6, 7, 8, 9], [3, 4, 5, 6], [0, 1, 2, 3]])
+        // Targets (every item of a window but its first) cover 1...9 once each; no window is longer than
+        // the history read plus one.
+        for length in 1...12 {
+            let all = TrainingWindows.all.examples(of: sequence, length: length)
+            #expect(all.flatMap { $0.dropFirst() }.sorted() == Array(1..<10))
+            #expect(all.allSatisfy { (2...length + 1).contains($0.count) })
+        }
+        #expect(TrainingWindows.all.examples(of: [7], length: 3).isEmpty)
+    }
 }
 
 @Suite struct MovieLensSmokeTests {
