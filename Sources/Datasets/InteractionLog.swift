@@ -25,8 +25,16 @@ public struct InteractionLog: Sendable {
     /// Each user's items in time order; events with the same timestamp keep their file order (about half
     /// of MovieLens-1M's rows share a second with another row of the same user).
     public func histories(where keep: (Event) -> Bool = { _ in true }) -> [[Int32]] {
+        timedHistories(where: keep).map(\.items)
+    }
+
+    /// `histories` with each item's timestamp.
+    public func timedHistories(where keep: (Event) -> Bool = { _ in true }) -> [(items: [Int32], timestamps: [Int64])] {
         var perUser = [[(Int64, Int, Int32)]](repeating: [], count: users.count)
         for (order, e) in events.enumerated() where keep(e) { perUser[Int(e.user)].append((e.timestamp, order, e.item)) }
-        return perUser.map { list in list.sorted { ($0.0, $0.1) < ($1.0, $1.1) }.map(\.2) }
+        return perUser.map { list in
+            let sorted = list.sorted { ($0.0, $0.1) < ($1.0, $1.1) }
+            return (sorted.map(\.2), sorted.map(\.0))
+        }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Models
 
 /// Leave-one-out split of each user's time-ordered history: the last item is the test target, the one
 /// before it the validation target, the rest is training. Users with fewer than 3 items are left out.
@@ -9,13 +10,20 @@ public struct LeaveOneOut: Sendable {
         public let train: [Int32]
         public let validation: Int32
         public let test: Int32
+        /// Each item's `TimeGap` bucket, over the whole history (training items, validation, test); empty
+        /// without timestamps.
+        public let gaps: [Int32]
     }
 
     public let users: [User]
 
-    public init(histories: [[Int32]]) {
+    /// `timestamps` (seconds, one per item of each history) give the users' gaps.
+    public init(histories: [[Int32]], timestamps: [[Int64]]? = nil) {
+        precondition(timestamps.map { $0.count == histories.count && zip($0, histories).allSatisfy { $0.count == $1.count } } ?? true,
+                     "one timestamp per item")
         users = histories.enumerated().filter { $0.element.count >= 3 }.map { i, h in
-            User(index: i, train: Array(h.dropLast(2)), validation: h[h.count - 2], test: h[h.count - 1])
+            User(index: i, train: Array(h.dropLast(2)), validation: h[h.count - 2], test: h[h.count - 1],
+                 gaps: timestamps.map { TimeGap.buckets(timestamps: $0[i]) } ?? [])
         }
     }
 }

@@ -111,7 +111,8 @@ public struct RankingExperiment {
 
     /// Trains both models on `events` (called `name` in the log) and measures them.
     public func run(on events: InteractionLog, name: String, log say: (String) -> Void) throws -> Report {
-        let split = LeaveOneOut(histories: events.histories())
+        let timed = events.timedHistories()
+        let split = LeaveOneOut(histories: timed.map(\.items), timestamps: timed.map(\.timestamps))
         guard !split.users.isEmpty else { throw DatasetError("\(name): no user has 3 or more interactions, so there is nothing to evaluate") }
         let n = events.items.count
         say("\(name): \(events.users.count) users, \(n) items, \(events.events.count) interactions; \(split.users.count) users evaluated")
@@ -201,9 +202,11 @@ public struct RankingExperiment {
         for (i, user) in users.enumerated() {
             let (history, item) = target(user)
             if let decoder = models.generator {
-                let coded = history.map(UInt64.init).filter { decoder.tokenizer.codebook.code(of: $0) != nil }
-                let generated = decoder.generate(history: decoder.tokenizer.historyTokens(coded[...], maxItems: config.maxHistory), items: 1,
-                                                 beam: config.beam, excluded: Set(coded))
+                let kept = history.indices.filter { decoder.tokenizer.codebook.code(of: UInt64(history[$0])) != nil }
+                let coded = kept.map { UInt64(history[$0]) }
+                let gaps = config.generator.timeGaps ? Array(kept.map { user.gaps[$0] }.suffix(config.maxHistory)) : nil
+                let generated = decoder.generate(history: decoder.tokenizer.historyTokens(coded[...], maxItems: config.maxHistory), gaps: gaps,
+                                                 items: 1, beam: config.beam, excluded: Set(coded))
                 result.generator.add(rank: generated.sessions.firstIndex { $0.items[0] == UInt64(item) }.map { $0 + 1 })
                 for l in result.entropy.indices { result.entropy[l] += generated.entropy[l] / Double(users.count) }
             }
@@ -227,8 +230,12 @@ public struct RankingExperiment {
                                                          total: config.generatorSteps, floor: 0.1)
         // Positions with at least one item before them, among coded items.
         let users = split.users.filter { $0.train.filter { tokenizer.codebook.code(of: UInt64($0)) != nil }.count >= 2 }
-        let coded = users.map { $0.train.map(UInt64.init).filter { tokenizer.codebook.code(of: $0) != nil } }
-        let sequences = config.training == .sequences ? coded.flatMap { config.windows.examples(of: $0, length: config.maxHistory) } : coded
+        // Each user's coded training items with their gap buckets (0 without timestamps).
+        let coded = users.map { u in u.train.indices.filter { tokenizer.codebook.code(of: UInt64(u.train[$0])) != nil }
+            .map { (item: UInt64(u.train[$0]), gap: u.gaps.isEmpty ? 0 : u.gaps[$0]) } }
+        let timed = config.training == .sequences ? coded.flatMap { config.windows.examples(of: $0, length: config.maxHistory) } : coded
+        let sequences = timed.map { $0.map(\.item) }
+        let gaps = config.generator.timeGaps ? timed.map { $0.map(\.gap) } : nil
         func accepted(_ u: Int, _ session: ArraySlice<UInt64>) -> Bool {
             let positives = session.filter { (ratings[UInt64(users[u].index) << 32 | $0] ?? 0) >= 4 }.count
             return config.filter.accepts(items: session.count, positives: positives)
@@ -259,7 +266,8 @@ public struct RankingExperiment {
         for step in 0..<config.generatorSteps {
             let rate = schedule.rate(at: step), seed = config.seed &+ UInt64(step)
             let (loss, n) = config.training == .sequences
-                ? trainer.sequenceStep(epochs.next().map { sequences[$0] }, learningRate: rate, seed: seed)
+                ? { let rows = epochs.next(); return trainer.sequenceStep(rows.map { sequences[$0] }, gaps: gaps.map { g in rows.map { g[$0] } },
+                                                                          learningRate: rate, seed: seed) }()
                 : trainer.step(sampledSessions(), learningRate: rate, seed: seed)
             tokens += n
             average?.update()

@@ -34,12 +34,13 @@ public struct SessionDecoder: @unchecked Sendable {
         public let entropy: [Double]
     }
 
-    /// `beam` sessions of `items` items for one history (encoder tokens), excluding `excluded` items.
-    public func generate(history: [Int32], items m: Int, beam: Int, excluded: Set<UInt64> = []) -> Result {
+    /// `beam` sessions of `items` items for one history (encoder tokens), excluding `excluded` items. A model
+    /// with time gaps needs `gaps`: each history item's `TimeGap` bucket.
+    public func generate(history: [Int32], gaps: [Int32]? = nil, items m: Int, beam: Int, excluded: Set<UInt64> = []) -> Result {
         let levels = tokenizer.levels
         let steps = m * (levels + 1)
         let state = model.startDecoding(tokens: history, valid: [UInt8](repeating: 1, count: history.count), batch: 1,
-                                        length: history.count, beams: beam, capacity: steps)
+                                        length: history.count, beams: beam, capacity: steps, gaps: gaps)
         let trie = tokenizer.codebook.trie
         // Excluded items' codes, counted under every prefix, so fully excluded prefixes can be skipped.
         var excludedUnder: [UInt64: Int] = [:]

@@ -65,15 +65,20 @@ public final class GeneratorTrainer {
 
     /// Sequence training's batch (lazy decoder): for each item sequence (oldest first), its newest
     /// `maxHistory + 1` items; every item but the last is a context position, and its block holds the
-    /// session of up to `sessionItems` items after it. Rows are left-padded to the longest.
-    public func sequenceBatch(_ sequences: [[UInt64]]) -> Seq2Seq.SequenceBatch {
+    /// session of up to `sessionItems` items after it. Rows are left-padded to the longest. `gaps` (for a
+    /// model with time gaps): each item's `TimeGap` bucket, one array per sequence.
+    public func sequenceBatch(_ sequences: [[UInt64]], gaps: [[Int32]]? = nil) -> Seq2Seq.SequenceBatch {
+        precondition(gaps.map { zip($0, sequences).allSatisfy { $0.count == $1.count } && $0.count == sequences.count } ?? true,
+                     "one gap bucket per item")
         let windows = sequences.map { $0.suffix(maxHistory + 1) }
+        var contextGaps: [Int32]? = gaps == nil ? nil : []
         precondition(windows.allSatisfy { $0.count >= 2 }, "sequence training needs sequences of at least two items")
         let items = windows.map { $0.count - 1 }.max()!
         let group = tokenizer.levels + 1, td = tokenizer.sessionLength(items: sessionItems)
         var context: [Int32] = [], valid: [UInt8] = [], inputs: [Int32] = [], targets: [Int32] = []
-        for w in windows {
+        for (row, w) in windows.enumerated() {
             let padding = items - (w.count - 1)
+            if let gaps { contextGaps! += [Int32](repeating: 0, count: padding) + gaps[row].suffix(w.count).dropLast() }
             context += [Int32](repeating: ItemTokenizer.pad, count: padding * group) + tokenizer.historyTokens(w.dropLast(), maxItems: items)
             valid += [UInt8](repeating: 0, count: padding * group) + [UInt8](repeating: 1, count: (w.count - 1) * group)
             inputs += [Int32](repeating: ItemTokenizer.pad, count: padding * td)
@@ -85,14 +90,14 @@ public final class GeneratorTrainer {
             }
         }
         return Seq2Seq.SequenceBatch(batch: windows.count, items: items, blockLength: td, contextTokens: context,
-                                  contextValid: valid, decoderInputs: inputs, targets: targets)
+                                  contextValid: valid, decoderInputs: inputs, targets: targets, contextGaps: contextGaps)
     }
 
     /// One optimisation step over whole item sequences (lazy decoder); returns the cross-entropy
     /// and the tokens processed.
     @discardableResult
-    public func sequenceStep(_ sequences: [[UInt64]], learningRate: Float? = nil, seed: UInt64 = 0) -> (loss: Float, tokens: Int) {
-        let b = sequenceBatch(sequences)
+    public func sequenceStep(_ sequences: [[UInt64]], gaps: [[Int32]]? = nil, learningRate: Float? = nil, seed: UInt64 = 0) -> (loss: Float, tokens: Int) {
+        let b = sequenceBatch(sequences, gaps: gaps)
         return (optimize(learningRate: learningRate, seed: seed) { model.sequenceLoss($0, b) }, b.contextTokens.count + b.decoderInputs.count)
     }
 

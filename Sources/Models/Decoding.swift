@@ -61,10 +61,11 @@ public final class DecoderState {
 }
 
 extension Seq2Seq {
-    /// Encodes B requests and prepares decoding of `beams` rows each, for at most `capacity` steps.
-    public func startDecoding(tokens: [Int32], valid: [UInt8], batch: Int, length: Int, beams: Int, capacity: Int) -> DecoderState {
+    /// Encodes B requests and prepares decoding of `beams` rows each, for at most `capacity` steps (`gaps`:
+    /// see `context`).
+    public func startDecoding(tokens: [Int32], valid: [UInt8], batch: Int, length: Int, beams: Int, capacity: Int, gaps: [Int32]? = nil) -> DecoderState {
         let g = Graph(training: false)
-        let (memory, memoryValid) = context(g, tokens: tokens, valid: valid, batch: batch, length: length)
+        let (memory, memoryValid) = context(g, tokens: tokens, valid: valid, batch: batch, length: length, gaps: gaps)
         return DecoderState(model: self, memory: memory, memoryValid: memoryValid, beamsPerRequest: beams, capacity: capacity)
     }
 

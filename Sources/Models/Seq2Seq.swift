@@ -63,6 +63,10 @@ public final class Seq2Seq {
         /// context item is from the query's newest item (T5's buckets, out to `contextLength`), so recency
         /// need not be read from the position embeddings. Default false.
         public var recencyBias = false
+        /// Lazy only: each context item adds a learned embedding of its gap to the item before it
+        /// (`TimeGap`'s buckets), so the context reads bursts and returns. Callers then give each history
+        /// item's bucket. Default false.
+        public var timeGaps = false
         public init() {}
 
         // Records written before `architecture` existed decode as encoder-decoders.
@@ -88,13 +92,14 @@ public final class Seq2Seq {
             tiedHead = try c.decodeIfPresent(Bool.self, forKey: .tiedHead) ?? false
             newestItemQuery = try c.decodeIfPresent(Bool.self, forKey: .newestItemQuery) ?? false
             recencyBias = try c.decodeIfPresent(Bool.self, forKey: .recencyBias) ?? false
+            timeGaps = try c.decodeIfPresent(Bool.self, forKey: .timeGaps) ?? false
         }
 
         /// The checkpoint's shape string: a checkpoint resumes only into a model of the same shape.
         public var shape: String {
             let base = "\(vocabulary),\(width),\(heads),\(encoderLayers),\(decoderLayers),\(feedForward),\(experts),\(topK)"
             let shape = architecture == .lazy ? "lazy,\(base),\(levels),\(contextLength),\(itemVocabulary)" : base
-            return shape + (tiedHead ? ",tied" : "") + (newestItemQuery ? ",newest" : "") + (recencyBias ? ",recency" : "")
+            return shape + (tiedHead ? ",tied" : "") + (newestItemQuery ? ",newest" : "") + (recencyBias ? ",recency" : "") + (timeGaps ? ",gaps" : "")
         }
 
         /// Named sizes: `tiny` (tests), `small` (the CPU default: the reference model), `base`.
@@ -137,6 +142,8 @@ public final class Seq2Seq {
     let itemEmbedding: Tensor?, contextPosition: Tensor?
     /// Lazy only: the context's key/value projection (2D, D), shared by every decoder layer.
     let contextKV: Tensor?
+    /// Lazy with `timeGaps`: the gap embedding (`TimeGap.buckets`, D).
+    let gapEmbedding: Tensor?
     /// Lazy with `recencyBias`: the cross-attention's (buckets, H) bias table, shared by every decoder layer.
     let recencyTable: Tensor?
     let decoder: [(norm1: Tensor, selfAttention: SelfAttention, norm2: Tensor, cross: CrossAttention, norm3: Tensor, moe: MoEFeedForward)]
@@ -160,9 +167,11 @@ public final class Seq2Seq {
         precondition(lazy || config.itemVocabulary == 0, "item-ID embeddings are the lazy decoder's")
         precondition(lazy || !config.newestItemQuery, "the newest-item query is the lazy decoder's")
         precondition(lazy || !config.recencyBias, "the recency bias is the lazy decoder's")
+        precondition(lazy || !config.timeGaps, "time gaps are the lazy decoder's")
         // Item-ID rows start at zero: an item the model has not learned yet is its codes alone.
         itemEmbedding = lazy && config.itemVocabulary > 0 ? p.constant("context.items", [config.itemVocabulary, d], 0) : nil
         contextPosition = lazy ? p.normal("context.positions", [config.contextLength, d], std: 0.1) : nil
+        gapEmbedding = config.timeGaps ? p.normal("context.gaps", [TimeGap.buckets, d], std: 0.1) : nil
         contextKV = lazy ? p.normal("context.kv", [2 * d, d], std: Float(d).squareRoot().reciprocal) : nil
         recencyTable = config.recencyBias ? p.normal("context.recency_bias", [config.positionBuckets, config.heads], std: 0.1) : nil
         let routing = Routing(topK: config.topK)
@@ -198,10 +207,11 @@ public final class Seq2Seq {
 
     /// The context the decoder attends to: (B, Tc, D) and its validity mask (B * Tc), from the history's
     /// tokens (B, Te) and their mask. Encoder-decoder: the encoder's output over the tokens (Tc = Te).
-    /// Lazy: one position per history item (Tc = Te / (L + 1)).
-    public func context(_ g: Graph, tokens: [Int32], valid: [UInt8], batch: Int, length: Int) -> (memory: Tensor, valid: [UInt8]) {
+    /// Lazy: one position per history item (Tc = Te / (L + 1)); with `timeGaps`, `gaps` holds each
+    /// position's `TimeGap` bucket (B * Tc, padding's anything).
+    public func context(_ g: Graph, tokens: [Int32], valid: [UInt8], batch: Int, length: Int, gaps: [Int32]? = nil) -> (memory: Tensor, valid: [UInt8]) {
         guard config.architecture == .lazy else { return (encode(g, tokens: tokens, valid: valid, batch: batch, length: length), valid) }
-        return lazyContext(g, tokens: tokens, valid: valid, batch: batch, length: length)
+        return lazyContext(g, tokens: tokens, valid: valid, batch: batch, length: length, gaps: gaps)
     }
 
     /// Per layer, the keys and values (B, Tc, D) each that the decoder's cross-attention reads. Lazy: one
@@ -216,8 +226,9 @@ public final class Seq2Seq {
 
     /// The lazy context: history tokens (B, Te) are items of L code tokens and one item token each (an
     /// item-ID token `vocabulary + row`, or [SEP] for an item without one), newest last; item i of a row
-    /// becomes sum_l E[code_l] + I[row] + P[Tc_max - Tc + i], then passes through the causal context layers.
-    func lazyContext(_ g: Graph, tokens: [Int32], valid: [UInt8], batch: Int, length: Int) -> (memory: Tensor, valid: [UInt8]) {
+    /// becomes sum_l E[code_l] + I[row] + P[Tc_max - Tc + i] (+ G[gap_i] with `timeGaps`), then passes
+    /// through the causal context layers.
+    func lazyContext(_ g: Graph, tokens: [Int32], valid: [UInt8], batch: Int, length: Int, gaps: [Int32]?) -> (memory: Tensor, valid: [UInt8]) {
         let group = config.levels + 1
         precondition(length % group == 0, "a lazy context takes \(group) tokens per history item, not \(length) tokens")
         let items = length / group
@@ -240,6 +251,11 @@ public final class Seq2Seq {
         }
         let at = (0..<batch).flatMap { _ in (0..<items).map { Int32(config.contextLength - items + $0) } }
         sum = g.add(sum, g.embedding(contextPosition!, at, shape: [batch, items]))
+        precondition((gaps != nil) == config.timeGaps, config.timeGaps ? "a model with time gaps needs each history item's gap" : "this model reads no time gaps")
+        if let gapEmbedding, let gaps {
+            precondition(gaps.count == positions && gaps.allSatisfy { (0..<Int32(TimeGap.buckets)).contains($0) }, "one gap bucket per context item")
+            sum = g.add(sum, g.embedding(gapEmbedding, gaps, shape: [batch, items]))
+        }
         let itemValid = (0..<positions).map { valid[$0 * group] }
         // Causal: item n's state reads items 0...n only, which sequence training's blocks rely on.
         let mixed = layers(g, g.dropout(sum, config.dropout), mask: AttentionMask(causal: true, keyValid: itemValid), bias: nil)
@@ -316,11 +332,16 @@ public final class Seq2Seq {
         public var batch: Int, items: Int, blockLength: Int
         public var contextTokens: [Int32], contextValid: [UInt8]
         public var decoderInputs: [Int32], targets: [Int32]
-        public init(batch: Int, items: Int, blockLength: Int, contextTokens: [Int32], contextValid: [UInt8], decoderInputs: [Int32], targets: [Int32]) {
+        /// Each context position's `TimeGap` bucket (B * items), for a model with `timeGaps`.
+        public var contextGaps: [Int32]?
+        public init(batch: Int, items: Int, blockLength: Int, contextTokens: [Int32], contextValid: [UInt8], decoderInputs: [Int32], targets: [Int32],
+                    contextGaps: [Int32]? = nil) {
             precondition(contextTokens.count == contextValid.count && contextTokens.count % (batch * items) == 0)
             precondition(decoderInputs.count == batch * items * blockLength && targets.count == decoderInputs.count)
+            precondition(contextGaps.map { $0.count == batch * items } ?? true, "one gap bucket per context position")
             (self.batch, self.items, self.blockLength) = (batch, items, blockLength)
             (self.contextTokens, self.contextValid, self.decoderInputs, self.targets) = (contextTokens, contextValid, decoderInputs, targets)
+            self.contextGaps = contextGaps
         }
     }
 
@@ -330,7 +351,7 @@ public final class Seq2Seq {
     public func sequenceLoss(_ g: Graph, _ batch: SequenceBatch) -> (total: Tensor, crossEntropy: Tensor) {
         precondition(config.architecture == .lazy, "sequence training needs the lazy decoder (an encoder sees the whole history)")
         let (memory, valid) = lazyContext(g, tokens: batch.contextTokens, valid: batch.contextValid, batch: batch.batch,
-                                          length: batch.contextTokens.count / batch.batch)
+                                          length: batch.contextTokens.count / batch.batch, gaps: batch.contextGaps)
         let (logits, balance) = decode(g, memory: memory, memoryValid: valid, inputs: batch.decoderInputs,
                                        batch: batch.batch, length: batch.blockLength, blocks: batch.items)
         let ce = g.crossEntropy(g.reshape(logits, [batch.targets.count, config.vocabulary]), targets: batch.targets)

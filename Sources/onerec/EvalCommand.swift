@@ -23,6 +23,7 @@ struct ExperimentOptions: ParsableArguments {
     @Option(help: "Generator decoder layers (1: chosen for the lazy model on ML-1M's validation items; either architecture).") var decoderLayers = 1
     @Option(help: "Generator layers over the history (encoder-decoder: its encoder's; lazy: causal self-attention over the item positions; default: the preset's, 2 and 0).") var contextLayers: Int?
     @Option(help: "Generator dropout (0.2: chosen on ML-1M's validation items).") var dropout: Float = 0.2
+    @Flag(help: "Lazy with --training sequences: each history item adds an embedding of its time gap to the item before it (log2 buckets of seconds).") var timeGaps = false
     @Option(help: "Lazy only: share of history items read without their item ID in training (as cold items are).") var itemDropout: Float = 0
     @Flag(help: "Generator output head tied to the token embeddings.") var tiedHead = false
     @Flag(inversion: .prefixedNo, help: "Lazy only: every decoder token adds the context's newest item, so the first code's query depends on the user (default: on for lazy).") var newestItemQuery: Bool?
@@ -86,6 +87,8 @@ struct ExperimentOptions: ParsableArguments {
         (config.generator.decoderLayers, config.generator.dropout) = (decoderLayers, dropout)
         guard (0..<1).contains(itemDropout) && (itemDropout == 0 || arch == .lazy) else { throw ValidationError("--item-dropout takes [0, 1) with --architecture lazy") }
         config.generator.itemDropout = itemDropout
+        guard !timeGaps || (arch == .lazy && mode == .sequences) else { throw ValidationError("--time-gaps needs --architecture lazy and --training sequences") }
+        config.generator.timeGaps = timeGaps
         guard config.generator.width % config.generator.heads == 0 else { throw ValidationError("--width must be a multiple of the \(config.generator.heads) heads") }
         guard (1...4).contains(levels) else { throw ValidationError("--levels takes 1...4") }
         guard (2...8192).contains(codesPerLevel ?? 2) else { throw ValidationError("--codes-per-level takes 2...8192") }
@@ -116,7 +119,7 @@ struct ExperimentOptions: ParsableArguments {
         let started = Date()
         let report = try RankingExperiment(config: config).run(on: events, name: name) { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
         let chosen = config.generator
-        let model = "\(preset) (width \(chosen.width), feed-forward \(chosen.feedForward), \(chosen.decoderLayers) decoder layers\(arch == .lazy && chosen.encoderLayers > 0 ? ", \(chosen.encoderLayers) context layers" : "")\(chosen.tiedHead ? ", tied head" : "")\(chosen.newestItemQuery ? ", newest-item query" : "")\(chosen.recencyBias ? ", recency bias" : "")\(chosen.dropout > 0 ? ", dropout \(chosen.dropout)" : "")\(chosen.itemDropout > 0 ? ", item dropout \(chosen.itemDropout)" : "")), \(arch.rawValue)\(mode == .sequences ? ", trained on sequences" : "")\(tiger ? ", TIGER-style" : "")\(itemIds > 0 ? ", item IDs >= \(itemIds)" : ""), history \(history)"
+        let model = "\(preset) (width \(chosen.width), feed-forward \(chosen.feedForward), \(chosen.decoderLayers) decoder layers\(arch == .lazy && chosen.encoderLayers > 0 ? ", \(chosen.encoderLayers) context layers" : "")\(chosen.tiedHead ? ", tied head" : "")\(chosen.newestItemQuery ? ", newest-item query" : "")\(chosen.recencyBias ? ", recency bias" : "")\(chosen.timeGaps ? ", time gaps" : "")\(chosen.dropout > 0 ? ", dropout \(chosen.dropout)" : "")\(chosen.itemDropout > 0 ? ", item dropout \(chosen.itemDropout)" : "")), \(arch.rawValue)\(mode == .sequences ? ", trained on sequences" : "")\(tiger ? ", TIGER-style" : "")\(itemIds > 0 ? ", item IDs >= \(itemIds)" : ""), history \(history)\(windows == .all ? ", all windows" : "")"
         for (split, result) in [("validation", report.validation)] + (report.test.map { [("test", $0)] } ?? []) {
             print("")
             print("\(name), leave-one-out, full ranking over unseen items, \((result.generator ?? result.sasrec)?.users ?? 0) users, \(split) items")

@@ -115,6 +115,38 @@ import Testing
     }
 }
 
+@Suite struct TimeGapRuleTests {
+    /// A log in which each user walks a ring of 100 items, one step after a gap of a minute and three after
+    /// a day (the gap before the current item sets the next): the lazy generator with time gaps recovers
+    /// the rule at the top of its list; without them it cannot tell the two next items apart.
+    @Test(arguments: [false, true])
+    func aRuleInTheTimeGapsNeedsThem(timeGaps: Bool) throws {
+        var text = "user,item,timestamp\n"
+        var rng = SplitMix64(seed: 12)
+        for user in 0..<300 {
+            var item = Int(rng.next() % 100), t = 1_700_000_000
+            for step in 0..<(12 + Int(rng.next() % 9)) {
+                let long = rng.next() % 2 == 0
+                if step > 0 { t += long ? 86_400 : 60 }
+                text += "u\(user),i\(item),\(t)\n"
+                item = (item + (long ? 3 : 1)) % 100
+            }
+        }
+        var c = RankingExperiment.Config()
+        c.generator = Seq2Seq.Config.preset("tiny", architecture: .lazy)!
+        c.generator.timeGaps = timeGaps
+        (c.training, c.sessionItems, c.models, c.itemIDMinimum) = (.sequences, 1, .generator, 5)
+        (c.generatorSteps, c.generatorBatch, c.generatorLearningRate, c.maxHistory, c.beam) = (600, 16, 3e-3, 8, 10)
+        let report = try RankingExperiment(config: c).run(on: try InteractionFile.parse(Data(text.utf8), name: "gaps"), name: "gaps") { _ in }
+        for m in [report.validation.generator, try #require(report.test).generator] {
+            let m = try #require(m)
+            #expect(m.users == 300)
+            print("time gaps \(timeGaps): \(m)")
+            if timeGaps { #expect(m.hitRate(1) >= 0.9, "\(m)") } else { #expect(m.hitRate(1) <= 0.6, "\(m)") }
+        }
+    }
+}
+
 @Suite struct AlignmentExperimentSmokeTests {
     /// The whole alignment report on a small world: it runs, and no model ever generates an item that does
     /// not exist or repeats one.

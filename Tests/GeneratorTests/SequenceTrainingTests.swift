@@ -44,6 +44,27 @@ import Testing
         #expect(abs(before - changedTarget) > 1e-4)
     }
 
+    /// With time gaps, each context position reads its own item's gap, and a block still reads nothing after
+    /// its position: a later item's gap changes no earlier block, an earlier one's does.
+    @Test func timeGapsReachTheirPositionsAndStayCausal() throws {
+        let book = try randomCodebook(items: 30, codes: 4, seed: 2)
+        let (tokenizer, plain) = tinyGenerator(book, architecture: .lazy, seed: 3, contextLength: 6, newestItemQuery: true, recencyBias: true)
+        var config = plain.config
+        config.timeGaps = true
+        let trainer = GeneratorTrainer(model: Seq2Seq(config: config, seed: 3), tokenizer: tokenizer, maxHistory: 6, sessionItems: 1)
+        let batch = trainer.sequenceBatch([[1, 2, 3, 4, 5, 6, 7, 8], [9, 10, 11]], gaps: [[0, 1, 2, 3, 4, 5, 6, 7], [0, 9, 30]])
+        // The first: its newest 7 items, the last only a target; the second: left-padded.
+        #expect(batch.contextGaps == [1, 2, 3, 4, 5, 6, 0, 0, 0, 0, 0, 9])
+        func loss(_ gaps: [Int32]) -> Float {
+            var b = trainer.sequenceBatch([[4, 11, 7, 20, 2, 9]], gaps: [gaps])
+            for i in b.targets.indices where i / b.blockLength > 1 { b.targets[i] = -1 }
+            return trainer.model.sequenceLoss(Graph(training: false), b).crossEntropy[0]
+        }
+        let before = loss([0, 5, 5, 5, 5, 5])
+        #expect(abs(before - loss([0, 5, 5, 20, 1, 5])) < 1e-6)  // items 3 and 4: after blocks 0 and 1
+        #expect(abs(before - loss([0, 20, 5, 5, 5, 5])) > 1e-4)  // item 1: block 1 reads it
+    }
+
     /// Sequences of different lengths share a batch, left-padded; training on them lowers the loss.
     @Test func learnsFromPaddedSequences() throws {
         let book = try randomCodebook(items: 30, codes: 4, seed: 2)
