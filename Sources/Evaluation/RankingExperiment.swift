@@ -46,8 +46,8 @@ public struct RankingExperiment {
         /// best measurement; stop after `generatorPatience` measurements in a row without a better one.
         public var generatorValidateEvery = 0
         public var generatorPatience = 3
-        /// Which part of each user's training sequence both models learn from.
-        public var windows = TrainingWindows.newest
+        /// Which part of each user's training sequence the generator learns from (sequence training).
+        public var generatorWindows = TrainingWindows.newest
         public var sasrec = SASRec.Config()
         /// At most this many SASRec epochs; the epoch kept is the one with the best validation NDCG@10
         /// among those measured (every `sasrecValidateEvery` epochs; 0: the last epoch, unmeasured).
@@ -61,6 +61,8 @@ public struct RankingExperiment {
         public var sasrecCosine = false
         /// SASRec's weights averaged as the generator's may be (`generatorAverage`), per batch.
         public var sasrecAverage: Float?
+        /// Which part of each user's training sequence SASRec learns from.
+        public var sasrecWindows = TrainingWindows.newest
         public var beam = 50
         /// Evaluate on at most this many users (all by default).
         public var maxUsers = Int.max
@@ -233,7 +235,7 @@ public struct RankingExperiment {
         // Each user's coded training items with their gap buckets (0 without timestamps).
         let coded = users.map { u in u.train.indices.filter { tokenizer.codebook.code(of: UInt64(u.train[$0])) != nil }
             .map { (item: UInt64(u.train[$0]), gap: u.gaps.isEmpty ? 0 : u.gaps[$0]) } }
-        let timed = config.training == .sequences ? coded.flatMap { config.windows.examples(of: $0, length: config.maxHistory) } : coded
+        let timed = config.training == .sequences ? coded.flatMap { config.generatorWindows.examples(of: $0, length: config.maxHistory) } : coded
         let sequences = timed.map { $0.map(\.item) }
         let gaps = config.generator.timeGaps ? timed.map { $0.map(\.gap) } : nil
         func accepted(_ u: Int, _ session: ArraySlice<UInt64>) -> Bool {
@@ -306,11 +308,12 @@ public struct RankingExperiment {
         (training.epochs, training.batch, training.learningRate, training.seed) = (config.sasrecEpochs, config.sasrecBatch, config.sasrecLearningRate, config.seed)
         (training.cosine, training.average) = (config.sasrecCosine, config.sasrecAverage)
         say("sasrec: \(model.parameters.count) parameters, up to \(config.sasrecEpochs) epochs"
+            + (config.sasrecWindows == .all ? " over every window of the training sequences" : "")
             + (config.sasrecValidateEvery > 0 ? ", the best on the validation items kept (measured every \(config.sasrecValidateEvery))" : ""))
         let start = Date()
         var measuring = 0.0
         var best = BestOnValidation(model.parameters, patience: config.sasrecPatience)
-        model.train(on: split.users.flatMap { config.windows.examples(of: $0.train, length: sc.maxLength) }, training) { epoch, loss in
+        model.train(on: split.users.flatMap { config.sasrecWindows.examples(of: $0.train, length: sc.maxLength) }, training) { epoch, loss in
             var line = String(format: "  epoch %d/%d  loss %.3f  %.0f s", epoch + 1, config.sasrecEpochs, loss, Date().timeIntervalSince(start) - measuring)
             defer { say(line) }
             guard config.sasrecValidateEvery > 0, (epoch + 1) % config.sasrecValidateEvery == 0 || epoch + 1 == config.sasrecEpochs else { return true }

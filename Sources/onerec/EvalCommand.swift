@@ -51,7 +51,8 @@ struct ExperimentOptions: ParsableArguments {
     @Option(help: "Measure SASRec on the validation items every this many epochs and keep its best epoch (0: keep the last).") var sasrecValidateEvery = 5
     @Option(help: "Stop SASRec after this many measurements in a row without a better validation NDCG@10.") var sasrecPatience = 3
     @Option(help: "History items the generator reads.") var history = 200
-    @Option(help: "Training sequences of both models (the generator's with --training sequences): newest (each user's newest items, as many as a model reads, plus one) or all (every user's whole sequence, cut into windows of that size).") var windows = "newest"
+    @Option(help: "The generator's training sequences (with --training sequences): newest (each user's newest items, as many as it reads, plus one) or all (every user's whole training sequence, cut into windows of that size).") var windows = "newest"
+    @Option(help: "SASRec's training sequences: newest or all (as --windows, with SASRec's length).") var sasrecWindows = "newest"
     @Option(help: "Items per training session (1 = next item only; default 1 with --training sequences, 5 with sessions).") var sessionItems: Int?
     @Option(help: "Train only on sessions with at least this many items.") var minSessionItems = 1
     @Option(help: "Train only on sessions with at least this many items rated 4 or more.") var minSessionPositives = 0
@@ -73,6 +74,8 @@ struct ExperimentOptions: ParsableArguments {
         }
         guard let which = RankingExperiment.Models(rawValue: models) else { throw ValidationError("--models takes both, generator or sasrec") }
         guard let windows = TrainingWindows(rawValue: windows) else { throw ValidationError("--windows takes newest or all") }
+        guard let sasrecWindows = TrainingWindows(rawValue: sasrecWindows) else { throw ValidationError("--sasrec-windows takes newest or all") }
+        guard windows == .newest || mode == .sequences else { throw ValidationError("--windows all needs --training sequences (sampled sessions read every position already)") }
         guard ["constant", "cosine"].contains(sasrecSchedule) else { throw ValidationError("--sasrec-schedule takes constant or cosine") }
         var config = RankingExperiment.Config()
         config.generator = size
@@ -100,7 +103,7 @@ struct ExperimentOptions: ParsableArguments {
         config.generatorAverage = average > 0 ? average : nil
         (config.sasrecEpochs, config.sasrecValidateEvery, config.sasrecPatience) = (sasrecEpochs, sasrecValidateEvery, sasrecPatience)
         config.maxHistory = history
-        config.windows = windows
+        (config.generatorWindows, config.sasrecWindows) = (windows, sasrecWindows)
         config.sessionItems = tiger ? 1 : sessionItems ?? (mode == .sequences ? 1 : 5)
         if tiger { (config.generator.experts, config.generator.topK) = (1, 1) }
         config.maxUsers = users
