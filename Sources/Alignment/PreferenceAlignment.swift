@@ -11,6 +11,8 @@ public struct PreferencePair: Sendable, Codable {
     public let chosenReward: Float, rejectedReward: Float
     /// The next-worst candidates after `rejected`, worst first: S-DPO's further negatives.
     public let moreRejected: [[UInt64]]
+    /// Each history item's `TimeGap` bucket, for a generator with time gaps (nil in pairs stored before them).
+    public var historyGaps: [Int32]? = nil
 }
 
 /// OneRec's iterative preference alignment: each round, for a sample of users, beam search proposes
@@ -50,14 +52,16 @@ public final class PreferenceAlignment {
         self.config = config
     }
 
-    /// Beam-searched candidates for each user's history, scored: (chosen, rejected) per user whose margin is enough.
-    public func pairs(users: [(user: UInt64, history: [UInt64])]) -> [PreferencePair] {
+    /// Beam-searched candidates for each user's history (and its gap buckets, for a generator with time
+    /// gaps), scored: (chosen, rejected) per user whose margin is enough.
+    public func pairs(users: [(user: UInt64, history: [UInt64], gaps: [Int32]?)]) -> [PreferencePair] {
         let model = trainer.model
         let decoder = SessionDecoder(model: model, weights: model.decodingWeights(), tokenizer: trainer.tokenizer)
         var out: [PreferencePair] = []
-        for (user, history) in users {
+        for (user, history, gaps) in users {
             let tokens = trainer.tokenizer.historyTokens(history[...], maxItems: trainer.maxHistory)
-            let sessions = decoder.generate(history: tokens, items: trainer.sessionItems, beam: config.candidates, excluded: Set(history)).sessions
+            let sessions = decoder.generate(history: tokens, gaps: trainer.contextGaps(gaps), items: trainer.sessionItems, beam: config.candidates,
+                                            excluded: Set(history)).sessions
             guard sessions.count >= 2 else { continue }
             let scores = reward.predict(RewardModel.Batch(histories: sessions.map { _ in history }, sessions: sessions.map(\.items)))
                 .map(weights.reward)
@@ -66,7 +70,7 @@ public final class PreferenceAlignment {
             guard scores[best] - scores[worst] >= config.minimumMargin, best != worst else { continue }
             let more = ascending.dropFirst().prefix(config.sdpoRejected - 1).filter { $0 != best }.map { sessions[$0].items }
             out.append(PreferencePair(round: round, user: user, history: history, chosen: sessions[best].items, rejected: sessions[worst].items,
-                                      chosenReward: scores[best], rejectedReward: scores[worst], moreRejected: more))
+                                      chosenReward: scores[best], rejectedReward: scores[worst], moreRejected: more, historyGaps: gaps))
         }
         return out
     }
@@ -95,10 +99,10 @@ public final class PreferenceAlignment {
             if case .sdpo = config.objective { k = config.sdpoRejected } else { k = 1 }
             let rejectedSessions = chosenPairs.flatMap { p -> [SessionExample] in
                 let negatives = [p.rejected] + p.moreRejected
-                return (0..<k).map { SessionExample(history: p.history, session: negatives[min($0, negatives.count - 1)]) }
+                return (0..<k).map { SessionExample(history: p.history, session: negatives[min($0, negatives.count - 1)], gaps: p.historyGaps) }
             }
             // Chosen sessions first, then the rejected ones (pair by pair), in one batch.
-            let both = trainer.batch(chosenPairs.map { SessionExample(history: $0.history, session: $0.chosen) } + rejectedSessions)
+            let both = trainer.batch(chosenPairs.map { SessionExample(history: $0.history, session: $0.chosen, gaps: $0.historyGaps) } + rejectedSessions)
             let referenceLogp = reference.sequenceLogProbabilities(Graph(training: false), both).values
             let g = Graph(seed: config.seed &+ UInt64(round * 100_000 + step))
             let logp = trainer.model.sequenceLogProbabilities(g, both)

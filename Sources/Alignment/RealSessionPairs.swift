@@ -15,7 +15,8 @@ public enum RealSessionPairs {
             }
             let (chosen, rejected) = previous.labels[0] > e.labels[0] ? (previous, e) : (e, previous)
             pairs.append(PreferencePair(round: round, user: e.user, history: previous.history, chosen: chosen.session, rejected: rejected.session,
-                                        chosenReward: chosen.labels[0], rejectedReward: rejected.labels[0], moreRejected: []))
+                                        chosenReward: chosen.labels[0], rejectedReward: rejected.labels[0], moreRejected: [],
+                                        historyGaps: previous.historyGaps))
             last[e.user] = nil  // both sessions are used: the next pair starts from the session after them
         }
         return pairs

@@ -9,10 +9,14 @@ public struct RewardExample: Sendable {
     public let labels: [Float]
     /// The session's items the user responded to positively, in order: the generator's target.
     public let positives: [UInt64]
+    /// Each history item's `TimeGap` bucket, where known (for a generator with time gaps).
+    public let historyGaps: [Int32]?
 
-    public init(user: UInt64, history: [UInt64], session: [UInt64], labels: [Float], positives: [UInt64]) {
+    public init(user: UInt64, history: [UInt64], session: [UInt64], labels: [Float], positives: [UInt64], historyGaps: [Int32]? = nil) {
         precondition(labels.count == 4, "one label per tower")
+        precondition(historyGaps.map { $0.count == history.count } ?? true, "one gap bucket per history item")
         (self.user, self.history, self.session, self.labels, self.positives) = (user, history, session, labels, positives)
+        self.historyGaps = historyGaps
     }
 
     /// Session watch time at which the swt label is 0.5.

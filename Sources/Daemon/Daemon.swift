@@ -191,6 +191,7 @@ public enum Daemon {
         var c = LearnerConfig()
         c.generator = Seq2Seq.Config.preset(settings.trainerPreset, architecture: Seq2Seq.Architecture(rawValue: settings.trainerArchitecture)!)!
         c.itemIDs = settings.trainerItemIDs  // read by a lazy generator only (`Learner.tokenizer`)
+        c.generator.timeGaps = settings.trainerTimeGaps
         c.minimumSessions = settings.minimumSessions
         c.publishEverySteps = settings.publishEverySteps
         c.checkpointEverySteps = settings.checkpointEverySteps

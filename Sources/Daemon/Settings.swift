@@ -39,6 +39,7 @@ import SystemPackage
 /// | `trainer.enabled` | bool | `true` | run the background trainer and alignment |
 /// | `trainer.preset` | string | `small` | generator size: tiny, small, base |
 /// | `trainer.architecture` | string | `lazy` | generator architecture: lazy (V2's lazy decoder-only) or encoder-decoder (V1) |
+/// | `trainer.timeGaps` | bool | `false` | lazy generator: each history item adds an embedding of its time gap to the positive before it |
 /// | `trainer.itemIDs` | int | `20000` | lazy generator: item-ID rows for the first this many items in coding order (0: items are their codes alone) |
 /// | `trainer.minimumSessions` | int | `100` | training sessions before the first step |
 /// | `trainer.publishEverySteps` | int | `200` | steps between served versions |
@@ -87,6 +88,7 @@ public struct DaemonSettings: Sendable, Equatable {
     public var trainerPreset: String
     public var trainerArchitecture: String
     public var trainerItemIDs: Int
+    public var trainerTimeGaps: Bool
     public var minimumSessions: Int
     public var publishEverySteps: Int
     public var checkpointEverySteps: Int
@@ -133,6 +135,7 @@ public struct DaemonSettings: Sendable, Equatable {
         trainerPreset = config.string(forKey: "trainer.preset", default: "small")
         trainerArchitecture = config.string(forKey: "trainer.architecture", default: "lazy")
         trainerItemIDs = config.int(forKey: "trainer.itemIDs", default: 20_000)
+        trainerTimeGaps = config.bool(forKey: "trainer.timeGaps", default: false)
         minimumSessions = config.int(forKey: "trainer.minimumSessions", default: 100)
         publishEverySteps = config.int(forKey: "trainer.publishEverySteps", default: 200)
         checkpointEverySteps = config.int(forKey: "trainer.checkpointEverySteps", default: 200)
@@ -179,6 +182,7 @@ public struct DaemonSettings: Sendable, Equatable {
         guard Seq2Seq.Architecture(rawValue: trainerArchitecture) != nil else {
             throw fail("trainer.architecture", "\(trainerArchitecture) is not encoder-decoder or lazy")
         }
+        guard !trainerTimeGaps || trainerArchitecture == "lazy" else { throw fail("trainer.timeGaps", "needs trainer.architecture lazy") }
         guard (0...10_000_000).contains(trainerItemIDs) else { throw fail("trainer.itemIDs", "\(trainerItemIDs) is not in 0...10000000") }
         guard minimumSessions >= 1, publishEverySteps >= 1, checkpointEverySteps >= 1 else {
             throw fail("trainer.minimumSessions/publishEverySteps/checkpointEverySteps", "must be at least 1")
@@ -199,7 +203,7 @@ public struct DaemonSettings: Sendable, Equatable {
             "kafka.properties": kafkaProperties.keys.sorted().joined(separator: ","), "kafka.idleCheckMilliseconds": "\(kafkaIdleCheckMilliseconds)",
             "compute.threads": "\(computeThreads)", "log.level": logLevel,
             "serving": "beam \(servingBeam), \(decodeWorkers) decode workers, queue \(queueLimit), answers kept \(answersWindowHours) h",
-            "trainer": trainerEnabled ? "\(trainerPreset) \(trainerArchitecture), publish every \(publishEverySteps) steps" : "off",
+            "trainer": trainerEnabled ? "\(trainerPreset) \(trainerArchitecture)\(trainerTimeGaps ? " with time gaps" : ""), publish every \(publishEverySteps) steps" : "off",
             "alignment": (alignmentInterval > 0 ? "every \(alignmentInterval) s" : "on request") + ", pairs from \(alignmentPairs)",
             "canary": "share \(canary.share), \(canary.sessions) sessions an arm, false promotions \(canary.falsePromotionRate), at most \(canary.maxHours) h"
                 + (canaryAfterAlignment ? ", after each alignment round" : ""),

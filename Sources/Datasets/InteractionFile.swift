@@ -4,7 +4,7 @@ import Foundation
 /// one, else a comma): a header naming the columns, then one interaction per row. Columns (names are
 /// matched without case, a `:type` suffix as in RecBole's atomic files is ignored):
 /// - user: `user`, `user_id`, `userid`; item: `item`, `item_id`, `itemid`, `movie_id`, `movieid`;
-///   time: `timestamp`, `time`, `ts` (a number, seconds or milliseconds: only the order matters; fractions are dropped);
+///   time: `timestamp`, `time`, `ts` (a number: seconds, which `--time-gaps` reads; milliseconds order the events as well; fractions are dropped);
 /// - optional: `rating` (a number; rows keep it), or `positive` / `label` (1 or 0, true or false: rows
 ///   with 0 are not interactions and are dropped). Without either, every row is an interaction rated 5.
 /// Other columns are ignored; fields are not quoted. A row with the wrong number of fields, an empty id

@@ -5,6 +5,7 @@ public struct InteractionLog: Sendable {
         public let user: Int32
         public let item: Int32
         public let rating: Float
+        /// Seconds (time gaps read them so; any unit orders the events).
         public let timestamp: Int64
     }
 

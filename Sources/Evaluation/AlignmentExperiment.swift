@@ -237,7 +237,10 @@ public struct AlignmentExperiment {
             let start = Date()
             let pairs = realSessions
                 ? (0..<min(users, logged.count)).map { _ in logged[Int(rng.next() % UInt64(logged.count))] }
-                : alignment.pairs(users: (0..<users).map { _ in setup.trainHistories[Int(rng.next() % UInt64(setup.trainHistories.count))] })
+                : alignment.pairs(users: (0..<users).map { _ in
+                    let (user, history) = setup.trainHistories[Int(rng.next() % UInt64(setup.trainHistories.count))]
+                    return (user, history, nil)
+                })
             // Without pairs (every user's candidates scored alike) the round trains nothing.
             let stats = pairs.isEmpty ? nil : alignment.train(pairs: pairs, realSessions: setup.realSessions)
             let seconds = Date().timeIntervalSince(start)

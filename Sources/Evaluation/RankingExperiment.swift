@@ -258,7 +258,7 @@ public struct RankingExperiment {
                 let s = sequences[u]
                 let t = 1 + Int(rng.next() % UInt64(s.count - 1))
                 let session = s[t..<min(s.count, t + config.sessionItems)]
-                if accepted(u, session) { batch.append(SessionExample(history: Array(s[..<t]), session: Array(session))) }
+                if accepted(u, session) { batch.append(SessionExample(history: Array(s[..<t]), session: Array(session), gaps: gaps.map { Array($0[u][..<t]) })) }
             }
             return batch
         }

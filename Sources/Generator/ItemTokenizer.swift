@@ -79,6 +79,13 @@ public struct ItemTokenizer: Sendable {
         return code.enumerated().map { token(level: $0.offset, code: $0.element) }
     }
 
+    /// The items of `history` this codebook has codes for, with their gap buckets (if any) kept beside them.
+    public func coded(_ history: [UInt64], gaps: [Int32]?) -> (history: [UInt64], gaps: [Int32]?) {
+        precondition(gaps.map { $0.count == history.count } ?? true, "one gap bucket per history item")
+        let kept = history.indices.filter { codebook.code(of: history[$0]) != nil }
+        return (kept.map { history[$0] }, gaps.map { g in kept.map { g[$0] } })
+    }
+
     /// The last `maxItems` items of `history` (oldest first) as context tokens: codes, then the item's
     /// token or [SEP], for each item.
     public func historyTokens(_ history: ArraySlice<UInt64>, maxItems: Int) -> [Int32] {

@@ -35,8 +35,12 @@ extension Learner {
             throw LearnerError("too few users with history to align (\(histories.count))")
         }
         for i in stride(from: pool.count - 1, to: 0, by: -1) { pool.swapAt(i, Int(examples.rng.next() % UInt64(i + 1))) }
-        let coded = { (items: [UInt64]) in items.filter { codebook.code(of: $0) != nil } }
-        let sample = pool.prefix(wanted).map { (user: $0, history: coded(histories[$0]!)) }.filter { !$0.history.isEmpty }
+        let tokenizer = self.tokenizer(codebook)
+        let gaps = feed.historyGaps
+        let sample = pool.prefix(wanted).map { user in
+            let (history, g) = tokenizer.coded(histories[user]!, gaps: gaps[user])
+            return (user: user, history: history, gaps: g)
+        }.filter { !$0.history.isEmpty }
 
         let policy = GeneratorTrainer(model: trainer.model.copy(), tokenizer: trainer.tokenizer, maxHistory: config.maxHistory,
                                       sessionItems: config.sessionItems, optimizer: {
@@ -63,12 +67,12 @@ extension Learner {
             for i in stride(from: logged.count - 1, to: 0, by: -1) { logged.swapAt(i, Int(examples.rng.next() % UInt64(i + 1))) }
             pairs = Array(logged.prefix(sample.count))
         }
-        let evaluation = heldOut.map { (user: $0, history: histories[$0]!) }
+        let evaluation = heldOut.map { (user: $0, history: histories[$0]!, gaps: gaps[$0]) }
         let before = evaluate(trainer.model, users: evaluation)
         var round = AlignmentRound(id: id, reason: reason, startedAt: started.timeIntervalSince1970, users: sample.count, pairs: pairs.count,
                                    rewardBefore: before.reward, trueWatchBefore: before.trueWatch)
         round.pairSource = settings.pairs.rawValue
-        let real = examples.sessionBatch(max(256, config.batch), codedBy: codebook)
+        let real = examples.sessionBatch(max(256, config.batch), codedBy: tokenizer)
         if pairs.isEmpty || real.isEmpty {
             round.note = !pairs.isEmpty ? "no coded training sessions"
                 : settings.pairs == .realSessions ? "no preference pairs (no user's consecutive sessions differ enough in watch time)"
@@ -113,15 +117,16 @@ extension Learner {
 
     /// Mean reward-model reward (and true watch time in seconds, on the simulator) of each user's top
     /// generated session.
-    func evaluate(_ model: Seq2Seq, users: [(user: UInt64, history: [UInt64])]) -> (reward: Double, trueWatch: Double?) {
+    func evaluate(_ model: Seq2Seq, users: [(user: UInt64, history: [UInt64], gaps: [Int32]?)]) -> (reward: Double, trueWatch: Double?) {
         guard let codebook, let reward = models?.reward else { return (0, nil) }
         let tokenizer = self.tokenizer(codebook)
         let decoder = SessionDecoder(model: model, weights: model.decodingWeights(), tokenizer: tokenizer)
         var total = 0.0, watch = 0.0
-        for (user, history) in users {
-            let coded = history.filter { codebook.code(of: $0) != nil }
-            let sessions = decoder.generate(history: tokenizer.historyTokens(coded[...], maxItems: config.maxHistory), items: config.sessionItems,
-                                            beam: config.alignment.evaluationBeam, excluded: Set(history)).sessions
+        for (user, history, gaps) in users {
+            let (coded, codedGaps) = tokenizer.coded(history, gaps: gaps)
+            let sessions = decoder.generate(history: tokenizer.historyTokens(coded[...], maxItems: config.maxHistory),
+                                            gaps: model.config.timeGaps ? codedGaps.map { Array($0.suffix(config.maxHistory)) } : nil,
+                                            items: config.sessionItems, beam: config.alignment.evaluationBeam, excluded: Set(history)).sessions
             guard let top = sessions.first else { continue }
             total += Double(RewardWeights().reward(reward.predict(RewardModel.Batch(histories: [history], sessions: [top.items]))[0]))
             if let trueWatch { watch += trueWatch(user, top.items) / 1000 }

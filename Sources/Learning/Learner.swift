@@ -153,7 +153,7 @@ public final class Learner {
 
     private func trainStep(_ models: OnlineTrainer) throws {
         guard let codebook else { return }
-        let batch = examples.sessionBatch(config.batch, codedBy: codebook)
+        let batch = examples.sessionBatch(config.batch, codedBy: tokenizer(codebook))
         guard !batch.isEmpty else { return }
         let step = try models.step(batch) { examples.outcomes.count > 0 ? examples.outcomeBatch(64) : [] }
         let done = step.done

@@ -24,6 +24,8 @@ final class LogFeed {
 
     /// Each user's positive items so far, oldest first (capped).
     var histories: [UInt64: [UInt64]] { assembler.histories }
+    /// Each user's history items' `TimeGap` buckets, beside `histories`.
+    var historyGaps: [UInt64: [Int32]] { assembler.historyGaps }
 
     /// Reads up to `limit` log entries after the watermark: how many there were, and the sessions they
     /// completed.

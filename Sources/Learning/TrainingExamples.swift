@@ -25,19 +25,22 @@ struct TrainingExamples {
         let shown = Array(session.events.prefix(sessionItems))
         let target = session.events.filter(\.isPositive).map(\.itemID)
         outcomes.append(RewardExample(user: session.user, history: session.history, session: shown.map(\.itemID),
-                                      labels: RewardExample.labels(of: shown), positives: target))
-        if !target.isEmpty && !session.history.isEmpty { sessions.append(SessionExample(history: session.history, session: target)) }
+                                      labels: RewardExample.labels(of: shown), positives: target, historyGaps: session.historyGaps))
+        if !target.isEmpty && !session.history.isEmpty {
+            sessions.append(SessionExample(history: session.history, session: target, gaps: session.historyGaps))
+        }
     }
 
     /// The logged sessions kept, oldest first (what real-session preference pairs are made of).
     var loggedSessions: [RewardExample] { (0..<outcomes.count).reversed().map { outcomes.newest($0) } }
 
-    /// `count` generator examples restricted to the items `codebook` has codes for (an item without an
+    /// `count` generator examples restricted to the items `tokenizer` has codes for (an item without an
     /// embedding has none), dropping those left without history or target.
-    mutating func sessionBatch(_ count: Int, codedBy codebook: Codebook) -> [SessionExample] {
+    mutating func sessionBatch(_ count: Int, codedBy tokenizer: ItemTokenizer) -> [SessionExample] {
         sessions.sample(count, freshShare: freshShare, window: freshWindow, rng: &rng).compactMap { e in
-            let history = e.history.filter { codebook.code(of: $0) != nil }, session = e.session.filter { codebook.code(of: $0) != nil }
-            return history.isEmpty || session.isEmpty ? nil : SessionExample(history: history, session: session)
+            let (history, gaps) = tokenizer.coded(e.history, gaps: e.gaps)
+            let session = e.session.filter { tokenizer.codebook.code(of: $0) != nil }
+            return history.isEmpty || session.isEmpty ? nil : SessionExample(history: history, session: session, gaps: gaps)
         }
     }
 

@@ -196,12 +196,15 @@ public final class Seq2Seq {
         public var encoderValid: [UInt8]
         public var decoderInputs: [Int32]
         public var targets: [Int32]
+        /// For a model with `timeGaps`: each context position's `TimeGap` bucket (B * encoderLength / (L + 1)).
+        public var encoderGaps: [Int32]?
         public init(batch: Int, encoderLength: Int, decoderLength: Int, encoderTokens: [Int32], encoderValid: [UInt8],
-                    decoderInputs: [Int32], targets: [Int32]) {
+                    decoderInputs: [Int32], targets: [Int32], encoderGaps: [Int32]? = nil) {
             precondition(encoderTokens.count == batch * encoderLength && encoderValid.count == encoderTokens.count)
             precondition(decoderInputs.count == batch * decoderLength && targets.count == decoderInputs.count)
             (self.batch, self.encoderLength, self.decoderLength) = (batch, encoderLength, decoderLength)
             (self.encoderTokens, self.encoderValid, self.decoderInputs, self.targets) = (encoderTokens, encoderValid, decoderInputs, targets)
+            self.encoderGaps = encoderGaps
         }
     }
 
@@ -362,7 +365,8 @@ public final class Seq2Seq {
     /// Each example's summed log-probability of its targets (B), with gradients: what preference
     /// objectives compare between chosen and rejected sessions.
     public func sequenceLogProbabilities(_ g: Graph, _ batch: Batch) -> Tensor {
-        let (memory, valid) = context(g, tokens: batch.encoderTokens, valid: batch.encoderValid, batch: batch.batch, length: batch.encoderLength)
+        let (memory, valid) = context(g, tokens: batch.encoderTokens, valid: batch.encoderValid, batch: batch.batch, length: batch.encoderLength,
+                                      gaps: batch.encoderGaps)
         let (logits, _) = decode(g, memory: memory, memoryValid: valid, inputs: batch.decoderInputs,
                                  batch: batch.batch, length: batch.decoderLength)
         let perToken = g.targetLogProbabilities(g.reshape(logits, [batch.batch * batch.decoderLength, config.vocabulary]), targets: batch.targets)
@@ -379,7 +383,8 @@ public final class Seq2Seq {
     /// Next-token cross-entropy over the batch's targets plus `balanceWeight` times the balance loss.
     /// Returns the total (to back-propagate) and the cross-entropy alone (to report).
     public func loss(_ g: Graph, _ batch: Batch) -> (total: Tensor, crossEntropy: Tensor) {
-        let (memory, valid) = context(g, tokens: batch.encoderTokens, valid: batch.encoderValid, batch: batch.batch, length: batch.encoderLength)
+        let (memory, valid) = context(g, tokens: batch.encoderTokens, valid: batch.encoderValid, batch: batch.batch, length: batch.encoderLength,
+                                      gaps: batch.encoderGaps)
         let (logits, balance) = decode(g, memory: memory, memoryValid: valid, inputs: batch.decoderInputs,
                                        batch: batch.batch, length: batch.decoderLength)
         let ce = g.crossEntropy(g.reshape(logits, [batch.batch * batch.decoderLength, config.vocabulary]), targets: batch.targets)

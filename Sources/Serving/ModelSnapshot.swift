@@ -28,11 +28,14 @@ public final class ModelSnapshot: Sendable {
     }
 
     /// Beam-searched sessions of `items` items for a history (oldest first), none of them in `excluded`.
-    /// Items without a code in this version are left out of the history.
-    public func generate(history: [UInt64], items: Int, beam: Int, excluded: Set<UInt64>) -> SessionDecoder.Result {
-        let coded = history.filter { tokenizer.codebook.code(of: $0) != nil }
-        return decoder.generate(history: tokenizer.historyTokens(coded[...], maxItems: info.maxHistory), items: items, beam: beam,
-                                excluded: excluded)
+    /// Items without a code in this version are left out of the history. `times` (each history item's time
+    /// in milliseconds) give a version with time gaps its gaps; other versions ignore them.
+    public func generate(history: [UInt64], times: [Int64], items: Int, beam: Int, excluded: Set<UInt64>) -> SessionDecoder.Result {
+        precondition(times.count == history.count, "one time per history item")
+        let timed = info.config.timeGaps
+        let (coded, gaps) = tokenizer.coded(history, gaps: timed ? TimeGap.buckets(timestamps: times.map { $0 / 1000 }) : nil)
+        return decoder.generate(history: tokenizer.historyTokens(coded[...], maxItems: info.maxHistory),
+                                gaps: gaps.map { Array($0.suffix(info.maxHistory)) }, items: items, beam: beam, excluded: excluded)
     }
 
     /// The parameters, for writing this version to disk.

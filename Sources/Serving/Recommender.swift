@@ -75,7 +75,8 @@ public final class Recommender: Sendable {
         precondition((1...config.maxCount).contains(count), "count is checked by the caller")
         let recent = try history.history(user: user, limit: config.recentInteractions)
         let seen = Set(recent.map(\.itemID))
-        let positives = recent.filter(\.positive).map(\.itemID)
+        let positive = recent.filter(\.positive)
+        let (positives, times) = (positive.map(\.itemID), positive.map(\.timestampMs))
         guard let promoted = registry.snapshot, !positives.isEmpty else {
             return (Recommendation(requestID: requestIDs.next(), user: user, items: popular.top(count, excluding: seen), source: .popular,
                                    modelVersion: nil, logProbability: nil), nil)
@@ -84,7 +85,7 @@ public final class Recommender: Sendable {
         let candidate = canary?.canary.servesCandidate(user: user) == true
         let snapshot = candidate ? canary!.snapshot : promoted
         let beam = config.beam
-        let best = try await pool.run { snapshot.generate(history: positives, items: count, beam: beam, excluded: seen).sessions.first }
+        let best = try await pool.run { snapshot.generate(history: positives, times: times, items: count, beam: beam, excluded: seen).sessions.first }
         var items = best?.items ?? []
         if items.count < count { items += popular.top(count - items.count, excluding: seen.union(items)) }
         return (Recommendation(requestID: requestIDs.next(), user: user, items: items, source: .generator, modelVersion: snapshot.version,

@@ -184,16 +184,21 @@ public final class HistoryStore: Sendable {
         public let itemID: UInt64
         /// `InteractionEvent.isPositive` when it was stored.
         public let positive: Bool
-        public init(itemID: UInt64, positive: Bool) { (self.itemID, self.positive) = (itemID, positive) }
+        /// The event's time (milliseconds since the epoch).
+        public let timestampMs: Int64
+        public init(itemID: UInt64, positive: Bool, timestampMs: Int64) {
+            (self.itemID, self.positive, self.timestampMs) = (itemID, positive, timestampMs)
+        }
     }
 
     /// A user's interactions, oldest first (the newest `limit` of them), from the history index alone.
     public func history(user: UInt64, limit: Int = .max) throws -> [Interacted] {
         try environment.read { txn in
             var found: [Interacted] = []
-            try txn.scan(history, from: KeyBuilder.key(user), to: KeyBuilder.key(user + 1), reverse: true) { _, value in
-                var r = KeyReader(value)
-                found.append(Interacted(itemID: r.read(UInt64.self), positive: r.read(UInt8.self) & 1 != 0))
+            try txn.scan(history, from: KeyBuilder.key(user), to: KeyBuilder.key(user + 1), reverse: true) { key, value in
+                var k = KeyReader(key), r = KeyReader(value)
+                _ = k.read(UInt64.self)
+                found.append(Interacted(itemID: r.read(UInt64.self), positive: r.read(UInt8.self) & 1 != 0, timestampMs: k.read(Int64.self)))
                 return found.count < limit
             }
             return found.reversed()
@@ -207,7 +212,7 @@ public final class HistoryStore: Sendable {
             try txn.scan(history) { key, value in
                 var k = KeyReader(key), r = KeyReader(value)
                 let (user, time) = (k.read(UInt64.self), k.read(Int64.self))
-                try body(user, time, Interacted(itemID: r.read(UInt64.self), positive: r.read(UInt8.self) & 1 != 0))
+                try body(user, time, Interacted(itemID: r.read(UInt64.self), positive: r.read(UInt8.self) & 1 != 0, timestampMs: time))
                 return true
             }
         }

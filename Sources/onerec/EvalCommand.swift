@@ -23,7 +23,7 @@ struct ExperimentOptions: ParsableArguments {
     @Option(help: "Generator decoder layers (1: chosen for the lazy model on ML-1M's validation items; either architecture).") var decoderLayers = 1
     @Option(help: "Generator layers over the history (encoder-decoder: its encoder's; lazy: causal self-attention over the item positions; default: the preset's, 2 and 0).") var contextLayers: Int?
     @Option(help: "Generator dropout (0.2: chosen on ML-1M's validation items).") var dropout: Float = 0.2
-    @Flag(help: "Lazy with --training sequences: each history item adds an embedding of its time gap to the item before it (log2 buckets of seconds).") var timeGaps = false
+    @Flag(help: "Lazy only: each history item adds an embedding of its time gap to the item before it (log2 buckets of seconds).") var timeGaps = false
     @Option(help: "Lazy only: share of history items read without their item ID in training (as cold items are).") var itemDropout: Float = 0
     @Flag(help: "Generator output head tied to the token embeddings.") var tiedHead = false
     @Flag(inversion: .prefixedNo, help: "Lazy only: every decoder token adds the context's newest item, so the first code's query depends on the user (default: on for lazy).") var newestItemQuery: Bool?
@@ -90,7 +90,7 @@ struct ExperimentOptions: ParsableArguments {
         (config.generator.decoderLayers, config.generator.dropout) = (decoderLayers, dropout)
         guard (0..<1).contains(itemDropout) && (itemDropout == 0 || arch == .lazy) else { throw ValidationError("--item-dropout takes [0, 1) with --architecture lazy") }
         config.generator.itemDropout = itemDropout
-        guard !timeGaps || (arch == .lazy && mode == .sequences) else { throw ValidationError("--time-gaps needs --architecture lazy and --training sequences") }
+        guard !timeGaps || arch == .lazy else { throw ValidationError("--time-gaps needs --architecture lazy") }
         config.generator.timeGaps = timeGaps
         guard config.generator.width % config.generator.heads == 0 else { throw ValidationError("--width must be a multiple of the \(config.generator.heads) heads") }
         guard (1...4).contains(levels) else { throw ValidationError("--levels takes 1...4") }
@@ -180,7 +180,7 @@ struct EvalStore: ParsableCommand {
         let store = try OpenStore.readOnly(path: path).history()
         var events = InteractionLog()
         try store.forEachInteraction { user, timestampMs, interacted in
-            if interacted.positive { events.append(user: "\(user)", item: "\(interacted.itemID)", rating: 5, timestamp: timestampMs) }
+            if interacted.positive { events.append(user: "\(user)", item: "\(interacted.itemID)", rating: 5, timestamp: timestampMs / 1000) }
         }
         guard !events.events.isEmpty else { throw CommandError("the store at \(path) holds no positive interactions yet") }
         try options.run(on: events, name: path)

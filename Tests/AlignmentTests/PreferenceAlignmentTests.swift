@@ -32,7 +32,7 @@ import Testing
         config.batch = 8
         let alignment = PreferenceAlignment(trainer: trainer, reward: reward, config: config)
         let histories = (0..<12).map { _ in (0..<3).map { _ in rng.next() % UInt64(n) } }
-        let pairs = alignment.pairs(users: histories.enumerated().map { (user: UInt64($0.offset), history: $0.element) })
+        let pairs = alignment.pairs(users: histories.enumerated().map { (user: UInt64($0.offset), history: $0.element, gaps: nil) })
         #expect(pairs.count == 12)
         #expect(pairs.allSatisfy { $0.chosenReward >= $0.rejectedReward && $0.chosen != $0.rejected && $0.round == 0 })
         #expect(pairs.map(\.user) == (0..<12).map { UInt64($0) })

@@ -38,6 +38,17 @@ func interaction(_ user: UInt64, _ item: UInt64, request: String, position: Int,
         #expect(user1.events.map(\.itemID) == [13, 14] && user1.history == [10, 12])
         #expect(a.histories[1] == [10, 12, 13, 14])
     }
+
+    /// Each history item keeps its gap to the positive before it (in `TimeGap` buckets), through the cap.
+    @Test func historiesKeepTheirTimeGaps() {
+        var a = SessionAssembler(sessionItems: 2, historyCap: 3)
+        _ = a.add([interaction(1, 10, request: "a", position: 0, at: 0), interaction(1, 11, request: "a", position: 1, at: 1_000)])
+        let done = a.add([interaction(1, 12, request: "b", position: 0, at: 61_000), interaction(1, 13, request: "b", position: 1, at: 86_461_000)])
+        #expect(done[0].history == [10, 11] && done[0].historyGaps == [0, TimeGap.bucket(seconds: 1)])
+        // 60 s, then a day; the cap drops item 10, and item 11 keeps its gap.
+        #expect(a.histories[1] == [11, 12, 13])
+        #expect(a.historyGaps[1] == [2, TimeGap.bucket(seconds: 60), TimeGap.bucket(seconds: 86_400)])
+    }
 }
 
 @Suite struct ReplayBufferTests {
@@ -107,14 +118,15 @@ func interaction(_ user: UInt64, _ item: UInt64, request: String, position: Int,
         return c
     }
 
-    /// Either architecture: trained, published to the model store, aligned (beam search, DPO against a
-    /// frozen copy), checkpointed and resumed.
-    @Test(arguments: Seq2Seq.Architecture.allCases)
-    func trainsPublishesAlignsAndResumes(architecture: Seq2Seq.Architecture) throws {
+    /// Either architecture, and the lazy one with time gaps: trained, published to the model store, aligned
+    /// (beam search, DPO against a frozen copy), checkpointed and resumed.
+    @Test(arguments: [(Seq2Seq.Architecture.encoderDecoder, false), (.lazy, false), (.lazy, true)])
+    func trainsPublishesAlignsAndResumes(architecture: Seq2Seq.Architecture, timeGaps: Bool) throws {
         let s = try Setup()
         defer { s.dir.cleanup() }
         var config = Self.config
         config.generator = Seq2Seq.Config.preset("tiny", architecture: architecture)!
+        config.generator.timeGaps = timeGaps
         let learner = try s.learner(config)
         try learner.start()
         var status = learner.status.snapshot
@@ -131,6 +143,11 @@ func interaction(_ user: UInt64, _ item: UInt64, request: String, position: Int,
         // Versions 1-3 were published (steps 40, 80, 120) and the newest serves.
         let registry = try ModelRegistry(store: s.store, directory: s.dir.path + "/models", logger: Logger(label: "test"))
         #expect(try registry.promotedStack() == [1, 2, 3])
+        // A version reads time gaps as it was trained: serving gives it the history's times.
+        let served = try registry.load(version: 3)
+        #expect(served.info.config.timeGaps == timeGaps)
+        let answer = served.generate(history: [1, 2, 3], times: [0, 1_000, 90_000_000], items: 2, beam: 4, excluded: [1, 2, 3])
+        #expect(answer.sessions.first?.items.count == 2)
 
         let round = try learner.align(reason: "operator")
         #expect(round.id == 1 && round.pairs > 0 && round.users >= 16)

@@ -64,8 +64,8 @@ struct Fixture: Sendable {
         let again = try ModelRegistry(store: f.store, directory: f.dir.path + "/models", logger: Logger(label: "test"))
         let restored = try #require(try again.restore())
         #expect(restored.version == 2)
-        let a = f.registry.snapshot!.generate(history: [1, 2, 3], items: 3, beam: 4, excluded: [1, 2, 3])
-        let b = restored.generate(history: [1, 2, 3], items: 3, beam: 4, excluded: [1, 2, 3])
+        let a = f.registry.snapshot!.generate(history: [1, 2, 3], times: [0, 1_000, 2_000], items: 3, beam: 4, excluded: [1, 2, 3])
+        let b = restored.generate(history: [1, 2, 3], times: [0, 1_000, 2_000], items: 3, beam: 4, excluded: [1, 2, 3])
         #expect(a.sessions == b.sessions)
     }
 

@@ -16,7 +16,9 @@ import Testing
         #expect(again.stored == 5 && again.duplicates == 5)
         #expect(try store.offsets(topic: "t", partitions: [0, 1, 2]) == [0: 5, 1: 9])  // offsets never move back
         // User 1's events are 1, 3, ..., 13, in time order; item i % 50, positive (watched 1 of 2 s).
-        #expect(try store.history(user: 1) == [1, 3, 5, 7, 9, 11, 13].map { HistoryStore.Interacted(itemID: $0, positive: true) })
+        #expect(try store.history(user: 1) == [1, 3, 5, 7, 9, 11, 13].map {
+            HistoryStore.Interacted(itemID: $0, positive: true, timestampMs: 1_767_225_600_000 + Int64($0) * 1000)
+        })
         #expect(try store.history(user: 1, limit: 2).map(\.itemID) == [11, 13])
         #expect(try store.counts().interactions == 15)
         var skipped = InteractionEvent(eventID: "skip", userID: 9, itemID: 7, timestampMs: 1_767_225_600_000, requestID: "r", position: 0,
@@ -25,7 +27,8 @@ import Testing
         skipped.eventID = "like"
         (skipped.like, skipped.timestampMs) = (true, 1_767_225_601_000)
         try store.apply([.interaction(skipped)], offsets: [:])
-        #expect(try store.history(user: 9) == [.init(itemID: 7, positive: false), .init(itemID: 7, positive: true)])
+        #expect(try store.history(user: 9) == [.init(itemID: 7, positive: false, timestampMs: 1_767_225_600_000),
+                                               .init(itemID: 7, positive: true, timestampMs: 1_767_225_601_000)])
     }
 
     /// Ids are recorded in the index's order, not the batch's; still, of two arrivals of one id in a batch
