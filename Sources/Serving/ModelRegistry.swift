@@ -184,7 +184,15 @@ public final class ModelRegistry: Sendable {
     /// Reads a version back: its record, its file (checksummed) and its codebook. Throws on any damage.
     public func load(version: UInt32) throws -> ModelSnapshot {
         guard let info = try records.info(version: version) else { throw ModelStoreError("no model version \(version)") }
-        let (tensors, metadata) = try Safetensors.load(path(version))
+        guard FileManager.default.fileExists(atPath: path(version)) else {
+            throw ModelStoreError("model version \(version)'s file was deleted: only promoted versions and the newest \(keep) keep their files")
+        }
+        let tensors: [String: Tensor], metadata: [String: String]
+        do {
+            (tensors, metadata) = try Safetensors.load(path(version))
+        } catch {
+            throw ModelStoreError("model version \(version): \(error)")
+        }
         guard metadata["format"] == "onerec.model", metadata["version"] == "\(version)" else {
             throw ModelStoreError("\(path(version)) is not model version \(version)")
         }

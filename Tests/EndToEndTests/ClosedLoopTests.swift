@@ -118,17 +118,20 @@ import Testing
         let status = try cli(["status"])
         #expect(status.stdout.contains("aligned") || status.stdout.contains("promoted"), "\(status.stdout)")
 
-        // An operator canaries the first version beside the one serving, looks at it, and stops it.
-        let started = try cli(["canary", "start", "1", "--share", "0.5"])
-        #expect(started.status == 0 && started.stdout.contains("canary 1: version 1 serves 50.0% of users"), "\(started.stdout)\(started.stderr)")
+        // An operator canaries the oldest promoted version (the oldest that surely keeps its file) beside the
+        // one serving, looks at it, and stops it.
+        let promotedLine = try #require(status.stdout.split(separator: "\n").first { $0.hasPrefix("promoted    : ") })
+        let old = try #require(promotedLine.dropFirst("promoted    : ".count).split(separator: " ").first.map(String.init))
+        let started = try cli(["canary", "start", old, "--share", "0.5"])
+        #expect(started.status == 0 && started.stdout.contains("canary 1: version \(old) serves 50.0% of users"), "\(started.stdout)\(started.stderr)")
         for user in 0..<20 { _ = daemon.get("/v1/users/\(user)/recommendations") }
         let watching = try cli(["canary", "status"])
-        #expect(watching.stdout.contains("canary 1: candidate 1") && watching.stdout.contains("control:"), "\(watching.stdout)")
-        #expect(try cli(["status"]).stdout.contains("canary      : #1: version 1 serves 50.0% of users"))
+        #expect(watching.stdout.contains("canary 1: candidate \(old)") && watching.stdout.contains("control:"), "\(watching.stdout)")
+        #expect(try cli(["status"]).stdout.contains("canary      : #1: version \(old) serves 50.0% of users"))
         let stopped = try cli(["canary", "stop"])
         #expect(stopped.status == 0 && stopped.stdout.contains("canary 1 stopped"), "\(stopped.stdout)\(stopped.stderr)")
         #expect(try cli(["canary", "stop"]).status != 0)
-        #expect(try cli(["canary", "status"]).stdout.contains("canary 1 (version 1): stopped by an operator"))
+        #expect(try cli(["canary", "status"]).stdout.contains("canary 1 (version \(old)): stopped by an operator"))
         #expect(daemon.stop()?.status == 0)
     }
 

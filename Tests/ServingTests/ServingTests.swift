@@ -104,6 +104,10 @@ struct Fixture: Sendable {
         // keepRecords = 4: the newest four records plus the promoted version 1; numbering goes on.
         #expect(try f.registry.versions().map(\.version) == [1, 3, 4, 5, 6])
         #expect(try f.registry.nextVersion() == 7)
+        // Version 3 keeps its record but not its file: promoting or canarying it says so.
+        for attempt in [{ _ = try f.registry.promote(version: 3) }, { _ = try f.registry.startCanary(version: 3, settings: Canary.Settings()) }] {
+            #expect { try attempt() } throws: { ($0 as? ModelStoreError)?.description.contains("version 3's file was deleted") == true }
+        }
     }
 }
 
