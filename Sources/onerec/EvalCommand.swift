@@ -23,7 +23,7 @@ struct ExperimentOptions: ParsableArguments {
     @Option(help: "Generator decoder layers (1: chosen for the lazy model on ML-1M's validation items; either architecture).") var decoderLayers = 1
     @Option(help: "Generator layers over the history (encoder-decoder: its encoder's; lazy: causal self-attention over the item positions; default: the preset's, 2 and 0).") var contextLayers: Int?
     @Option(help: "Generator dropout (0.2: chosen on ML-1M's validation items).") var dropout: Float = 0.2
-    @Flag(help: "Lazy only: each history item adds an embedding of its time gap to the item before it (log2 buckets of seconds).") var timeGaps = false
+    @Flag(inversion: .prefixedNo, help: "Lazy only: each history item adds an embedding of its time gap to the item before it (log2 buckets of seconds; default: on for lazy, chosen on ML-1M's validation items).") var timeGaps: Bool?
     @Option(help: "Lazy only: share of history items read without their item ID in training (as cold items are).") var itemDropout: Float = 0
     @Flag(help: "Generator output head tied to the token embeddings.") var tiedHead = false
     @Flag(inversion: .prefixedNo, help: "Lazy only: every decoder token adds the context's newest item, so the first code's query depends on the user (default: on for lazy).") var newestItemQuery: Bool?
@@ -52,7 +52,7 @@ struct ExperimentOptions: ParsableArguments {
     @Option(help: "Stop SASRec after this many measurements in a row without a better validation NDCG@10.") var sasrecPatience = 3
     @Option(help: "History items the generator reads.") var history = 200
     @Option(help: "The generator's training sequences (with --training sequences): newest (each user's newest items, as many as it reads, plus one) or all (every user's whole training sequence, cut into windows of that size).") var windows = "newest"
-    @Option(help: "SASRec's training sequences: newest or all (as --windows, with SASRec's length).") var sasrecWindows = "newest"
+    @Option(help: "SASRec's training sequences: newest or all (as --windows, with SASRec's length; all: chosen on ML-1M's validation items).") var sasrecWindows = "all"
     @Option(help: "Items per training session (1 = next item only; default 1 with --training sequences, 5 with sessions).") var sessionItems: Int?
     @Option(help: "Train only on sessions with at least this many items.") var minSessionItems = 1
     @Option(help: "Train only on sessions with at least this many items rated 4 or more.") var minSessionPositives = 0
@@ -90,8 +90,8 @@ struct ExperimentOptions: ParsableArguments {
         (config.generator.decoderLayers, config.generator.dropout) = (decoderLayers, dropout)
         guard (0..<1).contains(itemDropout) && (itemDropout == 0 || arch == .lazy) else { throw ValidationError("--item-dropout takes [0, 1) with --architecture lazy") }
         config.generator.itemDropout = itemDropout
-        guard !timeGaps || arch == .lazy else { throw ValidationError("--time-gaps needs --architecture lazy") }
-        config.generator.timeGaps = timeGaps
+        guard timeGaps != true || arch == .lazy else { throw ValidationError("--time-gaps needs --architecture lazy") }
+        config.generator.timeGaps = timeGaps ?? (arch == .lazy)
         guard config.generator.width % config.generator.heads == 0 else { throw ValidationError("--width must be a multiple of the \(config.generator.heads) heads") }
         guard (1...4).contains(levels) else { throw ValidationError("--levels takes 1...4") }
         guard (2...8192).contains(codesPerLevel ?? 2) else { throw ValidationError("--codes-per-level takes 2...8192") }
