@@ -131,8 +131,9 @@ struct ExperimentOptions: ParsableArguments {
             }
             if let s = result.sasrec, let t = report.sasrec { print("sasrec    (\(t.parameters) parameters, trained \(Int(t.seconds)) s): \(s)") }
             if let g = result.generator, let s = result.sasrec {
-                print(String(format: "generator / SASRec on the \(split) items: HR@10 %.3f, NDCG@10 %.3f",
-                             g.hitRate(10) / max(s.hitRate(10), 1e-12), g.ndcg(10) / max(s.ndcg(10), 1e-12)))
+                // A ratio over a SASRec figure of 0 (a model barely trained) has no meaning: "-".
+                let ratio = { (a: Double, b: Double) in b > 0 ? String(format: "%.3f", a / b) : "-" }
+                print("generator / SASRec on the \(split) items: HR@10 \(ratio(g.hitRate(10), s.hitRate(10))), NDCG@10 \(ratio(g.ndcg(10), s.ndcg(10)))")
             }
         }
         if !report.entropy.isEmpty {
