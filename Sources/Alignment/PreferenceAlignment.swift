@@ -59,8 +59,8 @@ public final class PreferenceAlignment {
         let decoder = SessionDecoder(model: model, weights: model.decodingWeights(), tokenizer: trainer.tokenizer)
         var out: [PreferencePair] = []
         for (user, history, gaps) in users {
-            let tokens = trainer.tokenizer.historyTokens(history[...], maxItems: trainer.maxHistory)
-            let sessions = decoder.generate(history: tokens, gaps: trainer.contextGaps(gaps), items: trainer.sessionItems, beam: config.candidates,
+            let context = trainer.tokenizer.historyContext(history, gaps: gaps, maxItems: trainer.maxHistory)
+            let sessions = decoder.generate(history: context.tokens, gaps: context.gaps, items: trainer.sessionItems, beam: config.candidates,
                                             excluded: Set(history)).sessions
             guard sessions.count >= 2 else { continue }
             let scores = reward.predict(RewardModel.Batch(histories: sessions.map { _ in history }, sessions: sessions.map(\.items)))

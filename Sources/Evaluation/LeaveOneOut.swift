@@ -13,6 +13,9 @@ public struct LeaveOneOut: Sendable {
         /// Each item's `TimeGap` bucket, over the whole history (training items, validation, test); empty
         /// without timestamps.
         public let gaps: [Int32]
+
+        /// The gap buckets of the first `count` items (a history of this user's), nil without timestamps.
+        public func gaps(ofFirst count: Int) -> [Int32]? { gaps.isEmpty ? nil : Array(gaps.prefix(count)) }
     }
 
     public let users: [User]

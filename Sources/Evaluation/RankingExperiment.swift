@@ -204,11 +204,9 @@ public struct RankingExperiment {
         for (i, user) in users.enumerated() {
             let (history, item) = target(user)
             if let decoder = models.generator {
-                let kept = history.indices.filter { decoder.tokenizer.codebook.code(of: UInt64(history[$0])) != nil }
-                let coded = kept.map { UInt64(history[$0]) }
-                let gaps = config.generator.timeGaps ? Array(kept.map { user.gaps[$0] }.suffix(config.maxHistory)) : nil
-                let generated = decoder.generate(history: decoder.tokenizer.historyTokens(coded[...], maxItems: config.maxHistory), gaps: gaps,
-                                                 items: 1, beam: config.beam, excluded: Set(coded))
+                let (coded, gaps) = decoder.tokenizer.coded(history.map(UInt64.init), gaps: user.gaps(ofFirst: history.count))
+                let context = decoder.tokenizer.historyContext(coded, gaps: gaps, maxItems: config.maxHistory)
+                let generated = decoder.generate(history: context.tokens, gaps: context.gaps, items: 1, beam: config.beam, excluded: Set(coded))
                 result.generator.add(rank: generated.sessions.firstIndex { $0.items[0] == UInt64(item) }.map { $0 + 1 })
                 for l in result.entropy.indices { result.entropy[l] += generated.entropy[l] / Double(users.count) }
             }
@@ -233,8 +231,10 @@ public struct RankingExperiment {
         // Positions with at least one item before them, among coded items.
         let users = split.users.filter { $0.train.filter { tokenizer.codebook.code(of: UInt64($0)) != nil }.count >= 2 }
         // Each user's coded training items with their gap buckets (0 without timestamps).
-        let coded = users.map { u in u.train.indices.filter { tokenizer.codebook.code(of: UInt64(u.train[$0])) != nil }
-            .map { (item: UInt64(u.train[$0]), gap: u.gaps.isEmpty ? 0 : u.gaps[$0]) } }
+        let coded = users.map { u in
+            let (items, gaps) = tokenizer.coded(u.train.map(UInt64.init), gaps: u.gaps(ofFirst: u.train.count))
+            return zip(items, gaps ?? [Int32](repeating: 0, count: items.count)).map { (item: $0, gap: $1) }
+        }
         let timed = config.training == .sequences ? coded.flatMap { config.generatorWindows.examples(of: $0, length: config.maxHistory) } : coded
         let sequences = timed.map { $0.map(\.item) }
         let gaps = config.generator.timeGaps ? timed.map { $0.map(\.gap) } : nil

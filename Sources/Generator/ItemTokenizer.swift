@@ -92,6 +92,12 @@ public struct ItemTokenizer: Sendable {
         history.suffix(maxItems).flatMap { item in tokens(of: item) + [row(of: item).map { Int32(vocabulary) + $0 } ?? Self.sep] }
     }
 
+    /// `historyTokens` and the same newest items' gap buckets (nil without them), as a context takes them.
+    public func historyContext(_ history: [UInt64], gaps: [Int32]?, maxItems: Int) -> (tokens: [Int32], gaps: [Int32]?) {
+        precondition(gaps.map { $0.count == history.count } ?? true, "one gap bucket per history item")
+        return (historyTokens(history[...], maxItems: maxItems), gaps.map { Array($0.suffix(maxItems)) })
+    }
+
     /// Teacher-forcing decoder inputs and targets for a session: inputs [BOS c1 c2 c3 BOS c1 ... c2] (the
     /// last code is only a target: nothing follows it), targets the next token at each position, except
     /// that the [BOS] that starts each item is given, not predicted (-1: no loss).

@@ -48,35 +48,27 @@ public final class GeneratorTrainer {
         self.optimizer = AdamW(parameters: model.parameters.tensors, config: optimizer)
     }
 
-    /// What `SessionDecoder.generate` takes as `gaps` for a history's gap buckets: the newest `maxHistory`,
-    /// for a model with time gaps (which needs them); nil for one without.
-    public func contextGaps(_ gaps: [Int32]?) -> [Int32]? {
-        guard model.config.timeGaps else { return nil }
-        guard let gaps else { preconditionFailure("a model with time gaps needs the history's gaps") }
-        return Array(gaps.suffix(maxHistory))
-    }
-
     /// A padded batch: encoder tokens padded (and masked) to the longest history; sessions shorter than
-    /// `sessionItems` padded with no loss. A model with time gaps needs every example's `gaps`.
+    /// `sessionItems` padded with no loss. The batch has gaps when every example has (a model with time gaps
+    /// needs them).
     public func batch(_ examples: [SessionExample]) -> Seq2Seq.Batch {
-        let histories = examples.map { tokenizer.historyTokens($0.history[...], maxItems: maxHistory) }
-        let te = max(1, histories.map(\.count).max() ?? 1)
+        let contexts = examples.map { tokenizer.historyContext($0.history, gaps: $0.gaps, maxItems: maxHistory) }
+        let te = max(1, contexts.map(\.tokens.count).max() ?? 1)
         let td = tokenizer.sessionLength(items: sessionItems)
-        let timed = model.config.timeGaps
-        precondition(!timed || examples.allSatisfy { $0.gaps != nil }, "a model with time gaps needs each example's gaps")
         let group = tokenizer.levels + 1
-        var enc: [Int32] = [], valid: [UInt8] = [], inputs: [Int32] = [], targets: [Int32] = [], gaps: [Int32] = []
-        for (h, e) in zip(histories, examples) {
+        var gaps: [Int32]? = contexts.allSatisfy { $0.gaps != nil } ? [] : nil
+        var enc: [Int32] = [], valid: [UInt8] = [], inputs: [Int32] = [], targets: [Int32] = []
+        for ((h, g), e) in zip(contexts, examples) {
             // Left-padded so that the newest item is always last.
             enc += [Int32](repeating: ItemTokenizer.pad, count: te - h.count) + h
-            if timed { gaps += [Int32](repeating: 0, count: (te - h.count) / group) + e.gaps!.suffix(h.count / group) }
+            if let g { gaps! += [Int32](repeating: 0, count: (te - h.count) / group) + g }
             valid += [UInt8](repeating: 0, count: te - h.count) + [UInt8](repeating: 1, count: h.count)
             let (i, t) = tokenizer.sessionTokens(Array(e.session.prefix(sessionItems)))
             inputs += i + [Int32](repeating: ItemTokenizer.pad, count: td - i.count)
             targets += t + [Int32](repeating: -1, count: td - t.count)
         }
         return Seq2Seq.Batch(batch: examples.count, encoderLength: te, decoderLength: td, encoderTokens: enc,
-                             encoderValid: valid, decoderInputs: inputs, targets: targets, encoderGaps: timed ? gaps : nil)
+                             encoderValid: valid, decoderInputs: inputs, targets: targets, encoderGaps: gaps)
     }
 
     /// Sequence training's batch (lazy decoder): for each item sequence (oldest first), its newest

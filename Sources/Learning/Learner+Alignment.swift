@@ -124,9 +124,9 @@ extension Learner {
         var total = 0.0, watch = 0.0
         for (user, history, gaps) in users {
             let (coded, codedGaps) = tokenizer.coded(history, gaps: gaps)
-            let sessions = decoder.generate(history: tokenizer.historyTokens(coded[...], maxItems: config.maxHistory),
-                                            gaps: model.config.timeGaps ? codedGaps.map { Array($0.suffix(config.maxHistory)) } : nil,
-                                            items: config.sessionItems, beam: config.alignment.evaluationBeam, excluded: Set(history)).sessions
+            let context = tokenizer.historyContext(coded, gaps: codedGaps, maxItems: config.maxHistory)
+            let sessions = decoder.generate(history: context.tokens, gaps: context.gaps, items: config.sessionItems,
+                                            beam: config.alignment.evaluationBeam, excluded: Set(history)).sessions
             guard let top = sessions.first else { continue }
             total += Double(RewardWeights().reward(reward.predict(RewardModel.Batch(histories: [history], sessions: [top.items]))[0]))
             if let trueWatch { watch += trueWatch(user, top.items) / 1000 }

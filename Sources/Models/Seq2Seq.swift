@@ -210,8 +210,8 @@ public final class Seq2Seq {
 
     /// The context the decoder attends to: (B, Tc, D) and its validity mask (B * Tc), from the history's
     /// tokens (B, Te) and their mask. Encoder-decoder: the encoder's output over the tokens (Tc = Te).
-    /// Lazy: one position per history item (Tc = Te / (L + 1)); with `timeGaps`, `gaps` holds each
-    /// position's `TimeGap` bucket (B * Tc, padding's anything).
+    /// Lazy: one position per history item (Tc = Te / (L + 1)); `gaps` holds each position's `TimeGap`
+    /// bucket (B * Tc, padding's anything), which a model with `timeGaps` needs and any other ignores.
     public func context(_ g: Graph, tokens: [Int32], valid: [UInt8], batch: Int, length: Int, gaps: [Int32]? = nil) -> (memory: Tensor, valid: [UInt8]) {
         guard config.architecture == .lazy else { return (encode(g, tokens: tokens, valid: valid, batch: batch, length: length), valid) }
         return lazyContext(g, tokens: tokens, valid: valid, batch: batch, length: length, gaps: gaps)
@@ -254,8 +254,8 @@ public final class Seq2Seq {
         }
         let at = (0..<batch).flatMap { _ in (0..<items).map { Int32(config.contextLength - items + $0) } }
         sum = g.add(sum, g.embedding(contextPosition!, at, shape: [batch, items]))
-        precondition((gaps != nil) == config.timeGaps, config.timeGaps ? "a model with time gaps needs each history item's gap" : "this model reads no time gaps")
-        if let gapEmbedding, let gaps {
+        if let gapEmbedding {
+            guard let gaps else { preconditionFailure("a model with time gaps needs each history item's gap") }
             precondition(gaps.count == positions && gaps.allSatisfy { (0..<Int32(TimeGap.buckets)).contains($0) }, "one gap bucket per context item")
             sum = g.add(sum, g.embedding(gapEmbedding, gaps, shape: [batch, items]))
         }

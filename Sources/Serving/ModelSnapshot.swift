@@ -32,10 +32,9 @@ public final class ModelSnapshot: Sendable {
     /// in milliseconds) give a version with time gaps its gaps; other versions ignore them.
     public func generate(history: [UInt64], times: [Int64], items: Int, beam: Int, excluded: Set<UInt64>) -> SessionDecoder.Result {
         precondition(times.count == history.count, "one time per history item")
-        let timed = info.config.timeGaps
-        let (coded, gaps) = tokenizer.coded(history, gaps: timed ? TimeGap.buckets(timestamps: times.map { $0 / 1000 }) : nil)
-        return decoder.generate(history: tokenizer.historyTokens(coded[...], maxItems: info.maxHistory),
-                                gaps: gaps.map { Array($0.suffix(info.maxHistory)) }, items: items, beam: beam, excluded: excluded)
+        let (coded, gaps) = tokenizer.coded(history, gaps: TimeGap.buckets(timestamps: times.map { $0 / 1000 }))
+        let context = tokenizer.historyContext(coded, gaps: gaps, maxItems: info.maxHistory)
+        return decoder.generate(history: context.tokens, gaps: context.gaps, items: items, beam: beam, excluded: excluded)
     }
 
     /// The parameters, for writing this version to disk.

@@ -207,12 +207,12 @@ public final class HistoryStore: Sendable {
 
     /// Every stored interaction from the history index, by user, then time, then arrival, in one read
     /// snapshot: for evaluating models on the store's own traffic (`onerec eval store`).
-    public func forEachInteraction(_ body: (_ user: UInt64, _ timestampMs: Int64, _ interacted: Interacted) throws -> Void) throws {
+    public func forEachInteraction(_ body: (_ user: UInt64, _ interacted: Interacted) throws -> Void) throws {
         try environment.read { txn in
             try txn.scan(history) { key, value in
                 var k = KeyReader(key), r = KeyReader(value)
                 let (user, time) = (k.read(UInt64.self), k.read(Int64.self))
-                try body(user, time, Interacted(itemID: r.read(UInt64.self), positive: r.read(UInt8.self) & 1 != 0, timestampMs: time))
+                try body(user, Interacted(itemID: r.read(UInt64.self), positive: r.read(UInt8.self) & 1 != 0, timestampMs: time))
                 return true
             }
         }

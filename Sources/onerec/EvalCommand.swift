@@ -180,8 +180,8 @@ struct EvalStore: ParsableCommand {
         guard FileManager.default.fileExists(atPath: path + "/data.mdb") else { throw CommandError("no store at \(path)") }
         let store = try OpenStore.readOnly(path: path).history()
         var events = InteractionLog()
-        try store.forEachInteraction { user, timestampMs, interacted in
-            if interacted.positive { events.append(user: "\(user)", item: "\(interacted.itemID)", rating: 5, timestamp: timestampMs / 1000) }
+        try store.forEachInteraction { user, interacted in
+            if interacted.positive { events.append(user: "\(user)", item: "\(interacted.itemID)", rating: 5, timestamp: interacted.timestampMs / 1000) }
         }
         guard !events.events.isEmpty else { throw CommandError("the store at \(path) holds no positive interactions yet") }
         try options.run(on: events, name: path)
