@@ -307,13 +307,16 @@ public struct RankingExperiment {
         var training = SASRec.Training()
         (training.epochs, training.batch, training.learningRate, training.seed) = (config.sasrecEpochs, config.sasrecBatch, config.sasrecLearningRate, config.seed)
         (training.cosine, training.average) = (config.sasrecCosine, config.sasrecAverage)
+        let sequences = split.users.flatMap { config.sasrecWindows.examples(of: $0.train, length: sc.maxLength) }
+        let (items, outside) = split.users.reduce((0, 0)) { ($0.0 + $1.train.count, $0.1 + max(0, $1.train.count - sc.maxLength - 1)) }
         say("sasrec: \(model.parameters.count) parameters, up to \(config.sasrecEpochs) epochs"
-            + (config.sasrecWindows == .all ? " over every window of the training sequences" : "")
+            + " over \(sequences.count) \(config.sasrecWindows == .all ? "windows" : "newest windows") of the training sequences"
+            + " (\(outside) of the \(items) training items lie before the users' newest windows)"
             + (config.sasrecValidateEvery > 0 ? ", the best on the validation items kept (measured every \(config.sasrecValidateEvery))" : ""))
         let start = Date()
         var measuring = 0.0
         var best = BestOnValidation(model.parameters, patience: config.sasrecPatience)
-        model.train(on: split.users.flatMap { config.sasrecWindows.examples(of: $0.train, length: sc.maxLength) }, training) { epoch, loss in
+        model.train(on: sequences, training) { epoch, loss in
             var line = String(format: "  epoch %d/%d  loss %.3f  %.0f s", epoch + 1, config.sasrecEpochs, loss, Date().timeIntervalSince(start) - measuring)
             defer { say(line) }
             guard config.sasrecValidateEvery > 0, (epoch + 1) % config.sasrecValidateEvery == 0 || epoch + 1 == config.sasrecEpochs else { return true }
