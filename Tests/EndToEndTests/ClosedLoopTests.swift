@@ -118,10 +118,11 @@ import Testing
         let status = try cli(["status"])
         #expect(status.stdout.contains("aligned") || status.stdout.contains("promoted"), "\(status.stdout)")
 
-        // An operator canaries the oldest promoted version (the oldest that surely keeps its file) beside the
-        // one serving, looks at it, and stops it.
+        // An operator canaries the version promoted before the serving one beside it, looks at it, and stops it.
+        // (Not the oldest listed: the list keeps the newest promotions, and the trainer keeps promoting, so the
+        // oldest can lose its file between the status and the canary.)
         let promotedLine = try #require(status.stdout.split(separator: "\n").first { $0.hasPrefix("promoted    : ") })
-        let old = try #require(promotedLine.dropFirst("promoted    : ".count).split(separator: " ").first.map(String.init))
+        let old = try #require(promotedLine.dropFirst("promoted    : ".count).split(separator: " ").dropLast().last.map(String.init))
         let started = try cli(["canary", "start", old, "--share", "0.5"])
         #expect(started.status == 0 && started.stdout.contains("canary 1: version \(old) serves 50.0% of users"), "\(started.stdout)\(started.stderr)")
         for user in 0..<20 { _ = daemon.get("/v1/users/\(user)/recommendations") }
