@@ -87,7 +87,7 @@ let package = Package(
         .target(name: "Store", dependencies: ["LMDB", "Events", "SemanticIDs", "Models", "Alignment"], path: "Sources/Store", swiftSettings: strict),
 
         // MARK: Ingest (Kafka -> validation -> Store)
-        .target(name: "Ingest", dependencies: ["Store", "Events", "Kafka", .product(name: "Logging", package: "swift-log"),
+        .target(name: "Ingest", dependencies: ["Store", "Events", "Kafka", "Engine", .product(name: "Logging", package: "swift-log"),
                                                .product(name: "Metrics", package: "swift-metrics"),
                                                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
                 path: "Sources/Ingest", swiftSettings: strict),
@@ -107,7 +107,8 @@ let package = Package(
         .target(
             name: "OneRecDaemon",
             dependencies: [
-                "Kafka", "BLAS", "Engine", "Store", "Ingest", "Events", "Simulator", "Serving", "Learning", "Models", "Alignment", "RequestParameters",
+                "Kafka", "BLAS", "Engine", "Store", "Ingest", "Events", "Simulator", "Serving", "Learning", "Models", "Alignment", "SemanticIDs",
+                "RequestParameters",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -172,7 +173,7 @@ let package = Package(
         .testTarget(name: "AlignmentTests", dependencies: ["Alignment", "Engine", "EngineSupport", "Events", "Simulator", "Models", "Generator", "SemanticIDs"], swiftSettings: strict),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Models", "Engine", "Datasets", "Alignment", "Simulator"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Alignment", "LMDB", "Events", "SemanticIDs", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "IngestTests", dependencies: ["Ingest", "Store", "LMDB", "Events", "Kafka", "TestSupport",
+        .testTarget(name: "IngestTests", dependencies: ["Ingest", "Store", "LMDB", "Events", "Kafka", "Models", "Engine", "TestSupport",
                                                         .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "ServingTests", dependencies: ["Serving", "Alignment", "Generator", "Store", "Events", "Models", "SemanticIDs", "Engine", "TestSupport",
                                                          .product(name: "Logging", package: "swift-log")], swiftSettings: strict),

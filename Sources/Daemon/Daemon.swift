@@ -72,14 +72,19 @@ public enum Daemon {
         var services: [any Service] = [AnswerRecordsService(history: history, served: served, windowHours: settings.answersWindowHours, logger: logger)]
         var consumerLag: (@Sendable () -> Int64?)?
         var ingestService: IngestService?
+        var cluster = ClusterView.standalone
         if !settings.kafkaBrokers.isEmpty {
             try checkKafka(settings, logger: logger)
-            var ingest = IngestService.Config(kafka: KafkaConfig(brokers: settings.kafkaBrokers, clientID: "onerec", properties: settings.kafkaProperties))
-            ingest.groupID = settings.kafkaGroupID
+            let kafka = KafkaConfig(brokers: settings.kafkaBrokers, clientID: "onerec", properties: settings.kafkaProperties)
+            var ingest = IngestService.Config(kafka: kafka)
+            ingest.groupID = settings.ingestGroupID
             ingest.interactionsTopic = settings.interactionsTopic
             ingest.itemsTopic = settings.itemsTopic
             ingest.idleCheckInterval = settings.kafkaIdleCheckMilliseconds > 0 ? .milliseconds(settings.kafkaIdleCheckMilliseconds) : nil
-            ingest.instanceID = environment["ONEREC_KAFKA_INSTANCE_ID"] ?? "\(ProcessInfo.processInfo.hostName)-\(settings.kafkaGroupID)"
+            let instanceID = environment["ONEREC_KAFKA_INSTANCE_ID"] ?? "\(ProcessInfo.processInfo.hostName)-\(settings.ingestGroupID)"
+            ingest.instanceID = instanceID
+            cluster = try clusterServices(settings, kafka: kafka, instanceID: instanceID, registry: models, logger: logger)
+            services += [cluster.broadcast as (any Service)?, cluster.follower].compactMap { $0 }
             let service = try IngestService(config: ingest, store: history, logger: logger)
             consumerLag = { service.lag() }
             ingestService = service
@@ -90,7 +95,7 @@ public enum Daemon {
                                              sessionsPerSecond: settings.simulatorSessionsPerSecond, logger: logger))
         }
         var learnerService: LearnerService?
-        if settings.trainerEnabled {
+        if settings.trainerRuns {
             var trueWatch: (@Sendable (UInt64, [UInt64]) -> Double)?
             if let world {
                 trueWatch = { user, items in user < UInt64(world.config.users) ? world.utility(user: Int(user), session: items).watchTimeMs : 0 }
@@ -102,7 +107,7 @@ public enum Daemon {
         }
         services.append(CanaryService(registry: models, served: served, learner: learnerService, lookSeconds: settings.canaryLookSeconds, logger: logger))
         var api = ServingAPI(recommender: recommender, history: history, served: served, registry: models, learner: learnerService, adminToken: adminToken)
-        (api.answersWindowHours, api.canary) = (settings.answersWindowHours, settings.canary)
+        (api.answersWindowHours, api.canary, api.cluster) = (settings.answersWindowHours, settings.canary, cluster)
         if settings.retentionDays > 0 { services.append(RetentionService(history: history, days: settings.retentionDays, logger: logger)) }
         let rate = IngestRate(history: history, lag: consumerLag)
         api.ingestRate = rate
@@ -201,6 +206,30 @@ public enum Daemon {
         c.alignment.canary = settings.canaryAfterAlignment ? settings.canary : nil
         c.alignment.pairs = AlignmentSettings.PairSource(rawValue: settings.alignmentPairs)!  // checked by `validate`
         return c
+    }
+
+    /// A train node's broadcast of its model store (creating the compacted models topic if it is
+    /// missing), or a serve node's follower of it; nothing for a standalone daemon.
+    static func clusterServices(_ settings: DaemonSettings, kafka: KafkaConfig, instanceID: String, registry: ModelRegistry,
+                                logger: Logger) throws -> ClusterView {
+        switch settings.clusterRole {
+        case .standalone:
+            return .standalone
+        case .train:
+            do {
+                try ModelTopicWriter.createTopic(settings.modelsTopic, kafka: kafka, logger: logger)
+            } catch let error as KafkaError {
+                throw StartupError("cannot create the models topic \(settings.modelsTopic): \(error)",
+                                   fix: "create it (one partition, cleanup.policy=compact) or let onerec's client create topics")
+            }
+            let writer = try ModelTopicWriter(kafka: kafka, topic: settings.modelsTopic, logger: logger)
+            return ClusterView(role: .train, broadcast: ModelBroadcast(registry: registry, writer: writer, logger: logger), follower: nil)
+        case .serve:
+            // A group of this node's own: every serve node reads the whole topic.
+            let follower = try ModelFollower(registry: registry, kafka: kafka, topic: settings.modelsTopic, groupID: "\(instanceID).models",
+                                             instanceID: "\(instanceID).models", logger: logger)
+            return ClusterView(role: .serve, broadcast: nil, follower: follower)
+        }
     }
 
     /// Fails fast, with the brokers and the fix in the message, when no broker answers.

@@ -24,6 +24,8 @@ import SystemPackage
 /// | `kafka.itemsTopic` | string | `onerec.items` | topic of item events |
 /// | `kafka.connectTimeoutSeconds` | int | `10` | how long startup waits for a broker to answer |
 /// | `kafka.idleCheckMilliseconds` | int | `100` | a partition read to its end is paused and the broker asked this often whether more arrived; `0`: leave the waiting to the broker (`fetch.wait.max.ms`) |
+/// | `cluster.role` | string | `standalone` | `standalone` (one process does everything), `train` (trains and publishes versions to the models topic) or `serve` (serves the versions the train node publishes; no trainer) |
+/// | `cluster.modelsTopic` | string | `onerec.models` | compacted topic the train node publishes versions and promotions to (created by it) |
 /// | `kafka.properties` | string | empty | more librdkafka properties, `key=value;key=value` (TLS, SASL, fetch sizes); applied last, only their keys are logged |
 /// | `compute.threads` | int | cores - 1 (at least 1) | workers for training and inference math (the rest serve and ingest) |
 /// | `log.level` | string | `info` | trace, debug, info, notice, warning, error, critical |
@@ -66,6 +68,9 @@ public struct DaemonSettings: Sendable, Equatable {
     public var itemsTopic: String
     public var kafkaConnectTimeout: Duration
     public var kafkaIdleCheckMilliseconds: Int
+    public var clusterRole: ClusterRole
+    var unknownClusterRole: String?
+    public var modelsTopic: String
     /// `kafka.properties`, parsed; items without `=` are kept apart for `validate` to refuse.
     public var kafkaProperties: [String: String]
     var malformedKafkaProperties: [String]
@@ -110,6 +115,9 @@ public struct DaemonSettings: Sendable, Equatable {
         itemsTopic = config.string(forKey: "kafka.itemsTopic", default: "onerec.items")
         kafkaConnectTimeout = .seconds(config.int(forKey: "kafka.connectTimeoutSeconds", default: 10))
         kafkaIdleCheckMilliseconds = config.int(forKey: "kafka.idleCheckMilliseconds", default: 100)
+        let role = config.string(forKey: "cluster.role", default: ClusterRole.standalone.rawValue)
+        (clusterRole, unknownClusterRole) = ClusterRole(rawValue: role).map { ($0, nil) } ?? (.standalone, role)
+        modelsTopic = config.string(forKey: "cluster.modelsTopic", default: "onerec.models")
         (kafkaProperties, malformedKafkaProperties) = ([:], [])
         for item in config.string(forKey: "kafka.properties", default: "").split(separator: ";") {
             let parts = item.split(separator: "=", maxSplits: 1)
@@ -166,6 +174,15 @@ public struct DaemonSettings: Sendable, Equatable {
         guard malformedKafkaProperties.isEmpty else {
             throw fail("kafka.properties", "\(malformedKafkaProperties.map { "'\($0)'" }.joined(separator: ", ")) is not key=value (items are separated by ';')")
         }
+        if let role = unknownClusterRole { throw fail("cluster.role", "'\(role)' is not standalone, train or serve") }
+        guard clusterRole == .standalone || !kafkaBrokers.isEmpty else { throw fail("cluster.role", "\(clusterRole.rawValue) needs kafka.brokers") }
+        guard clusterRole != .train || trainerEnabled else { throw fail("trainer.enabled", "must be true on a train node (cluster.role train)") }
+        guard clusterRole != .train || !canaryAfterAlignment else {
+            throw fail("canary.afterAlignment", "a train node serves no users to canary on; canaries run on a standalone daemon")
+        }
+        guard !modelsTopic.isEmpty, ![interactionsTopic, itemsTopic].contains(modelsTopic) else {
+            throw fail("cluster.modelsTopic", "must be a topic of its own, not empty and not an events topic")
+        }
         guard !storePath.isEmpty else { throw fail("store.path", "must not be empty") }
         guard simulatorSessionsPerSecond > 0, simulatorSessionsPerSecond <= 100_000 else { throw fail("simulator.sessionsPerSecond", "must be in (0, 100000]") }
         guard simulatorUsers >= 1, simulatorItems >= 10 else { throw fail("simulator.users/items", "need at least 1 user and 10 items") }
@@ -194,6 +211,13 @@ public struct DaemonSettings: Sendable, Equatable {
         guard levels.contains(logLevel) else { throw fail("log.level", "\(logLevel) is not one of \(levels.joined(separator: ", "))") }
     }
 
+    /// Whether this node trains: a serve node never does, whatever `trainer.enabled` says.
+    public var trainerRuns: Bool { trainerEnabled && clusterRole != .serve }
+
+    /// The consumer group of the events topics: a train node reads every event, in a group of its own
+    /// beside the serve nodes' `kafka.groupId`.
+    public var ingestGroupID: String { clusterRole == .train ? "\(kafkaGroupID)-train" : kafkaGroupID }
+
     /// The settings as log metadata (no secrets are among them).
     public var summary: [String: String] {
         [
@@ -203,7 +227,8 @@ public struct DaemonSettings: Sendable, Equatable {
             "kafka.properties": kafkaProperties.keys.sorted().joined(separator: ","), "kafka.idleCheckMilliseconds": "\(kafkaIdleCheckMilliseconds)",
             "compute.threads": "\(computeThreads)", "log.level": logLevel,
             "serving": "beam \(servingBeam), \(decodeWorkers) decode workers, queue \(queueLimit), answers kept \(answersWindowHours) h",
-            "trainer": trainerEnabled ? "\(trainerPreset) \(trainerArchitecture)\(trainerTimeGaps ? " with time gaps" : ""), publish every \(publishEverySteps) steps" : "off",
+            "cluster.role": clusterRole == .standalone ? "standalone" : "\(clusterRole.rawValue), models on \(modelsTopic)",
+            "trainer": trainerRuns ? "\(trainerPreset) \(trainerArchitecture)\(trainerTimeGaps ? " with time gaps" : ""), publish every \(publishEverySteps) steps" : "off",
             "alignment": (alignmentInterval > 0 ? "every \(alignmentInterval) s" : "on request") + ", pairs from \(alignmentPairs)",
             "canary": "share \(canary.share), \(canary.sessions) sessions an arm, false promotions \(canary.falsePromotionRate), at most \(canary.maxHours) h"
                 + (canaryAfterAlignment ? ", after each alignment round" : ""),

@@ -31,6 +31,11 @@ public final class ModelRegistry: Sendable {
     /// The running canary and its candidate's snapshot.
     private let canaryState = Mutex<RunningCanary?>(nil)
     private let logger: Logger
+    private let changed: AsyncStream<Void>.Continuation
+
+    /// Yields after every change of what is published or promoted (a publication, promotion, rollback,
+    /// a canary's promotion, an adopted stack); one reader; changes in quick succession may yield once.
+    public let changes: AsyncStream<Void>
 
     /// A canary that serves: its record and the candidate it serves to its share of users.
     public struct RunningCanary: Sendable {
@@ -46,6 +51,7 @@ public final class ModelRegistry: Sendable {
         self.keep = keep
         self.keepRecords = keepRecords
         self.logger = logger
+        (changes, changed) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
@@ -157,7 +163,74 @@ public final class ModelRegistry: Sendable {
         guard try records.add(info) else { throw ModelStoreError("model version \(info.version) exists already") }
         if promote { try push(snapshot) }
         try prune()
+        changed.yield()
         return snapshot
+    }
+
+    /// Versions whose files are on disk (promoted ones and the newest `keep`), ascending: what another
+    /// node can be sent.
+    public func versionsOnDisk() throws -> [UInt32] {
+        try records.versionNumbers().filter { FileManager.default.fileExists(atPath: path($0)) }
+    }
+
+    /// A version as another node needs it: its record, its file's bytes and its codebook (as this store
+    /// has it now: the version's items plus any coded since).
+    public func exported(version: UInt32) throws -> (info: ModelInfo, file: [UInt8], codebook: Codebook) {
+        guard let info = try records.info(version: version) else { throw ModelStoreError("no model version \(version)") }
+        guard let file = FileManager.default.contents(atPath: path(version)) else { throw ModelStoreError("model version \(version)'s file is gone") }
+        guard let codebook = try codebooks.load(version: info.codebookVersion) else {
+            throw ModelStoreError("model version \(version) needs codebook \(info.codebookVersion), which is missing")
+        }
+        return (info, Array(file), codebook)
+    }
+
+    /// Stores a version another node published (a serve node following the models topic): the file is
+    /// checked by loading it before it takes its place, the codebook is merged into this store's, the
+    /// record is added. Not promoted (see `adopt`); false if the version is here already.
+    @discardableResult
+    public func receive(info: ModelInfo, file: [UInt8], codebook: Codebook) throws -> Bool {
+        if try records.info(version: info.version) != nil, FileManager.default.fileExists(atPath: path(info.version)) { return false }
+        guard codebook.version == info.codebookVersion else {
+            throw ModelStoreError("model version \(info.version) came with codebook \(codebook.version), its record names \(info.codebookVersion)")
+        }
+        let temporary = "\(path(info.version)).received"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(file)) else {
+            throw ModelStoreError("cannot write \(temporary)")
+        }
+        do {
+            let (tensors, metadata) = try Safetensors.load(temporary)
+            guard metadata["format"] == "onerec.model", metadata["version"] == "\(info.version)" else {
+                throw ModelStoreError("the file received as model version \(info.version) is not that version")
+            }
+            try Seq2Seq(config: info.config, seed: 0).parameters.load(tensors)
+            try codebooks.merge(codebook)
+            guard rename(temporary, path(info.version)) == 0 else { throw ModelStoreError("cannot rename \(temporary): errno \(errno)") }
+        } catch {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw error as? ModelStoreError ?? ModelStoreError("model version \(info.version) received damaged: \(error)")
+        }
+        _ = try records.add(info)
+        logger.info("model received", metadata: ["version": "\(info.version)", "kind": "\(info.kind.rawValue)", "bytes": "\(file.count)"])
+        return true
+    }
+
+    /// Makes `stack` (another node's promoted versions, oldest first) this node's: its last version
+    /// serves. Versions not received are left out of the stack; the last one must be here. False if
+    /// nothing changed.
+    @discardableResult
+    public func adopt(stack: [UInt32]) throws -> Bool {
+        guard let top = stack.last else { return false }
+        let here = try stack.filter { try records.info(version: $0) != nil && FileManager.default.fileExists(atPath: path($0)) }
+        guard here.last == top else { throw ModelStoreError("cannot serve version \(top): it has not been received") }
+        let previous = try promotedStack()
+        guard here != previous || snapshot?.version != top else { return false }
+        let serving = snapshot?.version == top ? snapshot! : try load(version: top)
+        try writeStack(here)
+        current.withLock { $0 = serving }
+        try prune()
+        logger.notice("model promoted by the train node", metadata: ["version": "\(top)", "stack": "\(here)"])
+        changed.yield()
+        return true
     }
 
     /// Makes a recorded version the serving one (it is read back and verified first).
@@ -178,6 +251,7 @@ public final class ModelRegistry: Sendable {
         try writeStack(stack)
         current.withLock { $0 = snapshot }
         logger.notice("model rolled back", metadata: ["from": "\(dropped)", "to": "\(snapshot.version)"])
+        changed.yield()
         return snapshot
     }
 
@@ -213,6 +287,7 @@ public final class ModelRegistry: Sendable {
         try writeStack(stack)
         current.withLock { $0 = snapshot }
         logger.info("model promoted", metadata: ["version": "\(snapshot.version)", "kind": "\(snapshot.info.kind.rawValue)"])
+        changed.yield()
     }
 
     private func writeStack(_ stack: [UInt32]) throws {

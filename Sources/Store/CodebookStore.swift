@@ -78,6 +78,21 @@ public struct CodebookStore: Sendable {
         }
     }
 
+    /// Writes a codebook received from another node (the models topic): a version not stored yet whole,
+    /// made current if it is the newest; one stored already gains the items it lacks (a version only ever
+    /// grows, by items coded online, so the two agree on every item both have).
+    public func merge(_ book: Codebook) throws {
+        if try !versions().contains(book.version) {
+            try save(book, makeCurrent: try book.version > (currentVersion() ?? 0))
+            return
+        }
+        try env.write { txn in
+            for item in book.itemsInOrder where try txn.get(itemCode, KeyBuilder.key(book.version) + KeyBuilder.key(item)) == nil {
+                try write(txn, book, item: item)
+            }
+        }
+    }
+
     /// The report printed when `version` was built, and when.
     public func buildReport(version: UInt32) throws -> (report: String, builtAt: Date)? {
         try env.read { txn in

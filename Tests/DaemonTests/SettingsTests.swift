@@ -64,6 +64,31 @@ import Testing
         #expect(throws: StartupError.self) { try bad.validate() }
     }
 
+    @Test func clusterRolesAndWhatEachNeeds() async throws {
+        func settings(_ environment: [String: String]) async throws -> DaemonSettings {
+            DaemonSettings(config: try await loadConfiguration(file: nil, environment: environment), environment: environment)
+        }
+        let standalone = try await settings([:])
+        #expect(standalone.clusterRole == .standalone && standalone.ingestGroupID == "onerec" && standalone.trainerRuns)
+        let train = try await settings(["ONEREC_CLUSTER_ROLE": "train", "ONEREC_KAFKA_BROKERS": "b:1", "ONEREC_KAFKA_GROUP_ID": "feed"])
+        try train.validate()
+        #expect(train.ingestGroupID == "feed-train" && train.trainerRuns && train.modelsTopic == "onerec.models")
+        let serve = try await settings(["ONEREC_CLUSTER_ROLE": "serve", "ONEREC_KAFKA_BROKERS": "b:1", "ONEREC_CLUSTER_MODELS_TOPIC": "m"])
+        try serve.validate()
+        #expect(serve.ingestGroupID == "onerec" && !serve.trainerRuns && serve.modelsTopic == "m")
+        let refused: [([String: String], String)] = [
+            (["ONEREC_CLUSTER_ROLE": "leader"], "'leader' is not standalone, train or serve"),
+            (["ONEREC_CLUSTER_ROLE": "serve"], "serve needs kafka.brokers"),
+            (["ONEREC_CLUSTER_ROLE": "train", "ONEREC_KAFKA_BROKERS": "b:1", "ONEREC_TRAINER_ENABLED": "false"], "trainer.enabled"),
+            (["ONEREC_CLUSTER_ROLE": "train", "ONEREC_KAFKA_BROKERS": "b:1", "ONEREC_CANARY_AFTER_ALIGNMENT": "true"], "canary.afterAlignment"),
+            (["ONEREC_CLUSTER_ROLE": "serve", "ONEREC_KAFKA_BROKERS": "b:1", "ONEREC_CLUSTER_MODELS_TOPIC": "onerec.interactions"], "cluster.modelsTopic"),
+        ]
+        for (environment, reason) in refused {
+            let s = try await settings(environment)
+            #expect { try s.validate() } throws: { "\($0)".contains(reason) }
+        }
+    }
+
     @Test func kafkaPropertiesAreKeyValuePairsAndOnlyTheirKeysAreLogged() async throws {
         let environment = ["ONEREC_KAFKA_PROPERTIES": "security.protocol=SASL_SSL; sasl.password = s3cret=x ;receive.message.max.bytes=400000000"]
         let settings = DaemonSettings(config: try await loadConfiguration(file: nil, environment: environment), environment: environment)

@@ -276,3 +276,62 @@ struct Fixture: Sendable {
         #expect(try f.registry.canary == nil && f.registry.snapshot?.version == 2 && f.registry.promotedStack().last == 2)
     }
 }
+
+/// A version moved from one node's registry to another's, as the models topic moves it.
+@Suite struct ReceivedVersionTests {
+    @Test func aReceivedVersionServesOnceAdoptedWithTheSameOutputs() throws {
+        let (train, serve) = (try Fixture(), try Fixture())
+        defer { train.dir.cleanup(); serve.dir.cleanup() }
+        try train.publish(seed: 1)
+        try train.publish(seed: 2)
+        #expect(try train.registry.versionsOnDisk() == [1, 2])
+        for version in try train.registry.versionsOnDisk() {
+            let e = try train.registry.exported(version: version)
+            #expect(try serve.registry.receive(info: e.info, file: e.file, codebook: Codebook(encoded: e.codebook.encoded())))
+            #expect(try !serve.registry.receive(info: e.info, file: e.file, codebook: e.codebook))  // here already
+        }
+        #expect(serve.registry.snapshot == nil)  // received, not yet promoted
+        #expect(try serve.registry.adopt(stack: [1, 2]))
+        #expect(try !serve.registry.adopt(stack: [1, 2]))
+        #expect(serve.registry.snapshot?.version == 2)
+        #expect(try serve.registry.promotedStack() == [1, 2])
+        let a = train.registry.snapshot!.generate(history: [1, 2, 3], times: [0, 1, 2], items: 3, beam: 4, excluded: [1, 2, 3])
+        let b = serve.registry.snapshot!.generate(history: [1, 2, 3], times: [0, 1, 2], items: 3, beam: 4, excluded: [1, 2, 3])
+        #expect(a.sessions == b.sessions)
+        // A rollback on the train node is a shorter stack; a restart serves what was adopted.
+        #expect(try serve.registry.adopt(stack: [1]))
+        #expect(serve.registry.snapshot?.version == 1)
+        let again = try ModelRegistry(store: serve.store, directory: serve.dir.path + "/models", logger: Logger(label: "test"))
+        #expect(try again.restore()?.version == 1)
+    }
+
+    @Test func damagedOrMissingVersionsAreRefusedAndLeaveNothingBehind() throws {
+        let (train, serve) = (try Fixture(), try Fixture())
+        defer { train.dir.cleanup(); serve.dir.cleanup() }
+        try train.publish(seed: 1)
+        let e = try train.registry.exported(version: 1)
+        var damaged = e.file
+        damaged[damaged.count / 2] ^= 0xFF
+        #expect(throws: ModelStoreError.self) { try serve.registry.receive(info: e.info, file: damaged, codebook: e.codebook) }
+        var otherVersion = e.info
+        otherVersion.version = 5
+        #expect { try serve.registry.receive(info: otherVersion, file: e.file, codebook: e.codebook) } throws: {
+            ($0 as? ModelStoreError)?.description.contains("is not that version") == true
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: serve.dir.path + "/models").isEmpty)
+        #expect(try serve.registry.versions().isEmpty)
+        #expect { try serve.registry.adopt(stack: [1]) } throws: { ($0 as? ModelStoreError)?.description.contains("not been received") == true }
+        #expect(serve.registry.snapshot == nil)
+    }
+
+    @Test func changesAreAnnounced() async throws {
+        let f = try Fixture()
+        defer { f.dir.cleanup() }
+        var changes = f.registry.changes.makeAsyncIterator()
+        try f.publish(seed: 1)
+        try f.publish(seed: 2)  // two changes before the reader looks: one wake-up
+        #expect(await changes.next() != nil)
+        try f.registry.rollback()
+        #expect(await changes.next() != nil)
+    }
+}

@@ -29,6 +29,8 @@ public struct ServingAPI: Sendable {
     public var maxBodyBytes = 1 << 20
     /// The ingest-rate sampler the status page plots.
     public var ingestRate: IngestRate?
+    /// This node's part in a cluster.
+    var cluster = ClusterView.standalone
 
     public init(recommender: Recommender, history: HistoryStore, served: ServedRequests, registry: ModelRegistry, learner: LearnerService?,
                 adminToken: String, decoder: EventDecoder = EventDecoder()) {
@@ -108,7 +110,7 @@ extension Router {
         let admin = group("/v1/admin").add(middleware: BearerTokenMiddleware(token: api.adminToken))
         admin.get("/status") { _, _ -> Response in
             try json(AdminStatus(serving: api.registry.snapshot?.info, promoted: try api.registry.promotedStack(), canary: api.registry.canary?.canary,
-                                 learner: api.learner?.status.snapshot, interactions: try api.history.counts().interactions))
+                                 learner: api.learner?.status.snapshot, interactions: try api.history.counts().interactions, cluster: api.cluster.status))
         }
         admin.get("/models") { _, _ -> Response in try json(try api.registry.versions()) }
         admin.get("/outcomes") { _, _ -> Response in try json(try api.served.outcomes(newest: 100)) }
@@ -131,6 +133,7 @@ extension Router {
             return try json(try learner.pairs(round: round))
         }
         admin.post("/promote/:version") { _, context -> Response in
+            if let refusal = api.cluster.refusal { throw APIError(.conflict, refusal) }
             let version = try checked { try RequestParameters.version(context.parameters.get("version")) }
             do {
                 return try json(try api.registry.promote(version: version).info)
@@ -140,6 +143,7 @@ extension Router {
         }
         admin.get("/canary") { _, _ -> Response in try json(try CanaryStatus(api)) }
         admin.post("/canary/stop") { _, _ -> Response in
+            if let refusal = api.cluster.refusal { throw APIError(.conflict, refusal) }
             do {
                 return try json(try api.registry.stopCanary(reason: "stopped by an operator"))
             } catch let error as ModelStoreError {
@@ -147,6 +151,7 @@ extension Router {
             }
         }
         admin.post("/canary/:version") { request, context -> Response in
+            if let refusal = api.cluster.refusal { throw APIError(.conflict, refusal) }
             let version = try checked { try RequestParameters.version(context.parameters.get("version")) }
             var settings = api.canary
             if let share = request.uri.queryParameters.get("share") {
@@ -160,6 +165,7 @@ extension Router {
             }
         }
         admin.post("/rollback") { _, _ -> Response in
+            if let refusal = api.cluster.refusal { throw APIError(.conflict, refusal) }
             do {
                 return try json(try api.registry.rollback().info)
             } catch {
@@ -192,6 +198,7 @@ struct AdminStatus: Encodable {
     let canary: Canary?
     let learner: LearnerStatus.Snapshot?
     let interactions: Int
+    let cluster: ClusterView.Status
 }
 
 /// What `POST /v1/events` did with each line.

@@ -36,6 +36,7 @@ func statusPage(_ api: ServingAPI, rate: IngestRate?) throws -> String {
     <p id="serving">serving: \(serving.map { "version \($0.version) (\($0.kind.rawValue), \($0.steps) steps)" } ?? "popular items (no model yet)")
     · promoted: \(promoted.map(String.init).joined(separator: " ")) · interactions stored: \(try api.history.counts().interactions)
     · learner: \(escape(learner?.phase ?? "off"))\(learner.map { ", step \($0.steps), \($0.examples) sessions, \($0.errors) errors" } ?? "")</p>
+    \(clusterLine(api.cluster.status))
     <div class="plots">\(ingest.svg)\(rate?.lags.isEmpty == false ? lag.svg : "")\(loss.svg)\(reward.svg)</div>
     <h2>versions</h2><table id="versions"><tr><th>version</th><th>kind</th><th>parent</th><th>steps</th><th>created</th><th>metrics</th></tr>
     """
@@ -87,4 +88,20 @@ private func canarySection(_ api: ServingAPI) throws -> String {
     html += "<table id=\"canaries\"><tr><th>canary</th><th>candidate</th><th>outcome</th></tr>"
     for c in decided { html += "<tr><td>\(c.id)</td><td>\(c.candidate)</td><td>\(escape(c.reason ?? c.state.rawValue))</td></tr>" }
     return html + "</table>"
+}
+
+/// The status page's line about this node's part in a cluster (empty for a standalone daemon).
+func clusterLine(_ status: ClusterView.Status) -> String {
+    if let p = status.publishing {
+        return "<p id=\"cluster\">train node · sent to \(escape(p.topic)): versions \(p.versionsOnTopic.map(String.init).joined(separator: " ")), promoted "
+            + "\(p.promoted.map(String.init).joined(separator: " "))\(p.failure.map { " · <b>sending fails</b>: \(escape($0))" } ?? "")</p>"
+    }
+    if let f = status.following {
+        var lag = ""
+        if let promoted = f.promotedAt, let serving = f.servingAt { lag = String(format: " (%.2f s after the train node)", serving - promoted) }
+        return "<p id=\"cluster\">serve node · following \(escape(f.topic)): \(f.recordsRead) records read, \(f.caughtUp ? "caught up" : "catching up")"
+            + "\(f.applied.map { ", serving the promotion \($0.map(String.init).joined(separator: " "))\(lag)" } ?? "")"
+            + "\(f.waitingPromotion.map { " · waiting to serve \($0.map(String.init).joined(separator: " "))" } ?? "")</p>"
+    }
+    return ""
 }

@@ -16,13 +16,18 @@ public final class KafkaAdmin: Sendable {
         try client.metadata(timeout: timeout)
     }
 
-    /// Creates a topic; one that already exists counts as created (its partition count is not changed).
-    public func createTopic(_ name: String, partitions: Int, replicationFactor: Int = 1, timeout: Duration = .seconds(30)) throws {
+    /// Creates a topic with topic-level `configs` (e.g. `cleanup.policy=compact`); one that already exists
+    /// counts as created (neither its partition count nor its configs are changed).
+    public func createTopic(_ name: String, partitions: Int, replicationFactor: Int = 1, configs: [String: String] = [:],
+                            timeout: Duration = .seconds(30)) throws {
         var errstr = [CChar](repeating: 0, count: 512)
         guard let topic = rd_kafka_NewTopic_new(name, Int32(partitions), Int32(replicationFactor), &errstr, errstr.count) else {
             throw KafkaError(code: RD_KAFKA_RESP_ERR__INVALID_ARG.rawValue, operation: "create topic \(name)", message: errorText(errstr))
         }
         defer { rd_kafka_NewTopic_destroy(topic) }
+        for (key, value) in configs.sorted(by: { $0.key < $1.key }) {
+            try check(rd_kafka_NewTopic_set_config(topic, key, value), "set \(key)=\(value) on new topic \(name)")
+        }
         let queue = rd_kafka_queue_new(client.handle)
         defer { rd_kafka_queue_destroy(queue) }
         var topics: [OpaquePointer?] = [topic]

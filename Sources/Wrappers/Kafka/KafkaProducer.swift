@@ -25,11 +25,20 @@ public final class KafkaProducer: Sendable {
     /// Queues one message (copied). Waits while librdkafka's local queue is full. A partition of nil
     /// lets the partitioner hash the key.
     public func send(topic: String, key: [UInt8]?, value: [UInt8], partition: Int32? = nil) throws {
+        try produce(topic: topic, key: key, value: value, partition: partition)
+    }
+
+    /// Queues a tombstone (a null value) for `key`: a compacted topic then forgets the key's records.
+    public func sendTombstone(topic: String, key: [UInt8], partition: Int32? = nil) throws {
+        try produce(topic: topic, key: key, value: nil, partition: partition)
+    }
+
+    private func produce(topic: String, key: [UInt8]?, value: [UInt8]?, partition: Int32?) throws {
         while true {
-            let rc = value.withUnsafeBytes { v in
+            let rc = withOptionalBytes(value) { v in
                 withOptionalBytes(key) { k in
                     rd_kafka_produce_shim(client.handle, topic, partition ?? RD_KAFKA_PARTITION_UA,
-                                          v.baseAddress, v.count, k?.baseAddress, k?.count ?? 0)
+                                          v?.baseAddress, v?.count ?? 0, k?.baseAddress, k?.count ?? 0)
                 }
             }
             if rc == RD_KAFKA_RESP_ERR__QUEUE_FULL {

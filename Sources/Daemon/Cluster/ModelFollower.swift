@@ -1,0 +1,118 @@
+import Foundation
+import Ingest
+import Kafka
+import Logging
+import Metrics
+import SemanticIDs
+import Serving
+import Store
+import ServiceLifecycle
+import Synchronization
+
+/// A serve node's side of the models topic: stores every version the train node sends and serves what
+/// its promotions say, as soon as the versions they name are here. While the reader is still catching
+/// up on the topic's history only the newest promotion is kept, and applied once it has caught up, so a
+/// new node loads one model, not every one the topic ever held.
+///
+/// Metrics: `onerec_cluster_model_publish_to_serving_seconds` (from the train node noticing a change to
+/// this node serving it; the two clocks are assumed in step), `onerec_cluster_versions_received_total`,
+/// `onerec_cluster_versions_refused_total`.
+final class ModelFollower: Service, Sendable {
+    private let registry: ModelRegistry
+    private let logger: Logger
+    private let pending = Mutex<Promotion?>(nil)
+    private let applied = Mutex<(promotion: Promotion, servingAt: Date)?>(nil)
+    private let reader = Mutex<ModelTopicReader?>(nil)
+    /// Held while a promotion is applied: the reader and the catch-up check may both try one.
+    private let adopting = Mutex(())
+
+    /// For the status page: how far this node follows.
+    struct Status: Encodable, Sendable {
+        let topic: String
+        let recordsRead: Int
+        let caughtUp: Bool
+        /// A promotion waiting for its version (or for the catch-up to end).
+        let waitingPromotion: [UInt32]?
+        /// The last promotion applied, when the train node made it and when this node served it.
+        let applied: [UInt32]?
+        /// Seconds since 1970.
+        let promotedAt: Double?
+        let servingAt: Double?
+    }
+
+    let topic: String
+
+    init(registry: ModelRegistry, kafka: KafkaConfig, topic: String, groupID: String, instanceID: String?, logger: Logger) throws {
+        (self.registry, self.logger, self.topic) = (registry, logger, topic)
+        let reader = try ModelTopicReader(kafka: kafka, topic: topic, groupID: groupID, instanceID: instanceID, logger: logger) { [weak self] update in
+            self?.apply(update)
+        }
+        self.reader.withLock { $0 = reader }
+    }
+
+    var status: Status {
+        let progress = reader.withLock { $0! }.progress
+        let last = applied.withLock { $0 }
+        return Status(topic: topic, recordsRead: progress.records, caughtUp: progress.caughtUp, waitingPromotion: pending.withLock { $0?.stack },
+                      applied: last?.promotion.stack, promotedAt: last?.promotion.at, servingAt: last?.servingAt.timeIntervalSince1970)
+    }
+
+    func run() async throws {
+        let reader = self.reader.withLock { $0! }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await reader.run() }
+            // The catch-up's end comes with no record to hand over: look for it.
+            group.addTask {
+                while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(100))
+                    if reader.progress.caughtUp, let promotion = self.pending.withLock({ $0 }) {
+                        await offThread { self.adopt(promotion) }
+                    }
+                }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    func apply(_ update: ModelTopicUpdate) {
+        switch update {
+        case .package(let package, _):
+            do {
+                let codebook = try Codebook(encoded: package.codebook)
+                if try registry.receive(info: package.info, file: package.model, codebook: codebook) {
+                    Counter(label: "onerec_cluster_versions_received_total").increment()
+                }
+            } catch {
+                Counter(label: "onerec_cluster_versions_refused_total").increment()
+                logger.error("model version from the models topic refused", metadata: ["version": "\(package.info.version)", "reason": "\(error)"])
+            }
+            if let promotion = pending.withLock({ $0 }) { adopt(promotion) }
+        case .promoted(let promotion):
+            pending.withLock { $0 = promotion }
+            adopt(promotion)
+        case .forgotten, .refused:
+            break  // the local store deletes its own old files; refusals are logged by the reader
+        }
+    }
+
+    /// Serves `promotion` if its version is here and the reader has caught up; otherwise it waits.
+    private func adopt(_ promotion: Promotion) {
+        guard reader.withLock({ $0?.progress.caughtUp }) == true else { return }
+        adopting.withLock { _ in adoptHolding(promotion) }
+    }
+
+    private func adoptHolding(_ promotion: Promotion) {
+        do {
+            let changed = try registry.adopt(stack: promotion.stack)
+            let now = Date()
+            pending.withLock { if $0 == promotion { $0 = nil } }
+            guard changed else { return }
+            applied.withLock { $0 = (promotion, now) }
+            Timer(label: "onerec_cluster_model_publish_to_serving_seconds", preferredDisplayUnit: .seconds)
+                .recordSeconds(max(0, now.timeIntervalSince1970 - promotion.at))
+        } catch {
+            logger.debug("promotion waits for its version", metadata: ["stack": "\(promotion.stack)", "reason": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import Kafka
+import Logging
+import Metrics
+import ServiceLifecycle
+import Synchronization
+
+/// Follows the models topic from its first record on every start (a serve node's whole model state can be
+/// rebuilt from it), puts packages back together (`ModelTopicAssembler`) and hands each update to
+/// `apply`, in topic order. Refused records are logged and counted
+/// (`onerec_cluster_model_records_refused_total`); nothing stops the reading.
+public final class ModelTopicReader: Service, Sendable {
+    public typealias Apply = @Sendable (ModelTopicUpdate) -> Void
+
+    private let consumer: KafkaConsumer
+    private let apply: Apply
+    private let logger: Logger
+    private let counts = Mutex((records: 0, waiting: 0))
+    private let assembler = Mutex(ModelTopicAssembler())  // used by one batch at a time
+
+    /// How far the reader has come.
+    public struct Progress: Sendable, Equatable {
+        /// Records read since the start.
+        public var records: Int
+        /// Versions with chunks or a manifest still waiting for the rest.
+        public var waiting: Int
+        /// Whether the whole topic, as far as the broker has it, has been read.
+        public var caughtUp: Bool
+    }
+
+    /// `groupID`: a group of this node's own (each node reads the whole topic); `instanceID` its static
+    /// membership id.
+    public init(kafka: KafkaConfig, topic: String, groupID: String, instanceID: String?, logger: Logger, apply: @escaping Apply) throws {
+        var config = KafkaConsumer.Config(kafka: kafka, groupID: groupID, topics: [topic])
+        config.groupInstanceID = instanceID
+        config.maxBatchMessages = 64  // chunks are half a megabyte each
+        consumer = try KafkaConsumer(config: config, logger: logger) { partitions in
+            Dictionary(uniqueKeysWithValues: partitions.map { ($0, Int64(-2)) })  // RD_KAFKA_OFFSET_BEGINNING
+        }
+        self.apply = apply
+        self.logger = logger
+    }
+
+    public var progress: Progress {
+        let (records, waiting) = counts.withLock { $0 }
+        let assigned = consumer.assignment
+        return Progress(records: records, waiting: waiting, caughtUp: !assigned.isEmpty && consumer.pausedAtEnd.isSuperset(of: assigned))
+    }
+
+    public func run() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.consumer.run() }
+            for try await batch in consumer.batches {
+                // Applying writes files and loads models: not on the few Swift concurrency threads HTTP shares.
+                await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                    DispatchQueue.global().async {
+                        self.take(batch)
+                        done.resume()
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    private func take(_ batch: ConsumerBatch) {
+        for message in batch.messages {
+            let update = assembler.withLock { $0.take(key: message.key, value: message.value) }
+            if case .refused(let reason) = update {
+                Counter(label: "onerec_cluster_model_records_refused_total").increment()
+                logger.warning("models topic record refused", metadata: ["offset": "\(message.offset)", "reason": "\(reason)"])
+            }
+            if let update { apply(update) }
+        }
+        let waiting = assembler.withLock { $0.waiting }
+        counts.withLock { $0 = ($0.records + batch.messages.count, waiting) }
+    }
+}
