@@ -145,6 +145,9 @@ let package = Package(
 
         // MARK: Tests (one target per module)
         .target(name: "TestSupport", dependencies: ["Events"], path: "Tests/Support", swiftSettings: strict),
+        .target(name: "ModelSupport", dependencies: ["Serving", "Store", "SemanticIDs", "Models", "Engine", "TestSupport",
+                                                     .product(name: "Logging", package: "swift-log")],
+                path: "Tests/ModelSupport", swiftSettings: strict),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "CLMDB", "TestSupport", "lmdb-test-helper"], swiftSettings: strict),
         .target(name: "FuzzSupport", path: "Tests/Fuzz/Support", swiftSettings: strict),
         .executableTarget(
@@ -175,7 +178,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "Alignment", "LMDB", "Events", "SemanticIDs", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Store", "LMDB", "Events", "Kafka", "Models", "Engine", "TestSupport",
                                                         .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
-        .testTarget(name: "ServingTests", dependencies: ["Serving", "Alignment", "Generator", "Store", "Events", "Models", "SemanticIDs", "Engine", "TestSupport",
+        .testTarget(name: "ServingTests", dependencies: ["Serving", "Alignment", "Generator", "Store", "Events", "Models", "SemanticIDs", "Engine", "TestSupport", "ModelSupport",
                                                          .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "LearningTests", dependencies: ["Learning", "Serving", "Store", "Events", "Models", "Generator", "Alignment",
                                                           "Simulator", "Engine", "TestSupport", .product(name: "Logging", package: "swift-log")],
@@ -187,7 +190,7 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "OneRecDaemon", "TestSupport", "Alignment", "Serving", "Store", "Events", "Models", "SemanticIDs", "Engine",
+                "OneRecDaemon", "TestSupport", "ModelSupport", "Alignment", "Serving", "Store", "Events", "Models", "SemanticIDs", "Engine", "Ingest", "Kafka",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
             ],

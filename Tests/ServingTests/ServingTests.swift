@@ -9,45 +9,12 @@ import SemanticIDs
 import Serving
 import Store
 import TestSupport
+import ModelSupport
 import Testing
-
-/// A store, a 60-item codebook and a tiny generator, in a temporary directory.
-struct Fixture: Sendable {
-    let dir = TempDirectory()
-    let store: OpenStore
-    let registry: ModelRegistry
-    let history: HistoryStore
-    let codebook: Codebook
-    let config: Seq2Seq.Config
-
-    init() throws {
-        store = try OpenStore.forWriting(path: dir.path + "/store", mapSizeMiB: 16, holder: "test")
-        registry = try ModelRegistry(store: store, directory: dir.path + "/models", keep: 3, keepRecords: 4, logger: Logger(label: "test"))
-        history = try store.history()
-        var rng = SplitMix64(seed: 5)
-        let vectors = ItemVectors(ids: (0..<60).map { UInt64($0) }, dimension: 4, values: (0..<240).map { _ in rng.nextGaussian() })
-        var qc = ResidualQuantizer.Config()
-        qc.codesPerLevel = 4
-        let (q, training) = ResidualQuantizer.train(vectors, config: qc)
-        codebook = try Codebook(version: 1, vectors: vectors, quantizer: q, training: training)
-        var c = Seq2Seq.Config.preset("tiny")!
-        c.vocabulary = 3 + 3 * 4
-        config = c
-    }
-
-    func info(_ version: UInt32, kind: ModelInfo.Kind = .trained) -> ModelInfo {
-        ModelInfo(version: version, parent: nil, kind: kind, codebookVersion: 1, config: config, maxHistory: 10, sessionItems: 3, steps: 0)
-    }
-
-    @discardableResult
-    func publish(seed: UInt64, promote: Bool = true) throws -> ModelSnapshot {
-        try registry.publish(model: Seq2Seq(config: config, seed: seed), codebook: codebook, info: info(try registry.nextVersion()), promote: promote)
-    }
-}
 
 @Suite struct ModelRegistryTests {
     @Test func publishPromoteRollbackAndRestore() throws {
-        let f = try Fixture()
+        let f = try ModelFixture()
         defer { f.dir.cleanup() }
         #expect(f.registry.snapshot == nil)
         try f.publish(seed: 1)
@@ -70,7 +37,7 @@ struct Fixture: Sendable {
     }
 
     @Test func aDamagedVersionIsRefusedAndTheOneBeforeServes() throws {
-        let f = try Fixture()
+        let f = try ModelFixture()
         defer { f.dir.cleanup() }
         try f.publish(seed: 1)
         try f.publish(seed: 2)
@@ -87,14 +54,14 @@ struct Fixture: Sendable {
     }
 
     @Test func rollbackNeedsAnEarlierVersion() throws {
-        let f = try Fixture()
+        let f = try ModelFixture()
         defer { f.dir.cleanup() }
         try f.publish(seed: 1)
         #expect(throws: ModelStoreError.self) { try f.registry.rollback() }
     }
 
     @Test func oldUnpromotedVersionsArePruned() throws {
-        let f = try Fixture()
+        let f = try ModelFixture()
         defer { f.dir.cleanup() }
         try f.publish(seed: 1)
         for seed in 2...6 { try f.publish(seed: UInt64(seed), promote: false) }
@@ -120,7 +87,7 @@ struct Fixture: Sendable {
     }
 
     @Test func unknownUsersGetPopularItemsAndKnownOnesAGeneratedSession() async throws {
-        let f = try Fixture()
+        let f = try ModelFixture()
         defer { f.dir.cleanup() }
         let popular = PopularItems()
         popular.observe([7, 7, 7, 8, 8, 9])
@@ -145,7 +112,7 @@ struct Fixture: Sendable {
 
     /// Promotion while requests run: every request succeeds, each answer comes from one version.
     @Test func promotionUnderLoadFailsNoRequest() async throws {
-        let f = try Fixture()
+        let f = try ModelFixture()
         defer { f.dir.cleanup() }
         let pool = DecodePool(workers: 2, queueLimit: 64)
         defer { pool.close() }
@@ -224,7 +191,7 @@ struct Fixture: Sendable {
     /// gets the promoted version again; a promoted one serves everyone. Its candidate's file is kept
     /// while it runs, however many versions are published meanwhile.
     @Test func aCanarySplitsUsersAndEndsAsItsDecisionSays() async throws {
-        let f = try Fixture()
+        let f = try ModelFixture()
         defer { f.dir.cleanup() }
         try f.publish(seed: 1)
         try f.publish(seed: 2, promote: false)
@@ -280,7 +247,7 @@ struct Fixture: Sendable {
 /// A version moved from one node's registry to another's, as the models topic moves it.
 @Suite struct ReceivedVersionTests {
     @Test func aReceivedVersionServesOnceAdoptedWithTheSameOutputs() throws {
-        let (train, serve) = (try Fixture(), try Fixture())
+        let (train, serve) = (try ModelFixture(), try ModelFixture())
         defer { train.dir.cleanup(); serve.dir.cleanup() }
         try train.publish(seed: 1)
         try train.publish(seed: 2)
@@ -306,7 +273,7 @@ struct Fixture: Sendable {
     }
 
     @Test func damagedOrMissingVersionsAreRefusedAndLeaveNothingBehind() throws {
-        let (train, serve) = (try Fixture(), try Fixture())
+        let (train, serve) = (try ModelFixture(), try ModelFixture())
         defer { train.dir.cleanup(); serve.dir.cleanup() }
         try train.publish(seed: 1)
         let e = try train.registry.exported(version: 1)
@@ -325,7 +292,7 @@ struct Fixture: Sendable {
     }
 
     @Test func changesAreAnnounced() async throws {
-        let f = try Fixture()
+        let f = try ModelFixture()
         defer { f.dir.cleanup() }
         var changes = f.registry.changes.makeAsyncIterator()
         try f.publish(seed: 1)
