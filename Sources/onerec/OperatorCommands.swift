@@ -22,11 +22,30 @@ struct Status: AsyncParsableCommand {
             print("canary      : #\(canary["id"] ?? "?"): version \(canary["candidate"] ?? "?") serves \(share) of users (onerec canary status)")
         }
         print("interactions: \(status["interactions"] ?? 0)")
+        if let cluster = status["cluster"] as? [String: Any], let line = describe(cluster: cluster) { print("cluster     : " + line) }
         guard let learner = status["learner"] as? [String: Any] else { return print("learner     : off") }
         let loss = (learner["generatorLoss"] as? [[Double]])?.last.map { String(format: "%.3f", $0[1]) } ?? "-"
         print("learner     : \(learner["phase"] ?? "?"); step \(learner["steps"] ?? 0), loss \(loss), \(learner["examples"] ?? 0) sessions, \(learner["users"] ?? 0) users, errors \(learner["errors"] ?? 0)")
         for round in (learner["rounds"] as? [[String: Any]] ?? []).suffix(5) { print("round       : " + describe(round: round)) }
     }
+}
+
+/// The node's part in a cluster, for `status`; nil for a standalone daemon.
+func describe(cluster: [String: Any]) -> String? {
+    let list = { (key: String, in: [String: Any]) in (`in`[key] as? [Int] ?? []).map(String.init).joined(separator: " ") }
+    if let p = cluster["publishing"] as? [String: Any] {
+        return "train node; sent to \(p["topic"] ?? "?"): versions \(list("versionsOnTopic", p)), promoted \(list("promoted", p))"
+            + ((p["failure"] as? String).map { "; SENDING FAILS: \($0)" } ?? "")
+    }
+    if let f = cluster["following"] as? [String: Any] {
+        var line = "serve node; following \(f["topic"] ?? "?"): \(f["recordsRead"] ?? 0) records, \(f["caughtUp"] as? Bool == true ? "caught up" : "catching up")"
+        if let at = f["promotedAt"] as? Double, let serving = f["servingAt"] as? Double {
+            line += String(format: "; serving the train node's last promotion %.2f s after it", serving - at)
+        }
+        if f["waitingPromotion"] is [Int] { line += "; a promotion waits for its version: \(list("waitingPromotion", f))" }
+        return line
+    }
+    return nil
 }
 
 func describe(round: [String: Any]) -> String {

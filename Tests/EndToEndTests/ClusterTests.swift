@@ -1,0 +1,92 @@
+import Foundation
+import Kafka
+import Logging
+import TestSupport
+import Testing
+
+/// `onerec serve` as a cluster: one train node and serve nodes, real processes on the real broker. The
+/// serve nodes serve the versions the train node publishes, refuse to change them, and a serve node
+/// started late serves the train node's current version from the models topic alone.
+@Suite(.serialized) struct ClusterTests {
+    static let token = "cluster-test-token-0123456789"
+
+    @Test func serveNodesServeWhatTheTrainNodePublishes() async throws {
+        guard let broker = ProcessInfo.processInfo.environment["ONEREC_TEST_KAFKA"] else {
+            Issue.record("ONEREC_TEST_KAFKA is not set: run the tests with scripts/test.sh")
+            return
+        }
+        let onerec = builtExecutable("onerec")
+        let suffix = UUID().uuidString.prefix(8)
+        let topics = ("cluster-interactions-\(suffix)", "cluster-items-\(suffix)")
+        var logger = Logger(label: "cluster-test")
+        logger.logLevel = .warning
+        let admin = try KafkaAdmin(config: KafkaConfig(brokers: [broker]), logger: logger)
+        try admin.createTopic(topics.0, partitions: 2)
+        try admin.createTopic(topics.1, partitions: 1)
+        let produced = try runToCompletion(onerec, ["simulate", "log", "--brokers", broker, "--topic", topics.0, "--items-topic", topics.1,
+                                                    "--users", "300", "--items", "400", "--requests", "10", "--seed", "5"])
+        try #require(produced.status == 0, "\(produced.stderr)")
+
+        let common = [
+            "ONEREC_KAFKA_BROKERS": broker, "ONEREC_KAFKA_INTERACTIONS_TOPIC": topics.0, "ONEREC_KAFKA_ITEMS_TOPIC": topics.1,
+            "ONEREC_KAFKA_GROUP_ID": "cluster-\(suffix)", "ONEREC_CLUSTER_MODELS_TOPIC": "cluster-models-\(suffix)", "ONEREC_ADMIN_TOKEN": Self.token,
+        ]
+        func node(_ role: String, _ name: String, _ extra: [String: String] = [:]) throws -> OneRecProcess {
+            try OneRecProcess(environment: common.merging(["ONEREC_CLUSTER_ROLE": role, "ONEREC_KAFKA_INSTANCE_ID": "\(name)-\(suffix)"]) { $1 }
+                .merging(extra) { $1 })
+        }
+        // A version about every few seconds: the serve nodes have time to catch up between them.
+        let train = try node("train", "train", ["ONEREC_TRAINER_PRESET": "tiny", "ONEREC_TRAINER_PUBLISH_EVERY_STEPS": "200",
+                                                "ONEREC_COMPUTE_THREADS": "1"])
+        try #require(train.waitUntilHealthy(), "the train node did not start: \(Self.log(train))")
+        let serve = try node("serve", "serve-a")
+        try #require(serve.waitUntilHealthy(), "the serve node did not start: \(Self.log(serve))")
+
+        // The serve node serves the version the train node serves, once it has one.
+        var matched: Int?
+        let deadline = Date().addingTimeInterval(180)
+        while matched == nil && Date() < deadline {
+            let (t, s) = (Self.serving(train), Self.serving(serve))
+            if let t, t >= 2, s == t { matched = t }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        try #require(matched != nil, "the serve node never served the train node's version: train \(Self.log(train)) serve \(Self.log(serve))")
+        let answer = try #require(serve.get("/v1/users/3/recommendations"))
+        #expect(answer.0 == 200 && answer.1.contains(#""source":"generator""#), "\(answer.1)")
+
+        // It refuses what only the train node may do, saying where to do it.
+        for path in ["/v1/admin/rollback", "/v1/admin/promote/1", "/v1/admin/canary/1"] {
+            let refused = try #require(httpGet(port: serve.port, path: path, method: "POST", headers: ["Authorization": "Bearer \(Self.token)"]))
+            #expect(refused.0 == 409 && refused.1.contains("serve node"), "\(path): \(refused.1)")
+        }
+        let status = try runToCompletion(onerec, ["status", "--url", "http://127.0.0.1:\(serve.port)", "--token", Self.token])
+        #expect(status.stdout.contains("cluster     : serve node; following cluster-models-\(suffix)"), "\(status.stdout)")
+        let trainStatus = try runToCompletion(onerec, ["status", "--url", "http://127.0.0.1:\(train.port)", "--token", Self.token])
+        #expect(trainStatus.stdout.contains("cluster     : train node; sent to cluster-models-\(suffix)"), "\(trainStatus.stdout)")
+
+        // A serve node started now serves at least the version the train node serves at its start.
+        let current = try #require(Self.serving(train))
+        let start = Date()
+        let late = try node("serve", "serve-b")
+        try #require(late.waitUntilHealthy(), "the late serve node did not start: \(Self.log(late))")
+        while (Self.serving(late) ?? 0) < current && Date().timeIntervalSince(start) < 60 { try await Task.sleep(for: .milliseconds(50)) }
+        let seconds = Date().timeIntervalSince(start)
+        #expect((Self.serving(late) ?? 0) >= current, "the late node serves \(String(describing: Self.serving(late))), not \(current): \(Self.log(late))")
+        print(String(format: "late serve node: serving version %d or newer %.2f s after its start", current, seconds))
+
+        for daemon in [late, serve, train] { #expect(daemon.stop()?.status == 0, "\(Self.log(daemon))") }
+    }
+
+    /// The version a node serves, if any.
+    static func serving(_ node: OneRecProcess) -> Int? {
+        guard let answer = httpGet(port: node.port, path: "/v1/admin/status", headers: ["Authorization": "Bearer \(token)"]), answer.0 == 200,
+              let json = try? JSONSerialization.jsonObject(with: Data(answer.1.utf8)) as? [String: Any] else { return nil }
+        return (json["serving"] as? [String: Any])?["version"] as? Int
+    }
+
+    /// The end of a node's log, for failure messages (stops it first: its stderr ends when it exits).
+    static func log(_ node: OneRecProcess) -> String {
+        _ = node.stop()
+        return String(node.stderr.suffix(3000))
+    }
+}
