@@ -11,7 +11,8 @@ final class BenchDaemon {
     let port: Int
     private var admin: DaemonClient?
 
-    init(preset: String, beam: Int, port: Int) throws {
+    /// `environment`: more settings, over the ones above (a cluster role, Kafka).
+    init(preset: String, beam: Int, port: Int, environment extra: [String: String] = [:]) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("onerec-bench-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
@@ -19,7 +20,7 @@ final class BenchDaemon {
         var environment = ProcessInfo.processInfo.environment
         environment.merge(["ONEREC_STORE_PATH": directory + "/store", "ONEREC_HTTP_PORT": "\(port)", "ONEREC_TRAINER_PRESET": preset,
                            "ONEREC_SERVING_BEAM": "\(beam)", "ONEREC_TRAINER_PUBLISH_EVERY_STEPS": "50",
-                           "ONEREC_SIMULATOR_SESSIONS_PER_SECOND": "300", "ONEREC_LOG_LEVEL": "warning"]) { $1 }
+                           "ONEREC_SIMULATOR_SESSIONS_PER_SECOND": "300", "ONEREC_LOG_LEVEL": "warning"].merging(extra) { $1 }) { $1 }
         process.environment = environment
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
@@ -41,11 +42,16 @@ final class BenchDaemon {
 
     /// The serving version and the learner's steps so far.
     func learner() async -> (version: Int?, steps: Int) {
+        guard let status = await status() else { return (nil, 0) }
+        return ((status["serving"] as? [String: Any])?["version"] as? Int, (status["learner"] as? [String: Any])?["steps"] as? Int ?? 0)
+    }
+
+    /// `GET /v1/admin/status`, nil until the daemon answers.
+    func status() async -> [String: Any]? {
         if admin == nil, let token = try? String(contentsOfFile: directory + "/store/admin-token", encoding: .utf8) {
             admin = DaemonClient(base: client.base, token: token.trimmingCharacters(in: .whitespacesAndNewlines), tokenSource: "")
         }
-        guard let status = try? await admin?.call("GET", "/v1/admin/status") else { return (nil, 0) }
-        return ((status["serving"] as? [String: Any])?["version"] as? Int, (status["learner"] as? [String: Any])?["steps"] as? Int ?? 0)
+        return try? await admin?.call("GET", "/v1/admin/status")
     }
 
     /// Waits for the first served version; returns the seconds it took.
