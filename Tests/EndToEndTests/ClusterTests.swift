@@ -51,6 +51,12 @@ import Testing
             try await Task.sleep(for: .milliseconds(100))
         }
         try #require(matched != nil, "the serve node never served the train node's version: train \(Self.log(train)) serve \(Self.log(serve))")
+        // Freshness on the serve node: event → stored, and publication → serving.
+        let metrics = try #require(serve.get("/metrics")).1
+        for name in ["onerec_ingest_event_to_stored_seconds_count", "onerec_cluster_model_publish_to_serving_seconds_count"] {
+            let count = metrics.split(separator: "\n").first { $0.hasPrefix(name) }.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+            #expect(count > 0, "\(name) is \(count)")
+        }
         let answer = try #require(serve.get("/v1/users/3/recommendations"))
         #expect(answer.0 == 200 && answer.1.contains(#""source":"generator""#), "\(answer.1)")
 
