@@ -73,18 +73,18 @@ public enum Daemon {
         var consumerLag: (@Sendable () -> Int64?)?
         var ingestService: IngestService?
         var cluster = ClusterView.standalone
+        var kafkaCluster: (config: KafkaConfig, instanceID: String)?
         if !settings.kafkaBrokers.isEmpty {
             try checkKafka(settings, logger: logger)
             let kafka = KafkaConfig(brokers: settings.kafkaBrokers, clientID: "onerec", properties: settings.kafkaProperties)
             var ingest = IngestService.Config(kafka: kafka)
-            ingest.groupID = settings.ingestGroupID
+            let instanceID = environment["ONEREC_KAFKA_INSTANCE_ID"] ?? "\(ProcessInfo.processInfo.hostName)-\(settings.kafkaGroupID)-\(settings.clusterRole.rawValue)"
+            ingest.groupID = settings.ingestGroupID(instanceID: instanceID)
             ingest.interactionsTopic = settings.interactionsTopic
             ingest.itemsTopic = settings.itemsTopic
             ingest.idleCheckInterval = settings.kafkaIdleCheckMilliseconds > 0 ? .milliseconds(settings.kafkaIdleCheckMilliseconds) : nil
-            let instanceID = environment["ONEREC_KAFKA_INSTANCE_ID"] ?? "\(ProcessInfo.processInfo.hostName)-\(settings.ingestGroupID)"
             ingest.instanceID = instanceID
-            cluster = try clusterServices(settings, kafka: kafka, instanceID: instanceID, registry: models, logger: logger)
-            services += [cluster.broadcast as (any Service)?, cluster.follower].compactMap { $0 }
+            kafkaCluster = (kafka, instanceID)
             let service = try IngestService(config: ingest, store: history, logger: logger)
             consumerLag = { service.lag() }
             ingestService = service
@@ -103,7 +103,13 @@ public enum Daemon {
             let learner = try Learner(config: learnerConfig(settings), store: store, registry: models, popular: popular,
                                       directory: "\(settings.storePath)/trainer", trueWatch: trueWatch, logger: logger)
             learnerService = LearnerService(learner: learner, logger: logger)
-            services.append(learnerService!)
+        }
+        if let (kafka, instanceID) = kafkaCluster, settings.clusterRole != .standalone {
+            cluster = try clusterServices(settings, kafka: kafka, instanceID: instanceID, registry: models, learner: learnerService, logger: logger)
+            services += [cluster.follower as (any Service)?, cluster.leadership].compactMap { $0 }
+            if let lease = cluster.lease { services.append(lease) }
+        } else if let learnerService {
+            services.append(learnerService)
         }
         services.append(CanaryService(registry: models, served: served, learner: learnerService, lookSeconds: settings.canaryLookSeconds, logger: logger))
         var api = ServingAPI(recommender: recommender, history: history, served: served, registry: models, learner: learnerService, adminToken: adminToken)
@@ -208,28 +214,32 @@ public enum Daemon {
         return c
     }
 
-    /// A train node's broadcast of its model store (creating the compacted models topic if it is
-    /// missing), or a serve node's follower of it; nothing for a standalone daemon.
+    /// A serve node's follower of the models topic; or a train node's follower, lease and leadership (the
+    /// learner runs only while it leads), creating the models and lease topics if they are missing.
     static func clusterServices(_ settings: DaemonSettings, kafka: KafkaConfig, instanceID: String, registry: ModelRegistry,
-                                logger: Logger) throws -> ClusterView {
-        switch settings.clusterRole {
-        case .standalone:
-            return .standalone
-        case .train:
-            do {
-                try ModelTopicWriter.createTopic(settings.modelsTopic, kafka: kafka, logger: logger)
-            } catch let error as KafkaError {
-                throw StartupError("cannot create the models topic \(settings.modelsTopic): \(error)",
-                                   fix: "create it (one partition, cleanup.policy=compact) or let onerec's client create topics")
-            }
-            let writer = try ModelTopicWriter(kafka: kafka, topic: settings.modelsTopic, logger: logger)
-            return ClusterView(role: .train, broadcast: ModelBroadcast(registry: registry, writer: writer, logger: logger), follower: nil)
-        case .serve:
-            // A group of this node's own: every serve node reads the whole topic.
-            let follower = try ModelFollower(registry: registry, kafka: kafka, topic: settings.modelsTopic, groupID: "\(instanceID).models",
-                                             instanceID: "\(instanceID).models", logger: logger)
-            return ClusterView(role: .serve, broadcast: nil, follower: follower)
+                                learner: LearnerService?, logger: Logger) throws -> ClusterView {
+        // A group of this node's own: every node reads the whole models topic.
+        let trainer = settings.clusterRole == .train ? "\(settings.storePath)/trainer" : nil
+        let follower = try ModelFollower(registry: registry, kafka: kafka, topic: settings.modelsTopic, groupID: "\(instanceID).models",
+                                         instanceID: "\(instanceID).models", trainerDirectory: trainer, logger: logger)
+        guard settings.clusterRole == .train, let learner, let trainer else {
+            return ClusterView(role: .serve, leadership: nil, follower: follower, lease: nil)
         }
+        do {
+            try ModelTopicWriter.createTopic(settings.modelsTopic, kafka: kafka, logger: logger)
+            try TrainerLease.createTopic(settings.leaseTopic, kafka: kafka, logger: logger)
+        } catch let error as KafkaError {
+            throw StartupError("cannot create the cluster's topics \(settings.modelsTopic), \(settings.leaseTopic): \(error)",
+                               fix: "create them (one partition each, the models topic with cleanup.policy=compact) or allow onerec's client to")
+        }
+        let lease = try TrainerLease(kafka: kafka, topic: settings.leaseTopic, groupID: "\(instanceID).lease", instanceID: "\(instanceID).lease",
+                                     node: instanceID, timeout: .seconds(settings.leaseTimeoutSeconds), logger: logger)
+        let every = Duration.seconds(settings.checkpointPublishSeconds)
+        let leadership = TrainerLeadership(lease: lease, follower: follower, learner: learner, makeBroadcast: { epoch in
+            let writer = try ModelTopicWriter(kafka: kafka, topic: settings.modelsTopic, epoch: epoch, node: instanceID, logger: logger)
+            return (writer, ModelBroadcast(registry: registry, writer: writer, checkpoints: (trainer, learner.status, every), logger: logger))
+        }, logger: logger)
+        return ClusterView(role: .train, leadership: leadership, follower: follower, lease: lease)
     }
 
     /// Fails fast, with the brokers and the fix in the message, when no broker answers.

@@ -25,7 +25,10 @@ import SystemPackage
 /// | `kafka.connectTimeoutSeconds` | int | `10` | how long startup waits for a broker to answer |
 /// | `kafka.idleCheckMilliseconds` | int | `100` | a partition read to its end is paused and the broker asked this often whether more arrived; `0`: leave the waiting to the broker (`fetch.wait.max.ms`) |
 /// | `cluster.role` | string | `standalone` | `standalone` (one process does everything), `train` (trains and publishes versions to the models topic) or `serve` (serves the versions the train node publishes; no trainer) |
-/// | `cluster.modelsTopic` | string | `onerec.models` | compacted topic the train node publishes versions and promotions to (created by it) |
+/// | `cluster.modelsTopic` | string | `onerec.models` | compacted topic the leading train node publishes versions, promotions and checkpoints to (created by train nodes) |
+/// | `cluster.leaseTopic` | string | `onerec.trainer-lease` | one-partition topic of the train nodes' claims and the leader's heartbeats, which elects the leading train node (created by train nodes) |
+/// | `cluster.leaseTimeoutSeconds` | double | `10` | a standby claims the lease when the leader's heartbeat (every third of this) has not come for this long: the failover time |
+/// | `cluster.checkpointPublishSeconds` | double | `60` | how often the leader sends its newest trainer checkpoint for a standby to resume from |
 /// | `kafka.properties` | string | empty | more librdkafka properties, `key=value;key=value` (TLS, SASL, fetch sizes); applied last, only their keys are logged |
 /// | `compute.threads` | int | cores - 1 (at least 1) | workers for training and inference math (the rest serve and ingest) |
 /// | `log.level` | string | `info` | trace, debug, info, notice, warning, error, critical |
@@ -71,6 +74,9 @@ public struct DaemonSettings: Sendable, Equatable {
     public var clusterRole: ClusterRole
     var unknownClusterRole: String?
     public var modelsTopic: String
+    public var leaseTopic: String
+    public var leaseTimeoutSeconds: Double
+    public var checkpointPublishSeconds: Double
     /// `kafka.properties`, parsed; items without `=` are kept apart for `validate` to refuse.
     public var kafkaProperties: [String: String]
     var malformedKafkaProperties: [String]
@@ -118,6 +124,9 @@ public struct DaemonSettings: Sendable, Equatable {
         let role = config.string(forKey: "cluster.role", default: ClusterRole.standalone.rawValue)
         (clusterRole, unknownClusterRole) = ClusterRole(rawValue: role).map { ($0, nil) } ?? (.standalone, role)
         modelsTopic = config.string(forKey: "cluster.modelsTopic", default: "onerec.models")
+        leaseTopic = config.string(forKey: "cluster.leaseTopic", default: "onerec.trainer-lease")
+        leaseTimeoutSeconds = config.double(forKey: "cluster.leaseTimeoutSeconds", default: 10)
+        checkpointPublishSeconds = config.double(forKey: "cluster.checkpointPublishSeconds", default: 60)
         (kafkaProperties, malformedKafkaProperties) = ([:], [])
         for item in config.string(forKey: "kafka.properties", default: "").split(separator: ";") {
             let parts = item.split(separator: "=", maxSplits: 1)
@@ -180,9 +189,11 @@ public struct DaemonSettings: Sendable, Equatable {
         guard clusterRole != .train || !canaryAfterAlignment else {
             throw fail("canary.afterAlignment", "a train node serves no users to canary on; canaries run on a standalone daemon")
         }
-        guard !modelsTopic.isEmpty, ![interactionsTopic, itemsTopic].contains(modelsTopic) else {
-            throw fail("cluster.modelsTopic", "must be a topic of its own, not empty and not an events topic")
+        guard !modelsTopic.isEmpty, !leaseTopic.isEmpty, Set([interactionsTopic, itemsTopic, modelsTopic, leaseTopic]).count == 4 else {
+            throw fail("cluster.modelsTopic/leaseTopic", "each must be a topic of its own, not empty and not an events topic")
         }
+        guard (1...300).contains(leaseTimeoutSeconds) else { throw fail("cluster.leaseTimeoutSeconds", "must be in 1...300") }
+        guard checkpointPublishSeconds >= 1 else { throw fail("cluster.checkpointPublishSeconds", "must be at least 1") }
         guard !storePath.isEmpty else { throw fail("store.path", "must not be empty") }
         guard simulatorSessionsPerSecond > 0, simulatorSessionsPerSecond <= 100_000 else { throw fail("simulator.sessionsPerSecond", "must be in (0, 100000]") }
         guard simulatorUsers >= 1, simulatorItems >= 10 else { throw fail("simulator.users/items", "need at least 1 user and 10 items") }
@@ -214,9 +225,9 @@ public struct DaemonSettings: Sendable, Equatable {
     /// Whether this node trains: a serve node never does, whatever `trainer.enabled` says.
     public var trainerRuns: Bool { trainerEnabled && clusterRole != .serve }
 
-    /// The consumer group of the events topics: a train node reads every event, in a group of its own
-    /// beside the serve nodes' `kafka.groupId`.
-    public var ingestGroupID: String { clusterRole == .train ? "\(kafkaGroupID)-train" : kafkaGroupID }
+    /// The consumer group of the events topics: each train node reads every event, in a group of its
+    /// own (`<kafka.groupId>-train.<instance id>`); serve nodes share `kafka.groupId`.
+    public func ingestGroupID(instanceID: String) -> String { clusterRole == .train ? "\(kafkaGroupID)-train.\(instanceID)" : kafkaGroupID }
 
     /// The settings as log metadata (no secrets are among them).
     public var summary: [String: String] {
@@ -227,7 +238,8 @@ public struct DaemonSettings: Sendable, Equatable {
             "kafka.properties": kafkaProperties.keys.sorted().joined(separator: ","), "kafka.idleCheckMilliseconds": "\(kafkaIdleCheckMilliseconds)",
             "compute.threads": "\(computeThreads)", "log.level": logLevel,
             "serving": "beam \(servingBeam), \(decodeWorkers) decode workers, queue \(queueLimit), answers kept \(answersWindowHours) h",
-            "cluster.role": clusterRole == .standalone ? "standalone" : "\(clusterRole.rawValue), models on \(modelsTopic)",
+            "cluster.role": clusterRole == .standalone ? "standalone"
+                : "\(clusterRole.rawValue), models on \(modelsTopic)" + (clusterRole == .train ? ", lease \(leaseTopic) (\(leaseTimeoutSeconds) s)" : ""),
             "trainer": trainerRuns ? "\(trainerPreset) \(trainerArchitecture)\(trainerTimeGaps ? " with time gaps" : ""), publish every \(publishEverySteps) steps" : "off",
             "alignment": (alignmentInterval > 0 ? "every \(alignmentInterval) s" : "on request") + ", pairs from \(alignmentPairs)",
             "canary": "share \(canary.share), \(canary.sessions) sessions an arm, false promotions \(canary.falsePromotionRate), at most \(canary.maxHours) h"

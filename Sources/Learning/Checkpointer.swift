@@ -7,7 +7,7 @@ import Models
 /// The trainer's state on disk, in its directory: the generator's weights and moments, tagged with the
 /// codebook version its tokens refer to (`generator.safetensors`), and the reward model's
 /// (`reward.safetensors`). Written at a cadence and at shutdown, read back at startup.
-struct Checkpointer {
+public struct Checkpointer {
     let directory: String
 
     init(directory: String) throws {
@@ -19,8 +19,14 @@ struct Checkpointer {
         self.directory = directory
     }
 
-    var generatorPath: String { "\(directory)/generator.safetensors" }
-    var rewardPath: String { "\(directory)/reward.safetensors" }
+    var generatorPath: String { Self.files(in: directory).generator }
+    var rewardPath: String { Self.files(in: directory).reward }
+
+    /// The checkpoint's two files in a trainer directory: what a leading train node publishes and a
+    /// standby writes back (`ModelTopicWriter.sendCheckpoint`).
+    public static func files(in directory: String) -> (generator: String, reward: String) {
+        ("\(directory)/generator.safetensors", "\(directory)/reward.safetensors")
+    }
     var exists: Bool { FileManager.default.fileExists(atPath: generatorPath) }
 
     func save(_ trainer: OnlineTrainer, codebookVersion: UInt32, rewardItems: Int) throws {

@@ -34,15 +34,17 @@ struct Status: AsyncParsableCommand {
 func describe(cluster: [String: Any]) -> String? {
     let list = { (key: String, in: [String: Any]) in (`in`[key] as? [Int] ?? []).map(String.init).joined(separator: " ") }
     if let p = cluster["publishing"] as? [String: Any] {
-        return "train node; sent to \(p["topic"] ?? "?"): versions \(list("versionsOnTopic", p)), promoted \(list("promoted", p))"
+        return "leading train node (epoch \(p["epoch"] ?? "?")); sent to \(p["topic"] ?? "?"): versions \(list("versionsOnTopic", p)), promoted \(list("promoted", p))"
             + ((p["failure"] as? String).map { "; SENDING FAILS: \($0)" } ?? "")
     }
     if let f = cluster["following"] as? [String: Any] {
-        var line = "serve node; following \(f["topic"] ?? "?"): \(f["recordsRead"] ?? 0) records, \(f["caughtUp"] as? Bool == true ? "caught up" : "catching up")"
+        var line = "\(cluster["role"] as? String == "train" ? "standby train node" : "serve node"); following \(f["topic"] ?? "?"): \(f["recordsRead"] ?? 0) records, \(f["caughtUp"] as? Bool == true ? "caught up" : "catching up")"
         if let at = f["promotedAt"] as? Double, let serving = f["servingAt"] as? Double {
             line += String(format: "; serving the train node's last promotion %.2f s after it", serving - at)
         }
         if f["waitingPromotion"] is [Int] { line += "; a promotion waits for its version: \(list("waitingPromotion", f))" }
+        if let leader = f["leader"] as? String { line += "; leader \(leader) (epoch \(f["epoch"] ?? "?"))" }
+        if let step = f["checkpointStep"] as? Int { line += "; the leader's checkpoint of step \(step) kept" }
         return line
     }
     return nil

@@ -40,7 +40,8 @@ import Testing
 
         try train.publish(seed: 1)
         try train.publish(seed: 2)
-        let broadcast = ModelBroadcast(registry: train.registry, writer: try ModelTopicWriter(kafka: kafka, topic: topic, logger: logger), logger: logger)
+        let broadcast = ModelBroadcast(registry: train.registry, writer: try ModelTopicWriter(kafka: kafka, topic: topic, epoch: 1, node: "train", logger: logger),
+                                       checkpoints: nil, logger: logger)
         let following = try follower(serve, "a")
         let tasks = [Task { try await broadcast.run() }, Task { try await following.run() }]
         defer { tasks.forEach { $0.cancel() } }
@@ -64,9 +65,9 @@ import Testing
         forged.version = 99
         try producer.send(topic: topic, key: ModelTopic.chunkKey(version: 99, index: 0), value: exported.file + exported.codebook.encoded(), partition: 0)
         let manifest = ModelManifest(info: forged, modelBytes: exported.file.count, codebookBytes: exported.codebook.encoded().count, chunks: 1,
-                                     crc32c: 12345, publishedAt: 0)
+                                     crc32c: 12345, publishedAt: 0, epoch: 1, node: "forger")
         try producer.send(topic: topic, key: ModelTopic.manifestKey(version: 99), value: Array(try JSONEncoder().encode(manifest)), partition: 0)
-        try producer.send(topic: topic, key: ModelTopic.promotedKey, value: Array(try JSONEncoder().encode(Promotion(stack: [99], at: 0))), partition: 0)
+        try producer.send(topic: topic, key: ModelTopic.promotedKey, value: Array(try JSONEncoder().encode(Promotion(stack: [99], at: 0, epoch: 1, node: "forger"))), partition: 0)
         try producer.flush()
 
         // Then the train node goes on: four more versions, the oldest pruned (and tombstoned on the topic).
@@ -84,6 +85,21 @@ import Testing
         let caughtUp = try await waitUntil("the late node serves version 7") { late.registry.snapshot?.version == 7 }
         #expect(try late.registry.promotedStack() == (try train.registry.promotedStack()))
         print("late serve node serving the train node's version after \(String(format: "%.2f", caughtUp)) s (\(lateFollowing.status.recordsRead) records read)")
+
+        // Another node takes the lease (epoch 2): what the deposed broadcaster publishes after its leader
+        // record is ignored everywhere; the new leader's records are served.
+        let successor = try ModelTopicWriter(kafka: kafka, topic: topic, epoch: 2, node: "successor", logger: logger)
+        let marker = try successor.sendLeader()
+        _ = try await waitUntil("the serve node reads the new leader's record") { following.progress.offset >= marker }
+        #expect(following.status.leader == "successor" && following.status.epoch == 2)
+        try train.publish(seed: 8)  // the deposed broadcaster sends version 8 and its promotion, in epoch 1
+        _ = try await waitUntil("the deposed leader's records are fenced") { following.progress.fenced >= 2 }
+        #expect(serve.registry.snapshot?.version == 7)
+        #expect(try !serve.registry.versions().contains { $0.version == 8 })
+        let eight = try train.registry.exported(version: 8)
+        try successor.send(ModelPackage(info: eight.info, model: eight.file, codebook: eight.codebook.encoded()))
+        try successor.send(promoted: try train.registry.promotedStack())
+        _ = try await waitUntil("the new leader's version 8 serves") { serve.registry.snapshot?.version == 8 && late.registry.snapshot?.version == 8 }
     }
 }
 

@@ -69,19 +69,22 @@ import Testing
             DaemonSettings(config: try await loadConfiguration(file: nil, environment: environment), environment: environment)
         }
         let standalone = try await settings([:])
-        #expect(standalone.clusterRole == .standalone && standalone.ingestGroupID == "onerec" && standalone.trainerRuns)
+        #expect(standalone.clusterRole == .standalone && standalone.ingestGroupID(instanceID: "i") == "onerec" && standalone.trainerRuns)
         let train = try await settings(["ONEREC_CLUSTER_ROLE": "train", "ONEREC_KAFKA_BROKERS": "b:1", "ONEREC_KAFKA_GROUP_ID": "feed"])
         try train.validate()
-        #expect(train.ingestGroupID == "feed-train" && train.trainerRuns && train.modelsTopic == "onerec.models")
+        #expect(train.ingestGroupID(instanceID: "t1") == "feed-train.t1" && train.trainerRuns && train.modelsTopic == "onerec.models")
+        #expect(train.leaseTopic == "onerec.trainer-lease" && train.leaseTimeoutSeconds == 10 && train.checkpointPublishSeconds == 60)
         let serve = try await settings(["ONEREC_CLUSTER_ROLE": "serve", "ONEREC_KAFKA_BROKERS": "b:1", "ONEREC_CLUSTER_MODELS_TOPIC": "m"])
         try serve.validate()
-        #expect(serve.ingestGroupID == "onerec" && !serve.trainerRuns && serve.modelsTopic == "m")
+        #expect(serve.ingestGroupID(instanceID: "s1") == "onerec" && !serve.trainerRuns && serve.modelsTopic == "m")
         let refused: [([String: String], String)] = [
             (["ONEREC_CLUSTER_ROLE": "leader"], "'leader' is not standalone, train or serve"),
             (["ONEREC_CLUSTER_ROLE": "serve"], "serve needs kafka.brokers"),
             (["ONEREC_CLUSTER_ROLE": "train", "ONEREC_KAFKA_BROKERS": "b:1", "ONEREC_TRAINER_ENABLED": "false"], "trainer.enabled"),
             (["ONEREC_CLUSTER_ROLE": "train", "ONEREC_KAFKA_BROKERS": "b:1", "ONEREC_CANARY_AFTER_ALIGNMENT": "true"], "canary.afterAlignment"),
             (["ONEREC_CLUSTER_ROLE": "serve", "ONEREC_KAFKA_BROKERS": "b:1", "ONEREC_CLUSTER_MODELS_TOPIC": "onerec.interactions"], "cluster.modelsTopic"),
+            (["ONEREC_CLUSTER_ROLE": "train", "ONEREC_KAFKA_BROKERS": "b:1", "ONEREC_CLUSTER_LEASE_TOPIC": "onerec.models"], "leaseTopic"),
+            (["ONEREC_CLUSTER_ROLE": "train", "ONEREC_KAFKA_BROKERS": "b:1", "ONEREC_CLUSTER_LEASE_TIMEOUT_SECONDS": "0.5"], "cluster.leaseTimeoutSeconds"),
         ]
         for (environment, reason) in refused {
             let s = try await settings(environment)

@@ -15,7 +15,7 @@ import Testing
     }
 
     /// The records `ModelTopicWriter.send` writes for `package`: its chunks, then its manifest.
-    static func records(_ package: ModelPackage) -> [(key: [UInt8], value: [UInt8])] {
+    static func records(_ package: ModelPackage, epoch: Int64 = 1) -> [(key: [UInt8], value: [UInt8])] {
         let bytes = package.model + package.codebook
         let n = (bytes.count + ModelTopic.chunkBytes - 1) / ModelTopic.chunkBytes
         var out = (0..<n).map { i in
@@ -23,7 +23,7 @@ import Testing
              Array(bytes[(i * ModelTopic.chunkBytes)..<min(bytes.count, (i + 1) * ModelTopic.chunkBytes)]))
         }
         let manifest = ModelManifest(info: package.info, modelBytes: package.model.count, codebookBytes: package.codebook.count, chunks: n,
-                                     crc32c: bytes.withUnsafeBytes { CRC32C.checksum($0) }, publishedAt: 1)
+                                     crc32c: bytes.withUnsafeBytes { CRC32C.checksum($0) }, publishedAt: 1, epoch: epoch, node: "n\(epoch)")
         out.append((ModelTopic.manifestKey(version: package.info.version), Array(try! JSONEncoder().encode(manifest))))
         return out
     }
@@ -61,7 +61,7 @@ import Testing
 
     @Test func promotionsTombstonesAndForeignRecords() throws {
         var a = ModelTopicAssembler()
-        let promotion = Promotion(stack: [1, 2], at: 5)
+        let promotion = Promotion(stack: [1, 2], at: 5, epoch: 1, node: "n1")
         guard case .promoted(let got) = a.take(key: ModelTopic.promotedKey, value: Array(try JSONEncoder().encode(promotion))) else {
             Issue.record("promotion not read"); return
         }
@@ -82,13 +82,62 @@ import Testing
 
     static func manifest(of version: UInt32) -> ModelManifest {
         let p = package(version, bytes: 500)
-        return ModelManifest(info: p.info, modelBytes: 400, codebookBytes: 100, chunks: 1, crc32c: 0, publishedAt: 0)
+        return ModelManifest(info: p.info, modelBytes: 400, codebookBytes: 100, chunks: 1, crc32c: 0, publishedAt: 0, epoch: 1, node: "n1")
     }
+
+    /// Once a newer leader has announced itself, the deposed one's versions and promotions are fenced;
+    /// the new leader's go through.
+    @Test func recordsOfADeposedLeaderAreFenced() throws {
+        var a = ModelTopicAssembler()
+        guard case .leader(let first) = a.take(key: ModelTopic.leaderKey, value: Self.json(LeaderRecord(epoch: 3, node: "a", at: 0))) else {
+            Issue.record("the leader record was not read"); return
+        }
+        #expect(first.node == "a")
+        #expect(a.take(key: ModelTopic.leaderKey, value: Self.json(LeaderRecord(epoch: 8, node: "b", at: 1))) != nil)
+        #expect(a.epoch == 8)
+        for record in Self.records(Self.package(5, bytes: 3000), epoch: 3).dropLast() { #expect(a.take(key: record.key, value: record.value) == nil) }
+        guard case .fenced(let reason) = a.take(key: Self.records(Self.package(5, bytes: 3000), epoch: 3).last!.key,
+                                                value: Self.records(Self.package(5, bytes: 3000), epoch: 3).last!.value) else {
+            Issue.record("a deposed leader's version went through"); return
+        }
+        #expect(reason.contains("from n3 in epoch 3") && reason.contains("epoch 8 leads"))
+        #expect(a.waiting == 0)
+        guard case .fenced = a.take(key: ModelTopic.promotedKey, value: Self.json(Promotion(stack: [5], at: 2, epoch: 3, node: "a"))) else {
+            Issue.record("a deposed leader's promotion went through"); return
+        }
+        let updates = Self.records(Self.package(5, bytes: 3000, seed: 2), epoch: 8).compactMap { a.take(key: $0.key, value: $0.value) }
+        guard case .package(_, let manifest) = try #require(updates.first) else { Issue.record("the leader's version was not read"); return }
+        #expect(manifest.epoch == 8)
+    }
+
+    /// A standby's reader puts the leader's checkpoint together; a serve node's skips it.
+    @Test func checkpointsAreAssembledForStandbysOnly() throws {
+        let generator = (0..<(ModelTopic.chunkBytes + 77)).map { UInt8(truncatingIfNeeded: $0) }, reward = [UInt8](repeating: 9, count: 500)
+        let bytes = generator + reward
+        let manifest = CheckpointManifest(epoch: 2, node: "a", step: 400, generatorBytes: generator.count, rewardBytes: reward.count, chunks: 2,
+                                          crc32c: bytes.withUnsafeBytes { CRC32C.checksum($0) }, at: 0)
+        let records = [(ModelTopic.checkpointChunkKey(index: 0), Array(bytes[..<ModelTopic.chunkBytes])),
+                       (ModelTopic.checkpointChunkKey(index: 1), Array(bytes[ModelTopic.chunkBytes...])),
+                       (ModelTopic.checkpointManifestKey, Array(try JSONEncoder().encode(manifest)))]
+        var standby = ModelTopicAssembler(checkpoints: true), serve = ModelTopicAssembler()
+        guard case .checkpoint(let g, let r, let m) = try #require(records.compactMap({ standby.take(key: $0.0, value: $0.1) }).first) else {
+            Issue.record("no checkpoint"); return
+        }
+        #expect(g == generator && r == reward && m == manifest)
+        #expect(records.compactMap { serve.take(key: $0.0, value: $0.1) }.isEmpty)
+        // A lost chunk: refused, and the next checkpoint starts afresh.
+        guard case .refused = standby.take(key: records[2].0, value: records[2].1) else { Issue.record("an incomplete checkpoint went through"); return }
+    }
+
+    static func json<T: Encodable>(_ value: T) -> [UInt8] { Array(try! JSONEncoder().encode(value)) }
 
     @Test func keysRoundTrip() {
         #expect(ModelTopic.Key(ModelTopic.chunkKey(version: 12, index: 3)) == .chunk(version: 12, index: 3))
         #expect(ModelTopic.Key(ModelTopic.manifestKey(version: 12)) == .manifest(version: 12))
         #expect(ModelTopic.Key(ModelTopic.promotedKey) == .promoted)
+        #expect(ModelTopic.Key(ModelTopic.leaderKey) == .leader)
+        #expect(ModelTopic.Key(ModelTopic.checkpointChunkKey(index: 4)) == .checkpointChunk(index: 4))
+        #expect(ModelTopic.Key(ModelTopic.checkpointManifestKey) == .checkpointManifest)
         for bad in ["model/12", "model/12/chunk/-1", "model/12/chunk", "model//manifest", "model/12/manifest/x"] {
             #expect(ModelTopic.Key(Array(bad.utf8)) == nil)
         }

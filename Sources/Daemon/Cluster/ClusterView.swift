@@ -1,26 +1,42 @@
+import Ingest
+
 /// This node's part in a cluster, for the admin status and the status page; and whether it may change
-/// what it serves (only the train node and a standalone daemon may: a serve node follows the models topic).
+/// what it serves and run alignment rounds (a standalone daemon and the leading train node may; a serve
+/// node and a standby train node follow the models topic).
 struct ClusterView: Sendable {
     let role: ClusterRole
-    let broadcast: ModelBroadcast?
+    let leadership: TrainerLeadership?
     let follower: ModelFollower?
+    /// A train node's membership of the lease group.
+    let lease: TrainerLease?
 
-    static let standalone = ClusterView(role: .standalone, broadcast: nil, follower: nil)
+    static let standalone = ClusterView(role: .standalone, leadership: nil, follower: nil, lease: nil)
 
     /// `GET /v1/admin/status`'s `cluster`.
     struct Status: Encodable, Sendable {
         let role: ClusterRole
-        /// A train node: what it has sent to the models topic.
+        /// A train node: whether it leads, and its epoch while it does.
+        let leading: Bool?
+        let epoch: Int64?
+        /// The leader: what it has sent to the models topic.
         let publishing: ModelBroadcast.Status?
-        /// A serve node: how far it follows the models topic.
+        /// A serve node or a standby: how far it follows the models topic.
         let following: ModelFollower.Status?
     }
 
-    var status: Status { Status(role: role, publishing: broadcast?.status, following: follower?.status) }
+    var status: Status {
+        let leading = leadership?.current
+        return Status(role: role, leading: role == .train ? leading != nil : nil, epoch: leading?.epoch, publishing: leading?.broadcast.status,
+                      following: leading == nil ? follower?.status : nil)
+    }
 
-    /// Why this node refuses to change what it serves, if it does.
+    /// Why this node refuses to change what it serves or to align, if it does.
     var refusal: String? {
-        guard let follower else { return nil }
-        return "this is a serve node (cluster.role serve): it serves what the train node publishes on \(follower.topic); promote, roll back and canary there"
+        guard let follower, leadership?.current == nil else { return nil }
+        let leader = follower.status.leader.map { "; the leader is \($0)" } ?? ""
+        if role == .serve {
+            return "this is a serve node (cluster.role serve): it serves what the train node publishes on \(follower.topic)\(leader); promote, roll back, canary and align there"
+        }
+        return "this train node is a standby: it follows \(follower.topic) until it takes the trainer lease\(leader); promote, roll back, canary and align there"
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Ingest
+import Learning
 import Logging
 import Metrics
 import SemanticIDs
@@ -8,15 +9,19 @@ import Store
 import ServiceLifecycle
 import Synchronization
 
-/// The train node's side of the models topic: after every change of the model store it sends the
+/// The leading train node's side of the models topic: after every change of the model store it sends the
 /// versions the topic lacks, then the promoted stack if it changed, then tombstones for versions whose
 /// files the store deleted. At start it sends every version on disk and the stack again (a serve node
-/// skips what it has). A failed send is logged and the whole sync tried again every 2 s.
+/// skips what it has). A failed send is logged and the whole sync tried again every 2 s. Every
+/// `checkpointEvery` it also sends the trainer's newest checkpoint, if it is newer than the last sent,
+/// for a standby train node to resume from.
 final class ModelBroadcast: Service, Sendable {
     private let registry: ModelRegistry
     private let writer: ModelTopicWriter
     private let logger: Logger
     private let state = Mutex(State())
+    /// The trainer's directory and status (which step it last checkpointed), and how often to look.
+    private let checkpoints: (directory: String, status: LearnerStatus, every: Duration)?
 
     struct State: Sendable {
         /// Versions sent, with their chunk counts (for their tombstones).
@@ -25,6 +30,7 @@ final class ModelBroadcast: Service, Sendable {
         var lastSync: Date?
         /// Why the last sync failed, while it keeps failing.
         var failure: String?
+        var checkpointStep: Int?
     }
 
     /// For the status page: what the topic has been sent.
@@ -35,24 +41,60 @@ final class ModelBroadcast: Service, Sendable {
         /// Seconds since 1970.
         let lastSync: Double?
         let failure: String?
+        let epoch: Int64
+        /// The step of the last checkpoint sent.
+        let checkpointStep: Int?
     }
 
-    init(registry: ModelRegistry, writer: ModelTopicWriter, logger: Logger) {
-        (self.registry, self.writer, self.logger) = (registry, writer, logger)
+    init(registry: ModelRegistry, writer: ModelTopicWriter, checkpoints: (directory: String, status: LearnerStatus, every: Duration)?, logger: Logger) {
+        (self.registry, self.writer, self.checkpoints, self.logger) = (registry, writer, checkpoints, logger)
     }
 
     var status: Status {
-        state.withLock { Status(topic: writer.topic, versionsOnTopic: $0.sent.keys.sorted(), promoted: $0.stack, lastSync: $0.lastSync?.timeIntervalSince1970, failure: $0.failure) }
+        state.withLock {
+            Status(topic: writer.topic, versionsOnTopic: $0.sent.keys.sorted(), promoted: $0.stack, lastSync: $0.lastSync?.timeIntervalSince1970,
+                   failure: $0.failure, epoch: writer.epoch, checkpointStep: $0.checkpointStep)
+        }
     }
 
     func run() async throws {
-        var changes = registry.changes.cancelOnGracefulShutdown().makeAsyncIterator()
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            if await offThread({ self.syncLogged() }) {
-                guard await changes.next() != nil else { break }
-            } else {
-                try? await Task.sleep(for: .seconds(2))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                var changes = self.registry.changes.cancelOnGracefulShutdown().makeAsyncIterator()
+                while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                    if await offThread({ self.syncLogged() }) {
+                        guard await changes.next() != nil else { break }
+                    } else {
+                        try? await Task.sleep(for: .seconds(2))
+                    }
+                }
             }
+            if let checkpoints {
+                group.addTask {
+                    while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                        try? await Task.sleep(for: checkpoints.every)
+                        await offThread { self.sendCheckpoint(checkpoints.directory, step: checkpoints.status.snapshot.lastCheckpointStep) }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// Sends the checkpoint in `directory` if `step` is newer than the one sent last.
+    private func sendCheckpoint(_ directory: String, step: Int?) {
+        guard let step, step != state.withLock({ $0.checkpointStep }) else { return }
+        let files = Checkpointer.files(in: directory)
+        do {
+            guard let generator = FileManager.default.contents(atPath: files.generator), let reward = FileManager.default.contents(atPath: files.reward) else {
+                return  // not written yet
+            }
+            try writer.sendCheckpoint(generator: Array(generator), reward: Array(reward), step: step)
+            state.withLock { $0.checkpointStep = step }
+            logger.info("trainer checkpoint sent to the models topic", metadata: ["step": "\(step)", "bytes": "\(generator.count + reward.count)"])
+        } catch {
+            Counter(label: "onerec_cluster_model_send_failures_total").increment()
+            logger.error("cannot send the trainer checkpoint; trying again later", metadata: ["error": "\(error)"])
         }
     }
 
@@ -94,7 +136,7 @@ final class ModelBroadcast: Service, Sendable {
         }
         let promoted = try registry.promotedStack()
         if promoted != stack, !promoted.isEmpty {
-            try writer.send(Promotion(stack: promoted, at: noticed.timeIntervalSince1970))
+            try writer.send(promoted: promoted, now: noticed)
             stack = promoted
             logger.info("promotion sent to the models topic", metadata: ["serving": "\(promoted.last!)", "stack": "\(promoted)"])
         }

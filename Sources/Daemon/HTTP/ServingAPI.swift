@@ -115,6 +115,7 @@ extension Router {
         admin.get("/models") { _, _ -> Response in try json(try api.registry.versions()) }
         admin.get("/outcomes") { _, _ -> Response in try json(try api.served.outcomes(newest: 100)) }
         admin.post("/align") { request, _ -> Response in
+            if let refusal = api.cluster.refusal { throw APIError(.conflict, refusal) }
             guard let learner = api.learner else { throw APIError(.conflict, "this daemon runs no learner") }
             if RequestParameters.wait(request.uri) {
                 do {

@@ -93,15 +93,16 @@ private func canarySection(_ api: ServingAPI) throws -> String {
 /// The status page's line about this node's part in a cluster (empty for a standalone daemon).
 func clusterLine(_ status: ClusterView.Status) -> String {
     if let p = status.publishing {
-        return "<p id=\"cluster\">train node · sent to \(escape(p.topic)): versions \(p.versionsOnTopic.map(String.init).joined(separator: " ")), promoted "
+        return "<p id=\"cluster\">leading train node (epoch \(p.epoch)) · sent to \(escape(p.topic)): versions \(p.versionsOnTopic.map(String.init).joined(separator: " ")), promoted "
             + "\(p.promoted.map(String.init).joined(separator: " "))\(p.failure.map { " · <b>sending fails</b>: \(escape($0))" } ?? "")</p>"
     }
     if let f = status.following {
         var lag = ""
         if let promoted = f.promotedAt, let serving = f.servingAt { lag = String(format: " (%.2f s after the train node)", serving - promoted) }
-        return "<p id=\"cluster\">serve node · following \(escape(f.topic)): \(f.recordsRead) records read, \(f.caughtUp ? "caught up" : "catching up")"
+        return "<p id=\"cluster\">\(status.role == .train ? "standby train node" : "serve node") · following \(escape(f.topic)): \(f.recordsRead) records read, \(f.caughtUp ? "caught up" : "catching up")"
             + "\(f.applied.map { ", serving the promotion \($0.map(String.init).joined(separator: " "))\(lag)" } ?? "")"
-            + "\(f.waitingPromotion.map { " · waiting to serve \($0.map(String.init).joined(separator: " "))" } ?? "")</p>"
+            + "\(f.waitingPromotion.map { " · waiting to serve \($0.map(String.init).joined(separator: " "))" } ?? "")"
+            + "\(f.leader.map { " · leader \(escape($0)), epoch \(f.epoch ?? -1)" } ?? "")\(f.checkpointStep.map { " · its checkpoint of step \($0) kept" } ?? "")</p>"
     }
     return ""
 }

@@ -7,16 +7,17 @@ import Synchronization
 
 /// Follows the models topic from its first record on every start (a serve node's whole model state can be
 /// rebuilt from it), puts packages back together (`ModelTopicAssembler`) and hands each update to
-/// `apply`, in topic order. Refused records are logged and counted
-/// (`onerec_cluster_model_records_refused_total`); nothing stops the reading.
+/// `apply`, in topic order. Refused records and a deposed leader's are logged and counted
+/// (`onerec_cluster_model_records_refused_total`, `onerec_cluster_fenced_records_total`); nothing stops
+/// the reading.
 public final class ModelTopicReader: Service, Sendable {
     public typealias Apply = @Sendable (ModelTopicUpdate) -> Void
 
     private let consumer: KafkaConsumer
     private let apply: Apply
     private let logger: Logger
-    private let counts = Mutex((records: 0, waiting: 0))
-    private let assembler = Mutex(ModelTopicAssembler())  // used by one batch at a time
+    private let counts = Mutex((records: 0, waiting: 0, offset: Int64(-1), refused: 0, fenced: 0))
+    private let assembler: Mutex<ModelTopicAssembler>  // used by one batch at a time
 
     /// How far the reader has come.
     public struct Progress: Sendable, Equatable {
@@ -24,13 +25,20 @@ public final class ModelTopicReader: Service, Sendable {
         public var records: Int
         /// Versions with chunks or a manifest still waiting for the rest.
         public var waiting: Int
+        /// The offset of the last record read (-1 before the first).
+        public var offset: Int64
+        /// Records refused (damaged, foreign) and fenced (a deposed leader's) so far.
+        public var refused: Int
+        public var fenced: Int
         /// Whether the whole topic, as far as the broker has it, has been read.
         public var caughtUp: Bool
     }
 
     /// `groupID`: a group of this node's own (each node reads the whole topic); `instanceID` its static
-    /// membership id.
-    public init(kafka: KafkaConfig, topic: String, groupID: String, instanceID: String?, logger: Logger, apply: @escaping Apply) throws {
+    /// membership id; `checkpoints`: whether trainer checkpoints are put together (a standby train node).
+    public init(kafka: KafkaConfig, topic: String, groupID: String, instanceID: String?, checkpoints: Bool = false, logger: Logger,
+                apply: @escaping Apply) throws {
+        assembler = Mutex(ModelTopicAssembler(checkpoints: checkpoints))
         var config = KafkaConsumer.Config(kafka: kafka, groupID: groupID, topics: [topic])
         config.groupInstanceID = instanceID
         config.maxBatchMessages = 64  // chunks are half a megabyte each
@@ -42,9 +50,10 @@ public final class ModelTopicReader: Service, Sendable {
     }
 
     public var progress: Progress {
-        let (records, waiting) = counts.withLock { $0 }
+        let c = counts.withLock { $0 }
         let assigned = consumer.assignment
-        return Progress(records: records, waiting: waiting, caughtUp: !assigned.isEmpty && consumer.pausedAtEnd.isSuperset(of: assigned))
+        return Progress(records: c.records, waiting: c.waiting, offset: c.offset, refused: c.refused, fenced: c.fenced,
+                        caughtUp: !assigned.isEmpty && consumer.pausedAtEnd.isSuperset(of: assigned))
     }
 
     public func run() async throws {
@@ -64,15 +73,25 @@ public final class ModelTopicReader: Service, Sendable {
     }
 
     private func take(_ batch: ConsumerBatch) {
+        var (refused, fenced) = (0, 0)
         for message in batch.messages {
             let update = assembler.withLock { $0.take(key: message.key, value: message.value) }
-            if case .refused(let reason) = update {
+            switch update {
+            case .refused(let reason):
+                refused += 1
                 Counter(label: "onerec_cluster_model_records_refused_total").increment()
                 logger.warning("models topic record refused", metadata: ["offset": "\(message.offset)", "reason": "\(reason)"])
+            case .fenced(let reason):
+                fenced += 1
+                Counter(label: "onerec_cluster_fenced_records_total").increment()
+                logger.warning("models topic record of a deposed leader ignored", metadata: ["offset": "\(message.offset)", "reason": "\(reason)"])
+            default:
+                break
             }
             if let update { apply(update) }
         }
         let waiting = assembler.withLock { $0.waiting }
-        counts.withLock { $0 = ($0.records + batch.messages.count, waiting) }
+        let last = batch.messages.map(\.offset).max() ?? -1
+        counts.withLock { $0 = ($0.records + batch.messages.count, waiting, max($0.offset, last), $0.refused + refused, $0.fenced + fenced) }
     }
 }

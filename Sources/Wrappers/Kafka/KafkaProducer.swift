@@ -51,6 +51,18 @@ public final class KafkaProducer: Sendable {
         }
     }
 
+    /// Sends one message to `partition` and waits for the broker's acknowledgement: the offset it was
+    /// written at (after everything queued before it).
+    public func sendAndWait(topic: String, key: [UInt8]?, value: [UInt8], partition: Int32, timeout: Duration = .seconds(30)) throws -> Int64 {
+        try flush(timeout: timeout)
+        try send(topic: topic, key: key, value: value, partition: partition)
+        try flush(timeout: timeout)
+        guard let offset = context.lastOffset(topic: topic, partition: partition), offset >= 0 else {
+            throw KafkaError(RD_KAFKA_RESP_ERR__BAD_MSG, "learn the offset of a message to \(topic)[\(partition)]: the broker did not report it")
+        }
+        return offset
+    }
+
     /// Waits until every queued message is delivered (or `timeout` passes) and throws the first
     /// delivery failure since the last flush.
     public func flush(timeout: Duration = .seconds(30)) throws {
@@ -63,9 +75,20 @@ public final class KafkaProducer: Sendable {
 final class ProducerContext: ClientContext, @unchecked Sendable {
     // @unchecked: the first failure is behind a Mutex.
     private let failure = Mutex<KafkaError?>(nil)
+    private let offsets = Mutex<[String: Int64]>([:])  // "topic/partition" -> the offset of the last message delivered there
 
     func delivered(_ message: rd_kafka_message_t) {
-        guard message.err != RD_KAFKA_RESP_ERR_NO_ERROR else { return }
+        guard message.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            recordFailure(message)
+            return
+        }
+        let key = "\(String(cString: rd_kafka_topic_name(message.rkt)))/\(message.partition)"
+        offsets.withLock { $0[key] = max($0[key] ?? -1, message.offset) }
+    }
+
+    func lastOffset(topic: String, partition: Int32) -> Int64? { offsets.withLock { $0["\(topic)/\(partition)"] } }
+
+    private func recordFailure(_ message: rd_kafka_message_t) {
         failure.withLock { f in
             if f == nil { f = KafkaError(message.err, "deliver message to \(String(cString: rd_kafka_topic_name(message.rkt)))") }
         }
