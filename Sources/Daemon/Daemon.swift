@@ -115,7 +115,9 @@ public enum Daemon {
         var api = ServingAPI(recommender: recommender, history: history, served: served, registry: models, learner: learnerService, adminToken: adminToken)
         (api.answersWindowHours, api.canary, api.cluster) = (settings.answersWindowHours, settings.canary, cluster)
         if settings.retentionDays > 0 { services.append(RetentionService(history: history, days: settings.retentionDays, logger: logger)) }
-        let rate = IngestRate(history: history, lag: consumerLag)
+        var freshness: (@Sendable () -> IngestService.Freshness?)?
+        if let ingestService { freshness = { ingestService.freshness } }
+        let rate = IngestRate(history: history, lag: consumerLag, freshness: freshness)
         api.ingestRate = rate
         services.append(rate)
         if let reread {

@@ -52,6 +52,9 @@ public final class IngestService: Service, Sendable {
     private let deadLetters: KafkaProducer
     private let totalsState = Mutex(Totals())
     private let storeFailure = Mutex<(since: Date, reason: String)?>(nil)
+    /// The newest event → stored delays sampled (seconds), at most `freshnessSamples`, oldest first.
+    private let recentFreshness = Mutex<[Double]>([])
+    static let freshnessSamples = 10_000
 
     public init(config: Config, store: HistoryStore, logger: Logger) throws {
         self.config = config
@@ -212,9 +215,29 @@ public final class IngestService: Service, Sendable {
     private func recordFreshness(_ v: Validated, committedAt now: Date) {
         let nowMs = Int64(now.timeIntervalSince1970 * 1000)
         let timer = Timer(label: "onerec_ingest_event_to_stored_seconds", preferredDisplayUnit: .seconds)
+        var sampled: [Double] = []
         for i in stride(from: 0, to: v.valid.count, by: max(1, v.valid.count / 1000)) {
-            if let sent = v.batch.messages[v.valid[i].message].timestamp { timer.recordMilliseconds(max(0, nowMs - sent)) }
+            guard let sent = v.batch.messages[v.valid[i].message].timestamp else { continue }
+            timer.recordMilliseconds(max(0, nowMs - sent))
+            sampled.append(Double(max(0, nowMs - sent)) / 1000)
         }
+        recentFreshness.withLock { recent in
+            recent += sampled
+            if recent.count > Self.freshnessSamples { recent.removeFirst(recent.count - Self.freshnessSamples) }
+        }
+    }
+
+    /// Event → stored over the newest sampled events (see `recordFreshness`), for the status page.
+    public struct Freshness: Sendable, Encodable {
+        public let p50: Double, p99: Double
+        public let events: Int
+    }
+
+    /// nil before the first event with a timestamp is stored.
+    public var freshness: Freshness? {
+        let sorted = recentFreshness.withLock { $0 }.sorted()
+        guard !sorted.isEmpty else { return nil }
+        return Freshness(p50: sorted[sorted.count / 2], p99: sorted[min(sorted.count - 1, sorted.count * 99 / 100)], events: sorted.count)
     }
 
     /// The dead-letter record: where the message came from, why it was refused, its size and its bytes

@@ -59,6 +59,8 @@ import Testing
             let count = metrics.split(separator: "\n").first { $0.hasPrefix(name) }.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
             #expect(count > 0, "\(name) is \(count)")
         }
+        let page = try #require(serve.get("/")).1
+        #expect(page.contains("event → stored: p50") && page.contains("serve node · following"), "\(page.prefix(2000))")
         let answer = try #require(serve.get("/v1/users/3/recommendations"))
         #expect(answer.0 == 200 && answer.1.contains(#""source":"generator""#), "\(answer.1)")
 

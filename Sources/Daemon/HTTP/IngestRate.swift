@@ -1,4 +1,5 @@
 import Foundation
+import Ingest
 import Metrics
 import ServiceLifecycle
 import Store
@@ -10,13 +11,16 @@ import Synchronization
 public final class IngestRate: Service, Sendable {
     let history: HistoryStore
     let lag: (@Sendable () -> Int64?)?
+    /// Event → stored over the newest events, when there is a consumer.
+    let freshness: (@Sendable () -> IngestService.Freshness?)?
     let interval: Duration
     let capacity: Int
     private let samples = Mutex<[(time: Double, interactions: Int, lag: Int64?)]>([])
     private let lagGauge = Gauge(label: "onerec_ingest_consumer_lag")
 
-    public init(history: HistoryStore, lag: (@Sendable () -> Int64?)? = nil, interval: Duration = .seconds(5), capacity: Int = 360) {
-        (self.history, self.lag, self.interval, self.capacity) = (history, lag, interval, capacity)
+    public init(history: HistoryStore, lag: (@Sendable () -> Int64?)? = nil, freshness: (@Sendable () -> IngestService.Freshness?)? = nil,
+                interval: Duration = .seconds(5), capacity: Int = 360) {
+        (self.history, self.lag, self.freshness, self.interval, self.capacity) = (history, lag, freshness, interval, capacity)
     }
 
     public func run() async throws {

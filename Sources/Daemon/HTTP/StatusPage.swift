@@ -1,5 +1,6 @@
 import Alignment
 import Foundation
+import Ingest
 import Learning
 import Serving
 import Store
@@ -36,7 +37,7 @@ func statusPage(_ api: ServingAPI, rate: IngestRate?) throws -> String {
     <p id="serving">serving: \(serving.map { "version \($0.version) (\($0.kind.rawValue), \($0.steps) steps)" } ?? "popular items (no model yet)")
     · promoted: \(promoted.map(String.init).joined(separator: " ")) · interactions stored: \(try api.history.counts().interactions)
     · learner: \(escape(learner?.phase ?? "off"))\(learner.map { ", step \($0.steps), \($0.examples) sessions, \($0.errors) errors" } ?? "")</p>
-    \(clusterLine(api.cluster.status))
+    \(clusterLine(api.cluster.status))\(rate?.freshness?().map { String(format: "<p id=\"freshness\">event → stored: p50 %.2f s, p99 %.2f s over the newest %d events sampled</p>", $0.p50, $0.p99, $0.events) } ?? "")
     <div class="plots">\(ingest.svg)\(rate?.lags.isEmpty == false ? lag.svg : "")\(loss.svg)\(reward.svg)</div>
     <h2>versions</h2><table id="versions"><tr><th>version</th><th>kind</th><th>parent</th><th>steps</th><th>created</th><th>metrics</th></tr>
     """
