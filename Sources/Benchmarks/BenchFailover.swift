@@ -26,13 +26,8 @@ struct BenchFailover: AsyncParsableCommand {
         logger.logLevel = .warning
         let kafka = KafkaConfig(brokers: brokers.split(separator: ",").map(String.init), clientID: "onerec-bench")
         let suffix = UUID().uuidString.prefix(8)
-        let (events, catalog) = ("bench-failover-events-\(suffix)", "bench-failover-items-\(suffix)")
-        let admin = try KafkaAdmin(config: kafka, logger: logger)
-        try admin.createTopic(events, partitions: 2)
-        try admin.createTopic(catalog, partitions: 1)
-        let sink = try EventSink(brokers: brokers, topic: events, itemsTopic: catalog)
-        try simulatorLog(users: 300, items: 400, seed: 5, requests: 10) { try sink.write($0) }
-        try sink.finish()
+        let (events, catalog) = try simulatedTopics(brokers: brokers, kafka: kafka, prefix: "bench-failover", suffix: suffix, users: 300, items: 400,
+                                                    seed: 5, requests: 10, logger: logger)
 
         let common = ["ONEREC_KAFKA_BROKERS": brokers, "ONEREC_KAFKA_INTERACTIONS_TOPIC": events, "ONEREC_KAFKA_ITEMS_TOPIC": catalog,
                       "ONEREC_KAFKA_GROUP_ID": "bench-\(suffix)", "ONEREC_CLUSTER_MODELS_TOPIC": "bench-failover-models-\(suffix)",

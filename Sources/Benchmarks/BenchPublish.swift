@@ -30,13 +30,9 @@ struct BenchPublish: AsyncParsableCommand {
         logger.logLevel = .warning
         let kafka = KafkaConfig(brokers: brokers.split(separator: ",").map(String.init), clientID: "onerec-bench")
         let suffix = UUID().uuidString.prefix(8)
-        let (events, catalog, models) = ("bench-publish-events-\(suffix)", "bench-publish-items-\(suffix)", "bench-publish-models-\(suffix)")
-        let admin = try KafkaAdmin(config: kafka, logger: logger)
-        try admin.createTopic(events, partitions: 2)
-        try admin.createTopic(catalog, partitions: 1)
-        let sink = try EventSink(brokers: brokers, topic: events, itemsTopic: catalog)
-        try simulatorLog(users: users, items: items, seed: 1, requests: 4) { try sink.write($0) }
-        try sink.finish()
+        let models = "bench-publish-models-\(suffix)"
+        let (events, catalog) = try simulatedTopics(brokers: brokers, kafka: kafka, prefix: "bench-publish", suffix: suffix, users: users, items: items,
+                                                    seed: 1, requests: 4, logger: logger)
 
         let common = ["ONEREC_KAFKA_BROKERS": brokers, "ONEREC_KAFKA_INTERACTIONS_TOPIC": events, "ONEREC_KAFKA_ITEMS_TOPIC": catalog,
                       "ONEREC_KAFKA_GROUP_ID": "bench-\(suffix)", "ONEREC_CLUSTER_MODELS_TOPIC": models]

@@ -19,15 +19,7 @@ import Testing
         }
         let onerec = builtExecutable("onerec")
         let suffix = UUID().uuidString.prefix(8)
-        let topics = ("cluster-interactions-\(suffix)", "cluster-items-\(suffix)")
-        var logger = Logger(label: "cluster-test")
-        logger.logLevel = .warning
-        let admin = try KafkaAdmin(config: KafkaConfig(brokers: [broker]), logger: logger)
-        try admin.createTopic(topics.0, partitions: 2)
-        try admin.createTopic(topics.1, partitions: 1)
-        let produced = try runToCompletion(onerec, ["simulate", "log", "--brokers", broker, "--topic", topics.0, "--items-topic", topics.1,
-                                                    "--users", "300", "--items", "400", "--requests", "10", "--seed", "5"])
-        try #require(produced.status == 0, "\(produced.stderr)")
+        let topics = try Self.simulatedTopics("cluster", suffix: suffix, broker: broker, seed: 5)
 
         let common = [
             "ONEREC_KAFKA_BROKERS": broker, "ONEREC_KAFKA_INTERACTIONS_TOPIC": topics.0, "ONEREC_KAFKA_ITEMS_TOPIC": topics.1,
@@ -95,17 +87,12 @@ import Testing
             Issue.record("ONEREC_TEST_KAFKA is not set: run the tests with scripts/test.sh")
             return
         }
-        let onerec = builtExecutable("onerec")
         let suffix = UUID().uuidString.prefix(8)
-        let topics = ("failover-interactions-\(suffix)", "failover-items-\(suffix)", "failover-models-\(suffix)")
+        let events = try Self.simulatedTopics("failover", suffix: suffix, broker: broker, seed: 6)
+        let topics = (events.0, events.1, "failover-models-\(suffix)")
         var logger = Logger(label: "cluster-test")
         logger.logLevel = .warning
         let admin = try KafkaAdmin(config: KafkaConfig(brokers: [broker]), logger: logger)
-        try admin.createTopic(topics.0, partitions: 2)
-        try admin.createTopic(topics.1, partitions: 1)
-        let produced = try runToCompletion(onerec, ["simulate", "log", "--brokers", broker, "--topic", topics.0, "--items-topic", topics.1,
-                                                    "--users", "300", "--items", "400", "--requests", "10", "--seed", "6"])
-        try #require(produced.status == 0, "\(produced.stderr)")
         let leaseTimeout = 6.0
         let common = [
             "ONEREC_KAFKA_BROKERS": broker, "ONEREC_KAFKA_INTERACTIONS_TOPIC": topics.0, "ONEREC_KAFKA_ITEMS_TOPIC": topics.1,
@@ -190,6 +177,20 @@ import Testing
         for daemon in [serve, standby] { #expect(daemon.stop()?.status == 0, "\(Self.log(daemon))") }
     }
 
+    /// Fresh interactions (two partitions) and items topics holding a 300-user simulator log.
+    static func simulatedTopics(_ prefix: String, suffix: Substring, broker: String, seed: Int) throws -> (String, String) {
+        let topics = ("\(prefix)-interactions-\(suffix)", "\(prefix)-items-\(suffix)")
+        var logger = Logger(label: "cluster-test")
+        logger.logLevel = .warning
+        let admin = try KafkaAdmin(config: KafkaConfig(brokers: [broker]), logger: logger)
+        try admin.createTopic(topics.0, partitions: 2)
+        try admin.createTopic(topics.1, partitions: 1)
+        let produced = try runToCompletion(builtExecutable("onerec"), ["simulate", "log", "--brokers", broker, "--topic", topics.0, "--items-topic", topics.1,
+                                                                       "--users", "300", "--items", "400", "--requests", "10", "--seed", "\(seed)"])
+        guard produced.status == 0 else { throw SetupFailed(what: "simulate log: \(produced.stderr)") }
+        return topics
+    }
+
     /// A node's admin status, if it answers.
     static func status(_ node: OneRecProcess) -> [String: Any]? {
         guard let answer = httpGet(port: node.port, path: "/v1/admin/status", headers: ["Authorization": "Bearer \(token)"]), answer.0 == 200 else { return nil }
@@ -206,4 +207,9 @@ import Testing
         _ = node.stop()
         return String(node.stderr.suffix(3000))
     }
+}
+
+struct SetupFailed: Error, CustomStringConvertible {
+    let what: String
+    var description: String { what }
 }
