@@ -237,7 +237,8 @@ public enum Daemon {
         let lease = try TrainerLease(kafka: kafka, topic: settings.leaseTopic, groupID: "\(instanceID).lease", instanceID: "\(instanceID).lease",
                                      node: instanceID, timeout: .seconds(settings.leaseTimeoutSeconds), logger: logger)
         let every = Duration.seconds(settings.checkpointPublishSeconds)
-        let leadership = TrainerLeadership(lease: lease, follower: follower, learner: learner, makeBroadcast: { epoch in
+        let url = settings.advertisedURL.hasSuffix("/") ? String(settings.advertisedURL.dropLast()) : settings.advertisedURL
+        let leadership = TrainerLeadership(lease: lease, follower: follower, learner: learner, url: url, makeBroadcast: { epoch in
             let writer = try ModelTopicWriter(kafka: kafka, topic: settings.modelsTopic, epoch: epoch, node: instanceID, logger: logger)
             return (writer, ModelBroadcast(registry: registry, writer: writer, checkpoints: (trainer, learner.status, every), logger: logger))
         }, logger: logger)

@@ -26,6 +26,7 @@ import SystemPackage
 /// | `kafka.idleCheckMilliseconds` | int | `100` | a partition read to its end is paused and the broker asked this often whether more arrived; `0`: leave the waiting to the broker (`fetch.wait.max.ms`) |
 /// | `cluster.role` | string | `standalone` | `standalone` (one process does everything), `train` (trains and publishes versions to the models topic) or `serve` (serves the versions the train node publishes; no trainer) |
 /// | `cluster.modelsTopic` | string | `onerec.models` | compacted topic the leading train node publishes versions, promotions and checkpoints to (created by train nodes) |
+/// | `cluster.advertisedUrl` | string | `http://<http.host, or the host name if it binds every address>:<http.port>` | where this node's HTTP API answers other nodes: the leader announces it, the others forward admin requests there |
 /// | `cluster.leaseTopic` | string | `onerec.trainer-lease` | one-partition topic of the train nodes' claims and the leader's heartbeats, which elects the leading train node (created by train nodes) |
 /// | `cluster.leaseTimeoutSeconds` | double | `10` | a standby claims the lease when the leader's heartbeat (every third of this) has not come for this long: the failover time |
 /// | `cluster.checkpointPublishSeconds` | double | `60` | how often the leader sends its newest trainer checkpoint for a standby to resume from |
@@ -75,6 +76,7 @@ public struct DaemonSettings: Sendable, Equatable {
     var unknownClusterRole: String?
     public var modelsTopic: String
     public var leaseTopic: String
+    public var advertisedURL: String
     public var leaseTimeoutSeconds: Double
     public var checkpointPublishSeconds: Double
     /// `kafka.properties`, parsed; items without `=` are kept apart for `validate` to refuse.
@@ -125,6 +127,9 @@ public struct DaemonSettings: Sendable, Equatable {
         (clusterRole, unknownClusterRole) = ClusterRole(rawValue: role).map { ($0, nil) } ?? (.standalone, role)
         modelsTopic = config.string(forKey: "cluster.modelsTopic", default: "onerec.models")
         leaseTopic = config.string(forKey: "cluster.leaseTopic", default: "onerec.trainer-lease")
+        let everyAddress = ["0.0.0.0", "::", ""].contains(httpHost)
+        advertisedURL = config.string(forKey: "cluster.advertisedUrl",
+                                      default: "http://\(everyAddress ? ProcessInfo.processInfo.hostName : httpHost):\(httpPort)")
         leaseTimeoutSeconds = config.double(forKey: "cluster.leaseTimeoutSeconds", default: 10)
         checkpointPublishSeconds = config.double(forKey: "cluster.checkpointPublishSeconds", default: 60)
         (kafkaProperties, malformedKafkaProperties) = ([:], [])
@@ -191,6 +196,9 @@ public struct DaemonSettings: Sendable, Equatable {
         }
         guard !modelsTopic.isEmpty, !leaseTopic.isEmpty, Set([interactionsTopic, itemsTopic, modelsTopic, leaseTopic]).count == 4 else {
             throw fail("cluster.modelsTopic/leaseTopic", "each must be a topic of its own, not empty and not an events topic")
+        }
+        guard let url = URL(string: advertisedURL), ["http", "https"].contains(url.scheme ?? ""), url.host != nil, url.path.isEmpty || url.path == "/" else {
+            throw fail("cluster.advertisedUrl", "'\(advertisedURL)' is not http(s)://host:port")
         }
         guard (1...300).contains(leaseTimeoutSeconds) else { throw fail("cluster.leaseTimeoutSeconds", "must be in 1...300") }
         guard checkpointPublishSeconds >= 1 else { throw fail("cluster.checkpointPublishSeconds", "must be at least 1") }

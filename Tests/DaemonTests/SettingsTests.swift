@@ -74,6 +74,7 @@ import Testing
         try train.validate()
         #expect(train.ingestGroupID(instanceID: "t1") == "feed-train.t1" && train.trainerRuns && train.modelsTopic == "onerec.models")
         #expect(train.leaseTopic == "onerec.trainer-lease" && train.leaseTimeoutSeconds == 10 && train.checkpointPublishSeconds == 60)
+        #expect(train.advertisedURL == "http://127.0.0.1:8080")
         let serve = try await settings(["ONEREC_CLUSTER_ROLE": "serve", "ONEREC_KAFKA_BROKERS": "b:1", "ONEREC_CLUSTER_MODELS_TOPIC": "m"])
         try serve.validate()
         #expect(serve.ingestGroupID(instanceID: "s1") == "onerec" && !serve.trainerRuns && serve.modelsTopic == "m")
@@ -85,6 +86,8 @@ import Testing
             (["ONEREC_CLUSTER_ROLE": "serve", "ONEREC_KAFKA_BROKERS": "b:1", "ONEREC_CLUSTER_MODELS_TOPIC": "onerec.interactions"], "cluster.modelsTopic"),
             (["ONEREC_CLUSTER_ROLE": "train", "ONEREC_KAFKA_BROKERS": "b:1", "ONEREC_CLUSTER_LEASE_TOPIC": "onerec.models"], "leaseTopic"),
             (["ONEREC_CLUSTER_ROLE": "train", "ONEREC_KAFKA_BROKERS": "b:1", "ONEREC_CLUSTER_LEASE_TIMEOUT_SECONDS": "0.5"], "cluster.leaseTimeoutSeconds"),
+            (["ONEREC_CLUSTER_ROLE": "train", "ONEREC_KAFKA_BROKERS": "b:1", "ONEREC_CLUSTER_ADVERTISED_URL": "ftp://x:1"], "cluster.advertisedUrl"),
+            (["ONEREC_CLUSTER_ROLE": "train", "ONEREC_KAFKA_BROKERS": "b:1", "ONEREC_CLUSTER_ADVERTISED_URL": "http://x:1/a"], "cluster.advertisedUrl"),
         ]
         for (environment, reason) in refused {
             let s = try await settings(environment)

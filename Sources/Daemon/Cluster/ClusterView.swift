@@ -30,13 +30,20 @@ struct ClusterView: Sendable {
                       following: leading == nil ? follower?.status : nil)
     }
 
-    /// Why this node refuses to change what it serves or to align, if it does.
+    /// Why this node does not change what it serves or align itself, if it does not (it forwards such
+    /// requests to the leader: `forward`).
     var refusal: String? {
         guard let follower, leadership?.current == nil else { return nil }
         let leader = follower.status.leader.map { "; the leader is \($0)" } ?? ""
         if role == .serve {
-            return "this is a serve node (cluster.role serve): it serves what the train node publishes on \(follower.topic)\(leader); promote, roll back, canary and align there"
+            return "this is a serve node (cluster.role serve): it serves what the leading train node publishes on \(follower.topic)\(leader)"
         }
-        return "this train node is a standby: it follows \(follower.topic) until it takes the trainer lease\(leader); promote, roll back, canary and align there"
+        return "this train node is a standby: it follows \(follower.topic) until it takes the trainer lease\(leader)"
+    }
+
+    /// Why canaries are refused, in a cluster: its serve nodes would have to split their users between the
+    /// two versions, which they do not do yet.
+    var canaryRefusal: String? {
+        role == .standalone ? nil : "canaries run on a standalone daemon only: in a cluster the serve nodes do not split their users between versions yet"
     }
 }

@@ -46,9 +46,10 @@ final class ModelFollower: Service, Sendable {
         /// Seconds since 1970.
         let promotedAt: Double?
         let servingAt: Double?
-        /// The leading train node as its last leader record says, and its epoch.
+        /// The leading train node as its last leader record says, its epoch and its HTTP API.
         let leader: String?
         let epoch: Int64?
+        let leaderURL: String?
         /// A standby train node: the step of the leader's checkpoint it keeps.
         let checkpointStep: Int?
     }
@@ -73,7 +74,7 @@ final class ModelFollower: Service, Sendable {
         let leader = self.leader.withLock { $0 }
         return Status(topic: topic, recordsRead: progress.records, caughtUp: progress.caughtUp, waitingPromotion: pending.withLock { $0?.stack },
                       applied: last?.promotion.stack, promotedAt: last?.promotion.at, servingAt: last?.servingAt.timeIntervalSince1970,
-                      leader: leader?.node, epoch: leader?.epoch, checkpointStep: checkpointStep.withLock { $0 })
+                      leader: leader?.node, epoch: leader?.epoch, leaderURL: leader?.url, checkpointStep: checkpointStep.withLock { $0 })
     }
 
     /// From now on updates are ignored: this node leads and writes the topic itself.

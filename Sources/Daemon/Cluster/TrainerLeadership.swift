@@ -24,12 +24,14 @@ final class TrainerLeadership: Service, Sendable {
     private let follower: ModelFollower
     private let learner: LearnerService
     private let makeBroadcast: @Sendable (Int64) throws -> (ModelTopicWriter, ModelBroadcast)
+    private let url: String
     private let logger: Logger
     private let leading = Mutex<(epoch: Int64, broadcast: ModelBroadcast, since: Date)?>(nil)
 
-    init(lease: TrainerLease, follower: ModelFollower, learner: LearnerService,
+    /// `url`: where this node's HTTP API answers, announced with its leadership.
+    init(lease: TrainerLease, follower: ModelFollower, learner: LearnerService, url: String,
          makeBroadcast: @escaping @Sendable (Int64) throws -> (ModelTopicWriter, ModelBroadcast), logger: Logger) {
-        (self.lease, self.follower, self.learner, self.makeBroadcast, self.logger) = (lease, follower, learner, makeBroadcast, logger)
+        (self.lease, self.follower, self.learner, self.url, self.makeBroadcast, self.logger) = (lease, follower, learner, url, makeBroadcast, logger)
     }
 
     /// While this node leads: its epoch, its broadcast and since when.
@@ -43,7 +45,7 @@ final class TrainerLeadership: Service, Sendable {
             return  // shut down as a standby
         }
         let (writer, broadcast) = try makeBroadcast(epoch)
-        let marker = try await offThread { Result { try writer.sendLeader() } }.get()
+        let marker = try await offThread { Result { [url = self.url] in try writer.sendLeader(url: url) } }.get()
         while follower.progress.offset < marker {
             guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
             try await Task.sleep(for: .milliseconds(20))

@@ -115,7 +115,7 @@ extension Router {
         admin.get("/models") { _, _ -> Response in try json(try api.registry.versions()) }
         admin.get("/outcomes") { _, _ -> Response in try json(try api.served.outcomes(newest: 100)) }
         admin.post("/align") { request, _ -> Response in
-            if let refusal = api.cluster.refusal { throw APIError(.conflict, refusal) }
+            if let answer = try await api.cluster.forward(request) { return answer }
             guard let learner = api.learner else { throw APIError(.conflict, "this daemon runs no learner") }
             if RequestParameters.wait(request.uri) {
                 do {
@@ -133,8 +133,8 @@ extension Router {
             guard learner.status.snapshot.rounds.contains(where: { $0.id == round }) else { throw APIError(.notFound, "no alignment round \(round)") }
             return try json(try learner.pairs(round: round))
         }
-        admin.post("/promote/:version") { _, context -> Response in
-            if let refusal = api.cluster.refusal { throw APIError(.conflict, refusal) }
+        admin.post("/promote/:version") { request, context -> Response in
+            if let answer = try await api.cluster.forward(request) { return answer }
             let version = try checked { try RequestParameters.version(context.parameters.get("version")) }
             do {
                 return try json(try api.registry.promote(version: version).info)
@@ -144,7 +144,7 @@ extension Router {
         }
         admin.get("/canary") { _, _ -> Response in try json(try CanaryStatus(api)) }
         admin.post("/canary/stop") { _, _ -> Response in
-            if let refusal = api.cluster.refusal { throw APIError(.conflict, refusal) }
+            if let refusal = api.cluster.canaryRefusal { throw APIError(.conflict, refusal) }
             do {
                 return try json(try api.registry.stopCanary(reason: "stopped by an operator"))
             } catch let error as ModelStoreError {
@@ -152,7 +152,7 @@ extension Router {
             }
         }
         admin.post("/canary/:version") { request, context -> Response in
-            if let refusal = api.cluster.refusal { throw APIError(.conflict, refusal) }
+            if let refusal = api.cluster.canaryRefusal { throw APIError(.conflict, refusal) }
             let version = try checked { try RequestParameters.version(context.parameters.get("version")) }
             var settings = api.canary
             if let share = request.uri.queryParameters.get("share") {
@@ -165,8 +165,8 @@ extension Router {
                 throw APIError(.conflict, error.description)
             }
         }
-        admin.post("/rollback") { _, _ -> Response in
-            if let refusal = api.cluster.refusal { throw APIError(.conflict, refusal) }
+        admin.post("/rollback") { request, _ -> Response in
+            if let answer = try await api.cluster.forward(request) { return answer }
             do {
                 return try json(try api.registry.rollback().info)
             } catch {

@@ -100,8 +100,10 @@ public struct LeaderRecord: Codable, Sendable, Equatable {
     public var epoch: Int64
     public var node: String
     public var at: Double
+    /// Where the leader's HTTP API answers (`cluster.advertisedUrl`): other nodes forward admin requests there.
+    public var url: String?
 
-    public init(epoch: Int64, node: String, at: Double) { (self.epoch, self.node, self.at) = (epoch, node, at) }
+    public init(epoch: Int64, node: String, at: Double, url: String? = nil) { (self.epoch, self.node, self.at, self.url) = (epoch, node, at, url) }
 }
 
 /// The leader's latest trainer checkpoint: its generator file (weights and moments) followed by its

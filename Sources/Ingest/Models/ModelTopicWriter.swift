@@ -27,10 +27,10 @@ public final class ModelTopicWriter: Sendable {
         try KafkaAdmin(config: kafka, logger: logger).createTopic(topic, partitions: 1, configs: ["cleanup.policy": "compact"])
     }
 
-    /// Announces this leadership; returns the record's offset (a reader past it has seen everything the
-    /// previous leader wrote).
-    public func sendLeader(now: Date = Date()) throws -> Int64 {
-        let record = LeaderRecord(epoch: epoch, node: node, at: now.timeIntervalSince1970)
+    /// Announces this leadership and where its HTTP API answers; returns the record's offset (a reader
+    /// past it has seen everything the previous leader wrote).
+    public func sendLeader(url: String?, now: Date = Date()) throws -> Int64 {
+        let record = LeaderRecord(epoch: epoch, node: node, at: now.timeIntervalSince1970, url: url)
         return try producer.sendAndWait(topic: topic, key: ModelTopic.leaderKey, value: Array(try JSONEncoder().encode(record)), partition: 0)
     }
 
