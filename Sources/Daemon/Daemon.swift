@@ -217,22 +217,23 @@ public enum Daemon {
     }
 
     /// A serve node's follower of the models topic; or a train node's follower, lease and leadership (the
-    /// learner runs only while it leads), creating the models and lease topics if they are missing.
+    /// learner runs only while it leads); the models topic (and a train node's lease topic) created if missing.
     static func clusterServices(_ settings: DaemonSettings, kafka: KafkaConfig, instanceID: String, registry: ModelRegistry,
                                 learner: LearnerService?, logger: Logger) throws -> ClusterView {
+        // Whichever node starts first creates the topics it reads.
+        do {
+            try ModelTopicWriter.createTopic(settings.modelsTopic, kafka: kafka, logger: logger)
+            if settings.clusterRole == .train { try TrainerLease.createTopic(settings.leaseTopic, kafka: kafka, logger: logger) }
+        } catch let error as KafkaError {
+            throw StartupError("cannot create the cluster's topics \(settings.modelsTopic), \(settings.leaseTopic): \(error)",
+                               fix: "create them (one partition each, the models topic with cleanup.policy=compact) or allow onerec's client to")
+        }
         // A group of this node's own: every node reads the whole models topic.
         let trainer = settings.clusterRole == .train ? "\(settings.storePath)/trainer" : nil
         let follower = try ModelFollower(registry: registry, kafka: kafka, topic: settings.modelsTopic, groupID: "\(instanceID).models",
                                          instanceID: "\(instanceID).models", trainerDirectory: trainer, logger: logger)
         guard settings.clusterRole == .train, let learner, let trainer else {
             return ClusterView(role: .serve, leadership: nil, follower: follower, lease: nil)
-        }
-        do {
-            try ModelTopicWriter.createTopic(settings.modelsTopic, kafka: kafka, logger: logger)
-            try TrainerLease.createTopic(settings.leaseTopic, kafka: kafka, logger: logger)
-        } catch let error as KafkaError {
-            throw StartupError("cannot create the cluster's topics \(settings.modelsTopic), \(settings.leaseTopic): \(error)",
-                               fix: "create them (one partition each, the models topic with cleanup.policy=compact) or allow onerec's client to")
         }
         let lease = try TrainerLease(kafka: kafka, topic: settings.leaseTopic, groupID: "\(instanceID).lease", instanceID: "\(instanceID).lease",
                                      node: instanceID, timeout: .seconds(settings.leaseTimeoutSeconds), logger: logger)

@@ -25,7 +25,7 @@ import SystemPackage
 /// | `kafka.connectTimeoutSeconds` | int | `10` | how long startup waits for a broker to answer |
 /// | `kafka.idleCheckMilliseconds` | int | `100` | a partition read to its end is paused and the broker asked this often whether more arrived; `0`: leave the waiting to the broker (`fetch.wait.max.ms`) |
 /// | `cluster.role` | string | `standalone` | `standalone` (one process does everything), `train` (trains and publishes versions to the models topic) or `serve` (serves the versions the train node publishes; no trainer) |
-/// | `cluster.modelsTopic` | string | `onerec.models` | compacted topic the leading train node publishes versions, promotions and checkpoints to (created by train nodes) |
+/// | `cluster.modelsTopic` | string | `onerec.models` | compacted topic the leading train node publishes versions, promotions and checkpoints to (created by the first node to start) |
 /// | `cluster.advertisedUrl` | string | `http://<http.host, or the host name if it binds every address>:<http.port>` | where this node's HTTP API answers other nodes: the leader announces it, the others forward admin requests there |
 /// | `cluster.leaseTopic` | string | `onerec.trainer-lease` | one-partition topic of the train nodes' claims and the leader's heartbeats, which elects the leading train node (created by train nodes) |
 /// | `cluster.leaseTimeoutSeconds` | double | `10` | a standby claims the lease when the leader's heartbeat (every third of this) has not come for this long: the failover time |

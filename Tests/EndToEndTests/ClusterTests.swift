@@ -87,8 +87,9 @@ import Testing
 
     /// `kill -9` of the leading train node: the standby takes the lease within the lease timeout, resumes
     /// from the leader's last published checkpoint, and its versions reach the serve node, numbered on
-    /// from the old leader's; on the models topic no epoch has two writers.
-    @Test func theStandbyTrainNodeTakesOverWhenTheLeaderIsKilled() async throws {
+    /// from the old leader's. Then a leader stalled past the lease timeout is replaced and, running again,
+    /// stops itself. On the models topic no epoch has two writers.
+    @Test func aStandbyTakesOverFromAKilledOrStalledLeader() async throws {
         // A broker of its own: the versions these nodes publish would slow the shared broker, which
         // rewrites its whole data file after every write, for every other test.
         let own = try PrivateBroker()
@@ -175,13 +176,35 @@ import Testing
         print(String(format: "failover: the standby led %.1f s after the leader's kill -9 (lease timeout %.0f s); its first version served %.1f s after",
                      tookOver, leaseTimeout, newVersion))
 
+        // A leader that stalls (SIGSTOP) past the lease timeout is replaced by a new standby; when it runs
+        // again it reads the new leader's claim and stops itself instead of publishing beside it.
+        let third = try node("train", "train-c")
+        try #require(third.waitUntilHealthy(), "the third train node did not start: \(Self.log(third))")
+        while (Self.cluster(third)?["following"] as? [String: Any])?["checkpointStep"] as? Int == nil && Date().timeIntervalSince(killedAt) < 300 {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        kill(standby.process.processIdentifier, SIGSTOP)
+        let stalledAt = Date()
+        while Self.cluster(third)?["leading"] as? Bool != true && Date().timeIntervalSince(stalledAt) < leaseTimeout + 30 {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let replaced = Date().timeIntervalSince(stalledAt)
+        kill(standby.process.processIdentifier, SIGCONT)
+        try #require(Self.cluster(third)?["leading"] as? Bool == true, "the stalled leader was not replaced: \(Self.log(third))")
+        let continuedAt = Date()
+        while standby.process.isRunning && Date().timeIntervalSince(continuedAt) < 60 { try await Task.sleep(for: .milliseconds(50)) }
+        let stoppedItself = Date().timeIntervalSince(continuedAt)
+        #expect(!standby.process.isRunning && standby.process.terminationStatus != 0, "the deposed leader went on: \(Self.log(standby))")
+        #expect(standby.stderr.contains("trainer lease lost"), "\(standby.stderr.suffix(2000))")
+        print(String(format: "a leader stalled with SIGSTOP was replaced after %.1f s; run again, it stopped itself %.1f s later", replaced, stoppedItself))
+
         // The models topic, as read while it was written (compaction keeps only each key's newest record):
         // every epoch written by one node only.
         audit.stop()
         _ = try? await auditing.value
         let writers = seen.withLock { $0 }
-        #expect(writers.count >= 2 && writers.values.allSatisfy { $0.count == 1 }, "\(writers)")
-        for daemon in [serve, standby] { #expect(daemon.stop()?.status == 0, "\(Self.log(daemon))") }
+        #expect(writers.count >= 3 && writers.values.allSatisfy { $0.count == 1 }, "\(writers)")
+        for daemon in [serve, third] { #expect(daemon.stop()?.status == 0, "\(Self.log(daemon))") }
     }
 
     /// Fresh interactions (two partitions) and items topics holding a 300-user simulator log.
