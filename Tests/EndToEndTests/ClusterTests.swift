@@ -53,6 +53,7 @@ import Testing
         }
         let page = try #require(serve.get("/")).1
         #expect(page.contains("event → stored: p50") && page.contains("serve node · following"), "\(page.prefix(2000))")
+        #expect((Self.status(serve)?["ingestFreshness"] as? [String: Any])?["p99"] is Double)
         let answer = try #require(serve.get("/v1/users/3/recommendations"))
         #expect(answer.0 == 200 && answer.1.contains(#""source":"generator""#), "\(answer.1)")
 

@@ -110,7 +110,8 @@ extension Router {
         let admin = group("/v1/admin").add(middleware: BearerTokenMiddleware(token: api.adminToken))
         admin.get("/status") { _, _ -> Response in
             try json(AdminStatus(serving: api.registry.snapshot?.info, promoted: try api.registry.promotedStack(), canary: api.registry.canary?.canary,
-                                 learner: api.learner?.status.snapshot, interactions: try api.history.counts().interactions, cluster: api.cluster.status))
+                                 learner: api.learner?.status.snapshot, interactions: try api.history.counts().interactions, cluster: api.cluster.status,
+                                 ingestFreshness: api.ingestRate?.freshness?()))
         }
         admin.get("/models") { _, _ -> Response in try json(try api.registry.versions()) }
         admin.get("/outcomes") { _, _ -> Response in try json(try api.served.outcomes(newest: 100)) }
@@ -200,6 +201,8 @@ struct AdminStatus: Encodable {
     let learner: LearnerStatus.Snapshot?
     let interactions: Int
     let cluster: ClusterView.Status
+    /// Event → stored over the newest sampled events (Kafka ingest only).
+    let ingestFreshness: IngestService.Freshness?
 }
 
 /// What `POST /v1/events` did with each line.
