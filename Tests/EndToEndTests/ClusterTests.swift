@@ -106,7 +106,7 @@ import Testing
             "ONEREC_KAFKA_BROKERS": broker, "ONEREC_KAFKA_INTERACTIONS_TOPIC": topics.0, "ONEREC_KAFKA_ITEMS_TOPIC": topics.1,
             "ONEREC_KAFKA_GROUP_ID": "failover-\(suffix)", "ONEREC_CLUSTER_MODELS_TOPIC": topics.2, "ONEREC_ADMIN_TOKEN": Self.token,
             "ONEREC_CLUSTER_LEASE_TOPIC": "failover-lease-\(suffix)", "ONEREC_CLUSTER_LEASE_TIMEOUT_SECONDS": "\(leaseTimeout)",
-            "ONEREC_CLUSTER_CHECKPOINT_PUBLISH_SECONDS": "1", "ONEREC_TRAINER_PRESET": "tiny", "ONEREC_TRAINER_PUBLISH_EVERY_STEPS": "200",
+            "ONEREC_CLUSTER_CHECKPOINT_PUBLISH_SECONDS": "4", "ONEREC_TRAINER_PRESET": "tiny", "ONEREC_TRAINER_PUBLISH_EVERY_STEPS": "200",
             "ONEREC_TRAINER_CHECKPOINT_EVERY_STEPS": "100", "ONEREC_TRAINER_ITEM_IDS": "0", "ONEREC_COMPUTE_THREADS": "1",
         ]
         func node(_ role: String, _ name: String) throws -> OneRecProcess {

@@ -40,7 +40,10 @@ public final class TrainerLease: Service, Sendable {
     /// `groupID` and `instanceID`: this node's own reader group of the lease topic; `node` its name in
     /// the lease records (unique among the train nodes).
     public init(kafka: KafkaConfig, topic: String, groupID: String, instanceID: String, node: String, timeout: Duration, logger: Logger) throws {
-        var config = KafkaConsumer.Config(kafka: kafka, groupID: groupID, topics: [topic])
+        var readerKafka = kafka
+        // A lease topic created a moment ago is found within seconds, not at the 5-minute metadata refresh.
+        readerKafka.properties = ["topic.metadata.refresh.interval.ms": "2000"].merging(kafka.properties) { $1 }
+        var config = KafkaConsumer.Config(kafka: readerKafka, groupID: groupID, topics: [topic])
         config.groupInstanceID = instanceID
         config.idleCheckInterval = .milliseconds(20)
         consumer = try KafkaConsumer(config: config, logger: logger) { partitions in

@@ -39,7 +39,13 @@ public final class ModelTopicReader: Service, Sendable {
     public init(kafka: KafkaConfig, topic: String, groupID: String, instanceID: String?, checkpoints: Bool = false, logger: Logger,
                 apply: @escaping Apply) throws {
         assembler = Mutex(ModelTopicAssembler(checkpoints: checkpoints))
-        var config = KafkaConsumer.Config(kafka: kafka, groupID: groupID, topics: [topic])
+        var readerKafka = kafka
+        // A topic created a moment ago is found within seconds, not at librdkafka's 5-minute metadata
+        // refresh; and a broker that answers a fetch with the whole partition (as the test broker does) is
+        // read even when the partition holds more than librdkafka's default 100 MB response limit.
+        readerKafka.properties = ["topic.metadata.refresh.interval.ms": "2000", "receive.message.max.bytes": "1000000000"]
+            .merging(kafka.properties) { $1 }
+        var config = KafkaConsumer.Config(kafka: readerKafka, groupID: groupID, topics: [topic])
         config.groupInstanceID = instanceID
         config.maxBatchMessages = 64  // chunks are half a megabyte each
         consumer = try KafkaConsumer(config: config, logger: logger) { partitions in
