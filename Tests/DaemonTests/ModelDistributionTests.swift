@@ -30,11 +30,13 @@ import Testing
         }
         // Generous: in the full suite the machine and the shared broker are busy with every other test.
         var followers: [ModelFollower] = []
+        var broadcasts: [ModelBroadcast] = []
         func waitUntil(_ what: String, timeout: Double = 120, _ condition: () throws -> Bool) async throws -> Double {
             let start = Date()
             while try !condition() {
                 guard Date().timeIntervalSince(start) < timeout else {
-                    throw WaitTimedOut(what: what + "; followers: " + followers.map { "\($0.progress)" }.joined(separator: ", "))
+                    throw WaitTimedOut(what: what + "; followers: " + followers.map { "\($0.progress)" }.joined(separator: ", ")
+                                       + "; broadcast: " + broadcasts.map { "\($0.status)" }.joined(separator: ", "))
                 }
                 try await Task.sleep(for: .milliseconds(20))
             }
@@ -46,7 +48,7 @@ import Testing
         let broadcast = ModelBroadcast(registry: train.registry, writer: try ModelTopicWriter(kafka: kafka, topic: topic, epoch: 1, node: "train", logger: logger),
                                        checkpoints: nil, logger: logger)
         let following = try follower(serve, "a")
-        followers.append(following)
+        (followers, broadcasts) = ([following], [broadcast])
         let tasks = [Task { try await broadcast.run() }, Task { try await following.run() }]
         defer { tasks.forEach { $0.cancel() } }
 

@@ -147,8 +147,13 @@ final class ModelBroadcast: Service, Sendable {
     }
 }
 
-/// Runs `body` on a dispatch thread: file reads, encoding and waiting for the broker stay off the Swift
-/// concurrency threads that HTTP shares.
+/// Runs `body` on a thread of its own: file reads, model loads and waits for the broker stay off the Swift
+/// concurrency threads that HTTP shares, and do not queue behind other work on the few global dispatch
+/// threads (as many as cores) either.
 func offThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { done in DispatchQueue.global().async { done.resume(returning: body()) } }
+    await withCheckedContinuation { done in
+        let thread = Thread { done.resume(returning: body()) }
+        thread.name = "onerec-cluster"
+        thread.start()
+    }
 }

@@ -66,12 +66,15 @@ public final class ModelTopicReader: Service, Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.consumer.run() }
             for try await batch in consumer.batches {
-                // Applying writes files and loads models: not on the few Swift concurrency threads HTTP shares.
+                // Applying writes files and loads models: on a thread of its own, not on the few Swift
+                // concurrency threads HTTP shares nor behind other work on the global dispatch threads.
                 await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                    DispatchQueue.global().async {
+                    let thread = Thread {
                         self.take(batch)
                         done.resume()
                     }
+                    thread.name = "onerec-models-reader"
+                    thread.start()
                 }
             }
             try await group.waitForAll()
