@@ -17,6 +17,23 @@ final class ConsumerContext: ClientContext, @unchecked Sendable {
 
     var assignment: Set<TopicPartition> { assigned.withLock { $0 } }
 
+    /// The application's start offsets for `partitions` (manual assignment).
+    func startOffsets(_ partitions: [TopicPartition]) throws -> [TopicPartition: Int64] { try onAssign(partitions) }
+
+    /// Manual assignment: `partitions` are read from now on.
+    func assigned(_ partitions: Set<TopicPartition>) {
+        assigned.withLock { $0.formUnion(partitions) }
+        assignmentChanges.add(1, ordering: .relaxed)
+        logger.info("kafka partitions assigned", metadata: ["partitions": "\(partitions.map(\.description).sorted())"])
+    }
+
+    /// Manual assignment: `partitions` are no longer read.
+    func unassigned(_ partitions: Set<TopicPartition>) {
+        assigned.withLock { $0.subtract(partitions) }
+        assignmentChanges.add(1, ordering: .relaxed)
+        logger.info("kafka partitions unassigned", metadata: ["partitions": "\(partitions.map(\.description).sorted())"])
+    }
+
     /// Runs on the poll thread, inside `rd_kafka_consumer_poll`.
     func rebalance(_ rk: OpaquePointer, _ err: rd_kafka_resp_err_t, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
         let cooperative = String(cString: rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE"

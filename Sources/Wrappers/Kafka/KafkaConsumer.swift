@@ -4,7 +4,8 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// A consumer-group member that polls on its own thread and yields message batches.
+/// A consumer that polls on its own thread and yields message batches: a consumer-group member, or (with
+/// `manualAssignment`) a reader of the partitions the application names with `assign(_:)`.
 ///
 /// Offsets are never stored automatically: call `storeOffsets(_:)` once a batch is durably processed,
 /// so a crash re-delivers what was not. Where the application keeps its own offsets (for example in the
@@ -31,6 +32,10 @@ public final class KafkaConsumer: Service, Sendable {
         /// broker, otherwise keeps a caught-up consumer busy). Default 100 ms; nil leaves the waiting to
         /// the broker (`fetch.wait.max.ms`).
         public var idleCheckInterval: Duration? = .milliseconds(100)
+        /// No group membership: nothing is read until `assign(_:)` names partitions, which start at the
+        /// offsets `onAssign` returns or else at the start of retention; nothing is committed to the group
+        /// (the application keeps its offsets). Default false.
+        public var manualAssignment = false
 
         public init(kafka: KafkaConfig, groupID: String, topics: [String]) {
             self.kafka = kafka
@@ -52,6 +57,10 @@ public final class KafkaConsumer: Service, Sendable {
     private let idle: IdlePartitions?
     private let stopRequested = Atomic<Bool>(false)
     private let droppedRepeats = Atomic<Int>(0)
+    /// Manual assignment: the partitions wanted, and how often that was changed.
+    private let wanted = Mutex((partitions: Set<TopicPartition>(), changes: 0))
+    /// Where each assigned partition first reported its end since it was assigned.
+    private let ends = Mutex<[TopicPartition: Int64]>([:])
 
     public init(config: Config, logger: Logger, onAssign: @escaping AssignHandler = { _ in [:] }) throws {
         precondition(!config.topics.isEmpty, "a consumer needs at least one topic")
@@ -60,11 +69,11 @@ public final class KafkaConsumer: Service, Sendable {
         var defaults = [
             "group.id": config.groupID,
             "enable.auto.offset.store": "false",
-            "enable.auto.commit": "true",
+            "enable.auto.commit": config.manualAssignment ? "false" : "true",
             "auto.offset.reset": config.autoOffsetReset,
             "enable.partition.eof": config.idleCheckInterval == nil ? "false" : "true",
         ]
-        if let instance = config.groupInstanceID { defaults["group.instance.id"] = instance }
+        if let instance = config.groupInstanceID, !config.manualAssignment { defaults["group.instance.id"] = instance }
         let context = ConsumerContext(logger: logger, brokers: config.kafka.brokers, onAssign: onAssign)
         client = try KafkaClient(type: RD_KAFKA_CONSUMER, config: config.kafka, defaults: defaults, context: context) { conf in
             rd_kafka_conf_set_rebalance_cb(conf) { rk, err, partitions, opaque in
@@ -85,6 +94,19 @@ public final class KafkaConsumer: Service, Sendable {
 
     /// Partitions currently assigned to this member.
     public var assignment: Set<TopicPartition> { context.assignment }
+
+    /// Manual assignment: reads exactly `partitions` from now on (the poll thread applies it within a
+    /// poll). Partitions added start at `onAssign`'s offsets, or at the start of retention.
+    public func assign(_ partitions: Set<TopicPartition>) {
+        precondition(config.manualAssignment, "assign(_:) needs Config.manualAssignment")
+        wanted.withLock { w in
+            if w.partitions != partitions { w = (partitions, w.changes + 1) }
+        }
+    }
+
+    /// The offset at which each assigned partition first reported its end since it was assigned (needs
+    /// `idleCheckInterval`): a partition listed here has been read up to that offset at least.
+    public var endsReached: [TopicPartition: Int64] { ends.withLock { $0 } }
 
     /// Assigned partitions read to their end and paused until the broker has more (see `idleCheckInterval`).
     public var pausedAtEnd: Set<TopicPartition> { idle?.paused ?? [] }
@@ -189,19 +211,25 @@ public final class KafkaConsumer: Service, Sendable {
     // MARK: Poll thread
 
     private func pollLoop() -> Result<Void, KafkaError> {
-        let topics = PartitionList(Dictionary(uniqueKeysWithValues: config.topics.map {
-            (TopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA), Int64(RD_KAFKA_OFFSET_INVALID))
-        }))
-        let subscribed = rd_kafka_subscribe(client.handle, topics.pointer)
-        topics.destroy()
+        var subscribed = RD_KAFKA_RESP_ERR_NO_ERROR
+        if !config.manualAssignment {
+            let topics = PartitionList(Dictionary(uniqueKeysWithValues: config.topics.map {
+                (TopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA), Int64(RD_KAFKA_OFFSET_INVALID))
+            }))
+            subscribed = rd_kafka_subscribe(client.handle, topics.pointer)
+            topics.destroy()
+        }
         var result: Result<Void, KafkaError> = .success(())
         if subscribed != RD_KAFKA_RESP_ERR_NO_ERROR {
             result = .failure(KafkaError(subscribed, "subscribe to \(config.topics)"))
         } else {
-            context.logger.info("kafka consumer subscribed", metadata: ["topics": "\(config.topics)", "group": "\(config.groupID)"])
+            context.logger.info(config.manualAssignment ? "kafka consumer started (manual assignment)" : "kafka consumer subscribed",
+                                metadata: ["topics": "\(config.topics)", "group": "\(config.groupID)"])
             var lastProbe = Date.distantPast
             var delivered = DeliveredOffsets()
+            var applied = 0  // the manual assignment's change count last applied
             while !stopRequested.load(ordering: .relaxed) {
+                if config.manualAssignment { applied = applyAssignment(since: applied) }
                 // While the brokers are down, ask one for metadata now and then: an answer means they are back.
                 if context.unreachable.withLock({ $0 }) != nil && Date().timeIntervalSince(lastProbe) > 2 {
                     lastProbe = Date()
@@ -260,7 +288,9 @@ public final class KafkaConsumer: Service, Sendable {
             if m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF, let idle {
                 // A rebalance inside this poll resumes the old pauses first, so this end stays paused.
                 idle.follow(assignmentChanges: context.assignmentChanges.load(ordering: .relaxed))
-                idle.reachedEnd(TopicPartition(topic: String(cString: rd_kafka_topic_name(m.rkt)), partition: m.partition), at: m.offset)
+                let partition = TopicPartition(topic: String(cString: rd_kafka_topic_name(m.rkt)), partition: m.partition)
+                idle.reachedEnd(partition, at: m.offset)
+                ends.withLock { e in if context.assignment.contains(partition) && e[partition] == nil { e[partition] = m.offset } }
                 continue
             }
             let error = KafkaError(m.err, "consume")
@@ -279,6 +309,43 @@ public final class KafkaConsumer: Service, Sendable {
                                    timestamp: type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp, polled: polled, index: i)
         }
         return ConsumerBatch(messages: messages)
+    }
+
+    /// Manual assignment: brings librdkafka's assignment to the partitions wanted, if they changed since
+    /// `applied`; returns the change count applied.
+    private func applyAssignment(since applied: Int) -> Int {
+        let (partitions, changes) = wanted.withLock { $0 }
+        guard changes != applied else { return applied }
+        let current = context.assignment
+        let removed = current.subtracting(partitions), added = partitions.subtracting(current)
+        if !removed.isEmpty {
+            let list = PartitionList(Dictionary(uniqueKeysWithValues: removed.map { ($0, Int64(RD_KAFKA_OFFSET_INVALID)) }))
+            defer { list.destroy() }
+            if let error = KafkaError.from(rd_kafka_incremental_unassign(client.handle, list.pointer), "unassign \(removed.map(\.description).sorted())") {
+                context.clientError(error)
+                return applied  // tried again on the next turn
+            }
+            context.unassigned(removed)
+            ends.withLock { e in for p in removed { e[p] = nil } }
+        }
+        if !added.isEmpty {
+            var starts: [TopicPartition: Int64]
+            do {
+                starts = try context.startOffsets(Array(added))
+            } catch {
+                context.logger.error("kafka assignment: start offsets unavailable; tried again", metadata: ["error": "\(error)"])
+                return applied
+            }
+            for p in added where starts[p] == nil { starts[p] = Int64(RD_KAFKA_OFFSET_BEGINNING) }
+            let list = PartitionList(starts)
+            defer { list.destroy() }
+            if let error = KafkaError.from(rd_kafka_incremental_assign(client.handle, list.pointer), "assign \(added.map(\.description).sorted())") {
+                context.clientError(error)
+                return applied
+            }
+            context.assigned(added)
+        }
+        return changes
     }
 
     /// librdkafka went back to `offset` of `partition`, delivered already: says so and seeks the partition
