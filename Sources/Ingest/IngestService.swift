@@ -31,6 +31,10 @@ public final class IngestService: Service, Sendable {
         public var idleCheckInterval: Duration? = .milliseconds(100)
         /// How often a batch the store refused (disk full, map at its limit, an I/O error) is tried again.
         public var storeRetryInterval: Duration = .seconds(5)
+        /// A serve node of a cluster: no consumer group; reads the interactions partitions `own(_:)` names
+        /// (a partition the store has no offset for from the start of retention) and every partition of
+        /// the items topic. Default false: the group's members share the partitions.
+        public var ownedPartitions = false
         public init(kafka: KafkaConfig) { self.kafka = kafka }
     }
 
@@ -65,6 +69,7 @@ public final class IngestService: Service, Sendable {
         if let id = config.instanceID { consumerConfig.groupInstanceID = id }
         consumerConfig.maxBatchMessages = config.maxBatchMessages
         consumerConfig.idleCheckInterval = config.idleCheckInterval
+        consumerConfig.manualAssignment = config.ownedPartitions
         consumer = try KafkaConsumer(config: consumerConfig, logger: logger) { partitions in
             var starts: [TopicPartition: Int64] = [:]
             for (topic, group) in Dictionary(grouping: partitions, by: \.topic) {
@@ -260,6 +265,31 @@ public final class IngestService: Service, Sendable {
     public func lag() -> Int64? {
         guard let perPartition = try? consumer.lag(), !perPartition.isEmpty else { return nil }
         return perPartition.values.reduce(0, +)
+    }
+
+    /// A serve node of a cluster (`Config.ownedPartitions`): reads `interactions` of the interactions
+    /// topic from now on, and the items topic's `itemPartitions` partitions.
+    public func own(_ interactions: Set<Int32>, itemPartitions: Int32) {
+        var partitions = Set(interactions.map { TopicPartition(topic: config.interactionsTopic, partition: $0) })
+        if config.itemsTopic != config.interactionsTopic {
+            partitions.formUnion((0..<itemPartitions).map { TopicPartition(topic: config.itemsTopic, partition: $0) })
+        }
+        consumer.assign(partitions)
+    }
+
+    /// The interactions partitions read and stored up to where they once reported their end since they
+    /// were assigned: this node knows their users' histories.
+    public func caughtUp() throws -> Set<Int32> {
+        let ends = consumer.endsReached.filter { $0.key.topic == config.interactionsTopic }
+        guard !ends.isEmpty else { return [] }
+        let stored = try store.offsets(topic: config.interactionsTopic, partitions: ends.keys.map(\.partition))
+        return Set(ends.filter { (stored[$0.key.partition] ?? 0) >= $0.value }.keys.map(\.partition))
+    }
+
+    /// Partition counts of the interactions and items topics (0 for a topic not created yet).
+    public func partitionCounts() throws -> (interactions: Int32, items: Int32) {
+        let topics = try consumer.metadata().topics
+        return (Int32(topics[config.interactionsTopic] ?? 0), Int32(topics[config.itemsTopic] ?? 0))
     }
 
     /// Since when no Kafka broker has been reachable; nil while one is.
