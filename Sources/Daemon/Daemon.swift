@@ -84,6 +84,7 @@ public enum Daemon {
             ingest.itemsTopic = settings.itemsTopic
             ingest.idleCheckInterval = settings.kafkaIdleCheckMilliseconds > 0 ? .milliseconds(settings.kafkaIdleCheckMilliseconds) : nil
             ingest.instanceID = instanceID
+            ingest.ownedPartitions = settings.clusterRole == .serve
             kafkaCluster = (kafka, instanceID)
             let service = try IngestService(config: ingest, store: history, logger: logger)
             consumerLag = { service.lag() }
@@ -105,12 +106,14 @@ public enum Daemon {
             learnerService = LearnerService(learner: learner, logger: logger)
         }
         if let (kafka, instanceID) = kafkaCluster, settings.clusterRole != .standalone {
-            cluster = try clusterServices(settings, kafka: kafka, instanceID: instanceID, registry: models, learner: learnerService, logger: logger)
-            services += [cluster.follower as (any Service)?, cluster.leadership].compactMap { $0 }
-            if let lease = cluster.lease { services.append(lease) }
+            cluster = try clusterServices(settings, kafka: kafka, instanceID: instanceID, registry: models, learner: learnerService,
+                                          ingest: ingestService!, logger: logger)
+            services += [cluster.follower as (any Service)?, cluster.leadership, cluster.lease, cluster.routing?.members, cluster.routing?.ownership]
+                .compactMap { $0 }
         } else if let learnerService {
             services.append(learnerService)
         }
+        if learnerService == nil { services.append(PopularityService(history: history, popular: popular, logger: logger)) }
         services.append(CanaryService(registry: models, served: served, learner: learnerService, lookSeconds: settings.canaryLookSeconds, logger: logger))
         var api = ServingAPI(recommender: recommender, history: history, served: served, registry: models, learner: learnerService, adminToken: adminToken)
         (api.answersWindowHours, api.canary, api.cluster) = (settings.answersWindowHours, settings.canary, cluster)
@@ -219,31 +222,38 @@ public enum Daemon {
     /// A serve node's follower of the models topic; or a train node's follower, lease and leadership (the
     /// learner runs only while it leads); the models topic (and a train node's lease topic) created if missing.
     static func clusterServices(_ settings: DaemonSettings, kafka: KafkaConfig, instanceID: String, registry: ModelRegistry,
-                                learner: LearnerService?, logger: Logger) throws -> ClusterView {
+                                learner: LearnerService?, ingest: IngestService, logger: Logger) throws -> ClusterView {
         // Whichever node starts first creates the topics it reads.
         do {
             try ModelTopicWriter.createTopic(settings.modelsTopic, kafka: kafka, logger: logger)
+            try ClusterMembers.createTopic(settings.membersTopic, kafka: kafka, logger: logger)
             if settings.clusterRole == .train { try TrainerLease.createTopic(settings.leaseTopic, kafka: kafka, logger: logger) }
         } catch let error as KafkaError {
-            throw StartupError("cannot create the cluster's topics \(settings.modelsTopic), \(settings.leaseTopic): \(error)",
-                               fix: "create them (one partition each, the models topic with cleanup.policy=compact) or allow onerec's client to")
+            throw StartupError("cannot create the cluster's topics \(settings.modelsTopic), \(settings.membersTopic), \(settings.leaseTopic): \(error)",
+                               fix: "create them (one partition each, the models and members topics with cleanup.policy=compact) or allow onerec's client to")
         }
+        let url = settings.advertisedURL.hasSuffix("/") ? String(settings.advertisedURL.dropLast()) : settings.advertisedURL
+        let members = try ClusterMembers(kafka: kafka, topic: settings.membersTopic, node: instanceID, role: settings.clusterRole == .train ? .train : .serve,
+                                         url: url, timeout: .seconds(settings.memberTimeoutSeconds), logger: logger,
+                                         servingVersion: { registry.snapshot?.version })
+        let ownership = settings.clusterRole == .serve ? PartitionOwnership(node: instanceID, members: members, ingest: ingest, logger: logger) : nil
+        let routing = UserRouting(node: instanceID, members: members, topic: settings.interactionsTopic, partitioner: settings.partitioner,
+                                  ownership: ownership)
         // A group of this node's own: every node reads the whole models topic.
         let trainer = settings.clusterRole == .train ? "\(settings.storePath)/trainer" : nil
         let follower = try ModelFollower(registry: registry, kafka: kafka, topic: settings.modelsTopic, groupID: "\(instanceID).models",
                                          instanceID: "\(instanceID).models", trainerDirectory: trainer, logger: logger)
         guard settings.clusterRole == .train, let learner, let trainer else {
-            return ClusterView(role: .serve, leadership: nil, follower: follower, lease: nil)
+            return ClusterView(role: .serve, leadership: nil, follower: follower, lease: nil, routing: routing)
         }
         let lease = try TrainerLease(kafka: kafka, topic: settings.leaseTopic, groupID: "\(instanceID).lease", instanceID: "\(instanceID).lease",
                                      node: instanceID, timeout: .seconds(settings.leaseTimeoutSeconds), logger: logger)
         let every = Duration.seconds(settings.checkpointPublishSeconds)
-        let url = settings.advertisedURL.hasSuffix("/") ? String(settings.advertisedURL.dropLast()) : settings.advertisedURL
         let leadership = TrainerLeadership(lease: lease, follower: follower, learner: learner, url: url, makeBroadcast: { epoch in
             let writer = try ModelTopicWriter(kafka: kafka, topic: settings.modelsTopic, epoch: epoch, node: instanceID, logger: logger)
             return (writer, ModelBroadcast(registry: registry, writer: writer, checkpoints: (trainer, learner.status, every), logger: logger))
         }, logger: logger)
-        return ClusterView(role: .train, leadership: leadership, follower: follower, lease: lease)
+        return ClusterView(role: .train, leadership: leadership, follower: follower, lease: lease, routing: routing)
     }
 
     /// Fails fast, with the brokers and the fix in the message, when no broker answers.

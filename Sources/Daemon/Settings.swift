@@ -1,6 +1,7 @@
 import Alignment
 import Configuration
 import Foundation
+import Kafka
 import Learning
 import Models
 import Store
@@ -30,6 +31,9 @@ import SystemPackage
 /// | `cluster.leaseTopic` | string | `onerec.trainer-lease` | one-partition topic of the train nodes' claims and the leader's heartbeats, which elects the leading train node (created by train nodes) |
 /// | `cluster.leaseTimeoutSeconds` | double | `10` | a standby claims the lease when the leader's heartbeat (every third of this) has not come for this long: the failover time |
 /// | `cluster.checkpointPublishSeconds` | double | `60` | how often the leader sends its newest trainer checkpoint for a standby to resume from |
+/// | `cluster.membersTopic` | string | `onerec.members` | compacted one-partition topic where every node announces itself every third of the member timeout: its URL, role, serving version and the partitions it has ready (created by the first node to start) |
+/// | `cluster.memberTimeoutSeconds` | double | `10` | a node silent this long is out: its partitions go to the other serve nodes |
+/// | `cluster.partitioner` | string | `crc32` | how the producers of the interactions topic place user keys: `crc32` (librdkafka's default: onerec, kcat, confluent-kafka-python) or `murmur2` (the Java client's default, Kafka Streams); routing finds a user's owner with it |
 /// | `kafka.properties` | string | empty | more librdkafka properties, `key=value;key=value` (TLS, SASL, fetch sizes); applied last, only their keys are logged |
 /// | `compute.threads` | int | cores - 1 (at least 1) | workers for training and inference math (the rest serve and ingest) |
 /// | `log.level` | string | `info` | trace, debug, info, notice, warning, error, critical |
@@ -79,6 +83,10 @@ public struct DaemonSettings: Sendable, Equatable {
     public var advertisedURL: String
     public var leaseTimeoutSeconds: Double
     public var checkpointPublishSeconds: Double
+    public var membersTopic: String
+    public var memberTimeoutSeconds: Double
+    public var partitioner: KeyPartitioner
+    var unknownPartitioner: String?
     /// `kafka.properties`, parsed; items without `=` are kept apart for `validate` to refuse.
     public var kafkaProperties: [String: String]
     var malformedKafkaProperties: [String]
@@ -132,6 +140,10 @@ public struct DaemonSettings: Sendable, Equatable {
                                       default: "http://\(everyAddress ? ProcessInfo.processInfo.hostName : httpHost):\(httpPort)")
         leaseTimeoutSeconds = config.double(forKey: "cluster.leaseTimeoutSeconds", default: 10)
         checkpointPublishSeconds = config.double(forKey: "cluster.checkpointPublishSeconds", default: 60)
+        membersTopic = config.string(forKey: "cluster.membersTopic", default: "onerec.members")
+        memberTimeoutSeconds = config.double(forKey: "cluster.memberTimeoutSeconds", default: 10)
+        let partitioner = config.string(forKey: "cluster.partitioner", default: KeyPartitioner.crc32.rawValue)
+        (self.partitioner, unknownPartitioner) = KeyPartitioner(rawValue: partitioner).map { ($0, nil) } ?? (.crc32, partitioner)
         (kafkaProperties, malformedKafkaProperties) = ([:], [])
         for item in config.string(forKey: "kafka.properties", default: "").split(separator: ";") {
             let parts = item.split(separator: "=", maxSplits: 1)
@@ -194,14 +206,17 @@ public struct DaemonSettings: Sendable, Equatable {
         guard clusterRole != .train || !canaryAfterAlignment else {
             throw fail("canary.afterAlignment", "a train node serves no users to canary on; canaries run on a standalone daemon")
         }
-        guard !modelsTopic.isEmpty, !leaseTopic.isEmpty, Set([interactionsTopic, itemsTopic, modelsTopic, leaseTopic]).count == 4 else {
-            throw fail("cluster.modelsTopic/leaseTopic", "each must be a topic of its own, not empty and not an events topic")
+        guard !modelsTopic.isEmpty, !leaseTopic.isEmpty, !membersTopic.isEmpty,
+              Set([interactionsTopic, itemsTopic, modelsTopic, leaseTopic, membersTopic]).count == 5 else {
+            throw fail("cluster.modelsTopic/leaseTopic/membersTopic", "each must be a topic of its own, not empty and not an events topic")
         }
         guard let url = URL(string: advertisedURL), ["http", "https"].contains(url.scheme ?? ""), url.host != nil, url.path.isEmpty || url.path == "/" else {
             throw fail("cluster.advertisedUrl", "'\(advertisedURL)' is not http(s)://host:port")
         }
         guard (1...300).contains(leaseTimeoutSeconds) else { throw fail("cluster.leaseTimeoutSeconds", "must be in 1...300") }
         guard checkpointPublishSeconds >= 1 else { throw fail("cluster.checkpointPublishSeconds", "must be at least 1") }
+        guard (1...300).contains(memberTimeoutSeconds) else { throw fail("cluster.memberTimeoutSeconds", "must be in 1...300") }
+        if let partitioner = unknownPartitioner { throw fail("cluster.partitioner", "'\(partitioner)' is not crc32 or murmur2") }
         guard !storePath.isEmpty else { throw fail("store.path", "must not be empty") }
         guard simulatorSessionsPerSecond > 0, simulatorSessionsPerSecond <= 100_000 else { throw fail("simulator.sessionsPerSecond", "must be in (0, 100000]") }
         guard simulatorUsers >= 1, simulatorItems >= 10 else { throw fail("simulator.users/items", "need at least 1 user and 10 items") }
@@ -234,7 +249,8 @@ public struct DaemonSettings: Sendable, Equatable {
     public var trainerRuns: Bool { trainerEnabled && clusterRole != .serve }
 
     /// The consumer group of the events topics: each train node reads every event, in a group of its
-    /// own (`<kafka.groupId>-train.<instance id>`); serve nodes share `kafka.groupId`.
+    /// own (`<kafka.groupId>-train.<instance id>`); a standalone daemon's members share `kafka.groupId`
+    /// (serve nodes read the partitions the members topic gives them, in no group).
     public func ingestGroupID(instanceID: String) -> String { clusterRole == .train ? "\(kafkaGroupID)-train.\(instanceID)" : kafkaGroupID }
 
     /// The settings as log metadata (no secrets are among them).
@@ -247,7 +263,8 @@ public struct DaemonSettings: Sendable, Equatable {
             "compute.threads": "\(computeThreads)", "log.level": logLevel,
             "serving": "beam \(servingBeam), \(decodeWorkers) decode workers, queue \(queueLimit), answers kept \(answersWindowHours) h",
             "cluster.role": clusterRole == .standalone ? "standalone"
-                : "\(clusterRole.rawValue), models on \(modelsTopic)" + (clusterRole == .train ? ", lease \(leaseTopic) (\(leaseTimeoutSeconds) s)" : ""),
+                : "\(clusterRole.rawValue), models on \(modelsTopic), members on \(membersTopic) (\(memberTimeoutSeconds) s, \(partitioner.rawValue))"
+                    + (clusterRole == .train ? ", lease \(leaseTopic) (\(leaseTimeoutSeconds) s)" : ""),
             "trainer": trainerRuns ? "\(trainerPreset) \(trainerArchitecture)\(trainerTimeGaps ? " with time gaps" : ""), publish every \(publishEverySteps) steps" : "off",
             "alignment": (alignmentInterval > 0 ? "every \(alignmentInterval) s" : "on request") + ", pairs from \(alignmentPairs)",
             "canary": "share \(canary.share), \(canary.sessions) sessions an arm, false promotions \(canary.falsePromotionRate), at most \(canary.maxHours) h"

@@ -12,6 +12,10 @@ public struct Recommendation: Sendable, Encodable {
         case generator
         /// No model yet, or nothing known about the user: recently popular items.
         case popular
+        /// In a cluster, the node that knows the user could not answer (it is rebuilding the user's
+        /// partition, or did not answer a forwarded request): recently popular items, the user's history
+        /// unknown.
+        case fallback
     }
     /// This answer's id: producers echo it in the `request_id` of the events of this session, which
     /// joins them to the version that served it (`ServedRequests`).
@@ -66,6 +70,16 @@ public final class Recommender: Sendable {
         let (answer, arm) = try await generate(user: user, count: count)
         served?.record(ServedRequest(requestID: answer.requestID, user: user, version: answer.modelVersion, items: answer.items,
                                      servedAtMs: Int64(Date().timeIntervalSince1970 * 1000), arm: arm))
+        return answer
+    }
+
+    /// Popular items for a user whose history this node does not know (`Source.fallback`), recorded in
+    /// `served`.
+    public func fallback(user: UInt64, count: Int) -> Recommendation {
+        let answer = Recommendation(requestID: requestIDs.next(), user: user, items: popular.top(count), source: .fallback,
+                                    modelVersion: nil, logProbability: nil)
+        served?.record(ServedRequest(requestID: answer.requestID, user: user, version: nil, items: answer.items,
+                                     servedAtMs: Int64(Date().timeIntervalSince1970 * 1000), arm: nil))
         return answer
     }
 

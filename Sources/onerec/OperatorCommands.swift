@@ -22,7 +22,10 @@ struct Status: AsyncParsableCommand {
             print("canary      : #\(canary["id"] ?? "?"): version \(canary["candidate"] ?? "?") serves \(share) of users (onerec canary status)")
         }
         print("interactions: \(status["interactions"] ?? 0)")
-        if let cluster = status["cluster"] as? [String: Any], let line = describe(cluster: cluster) { print("cluster     : " + line) }
+        if let cluster = status["cluster"] as? [String: Any], let line = describe(cluster: cluster) {
+            print("cluster     : " + line)
+            for line in describe(map: try await daemon.client().call("GET", "/v1/cluster")) { print("  " + line) }
+        }
         guard let learner = status["learner"] as? [String: Any] else { return print("learner     : off") }
         let loss = (learner["generatorLoss"] as? [[Double]])?.last.map { String(format: "%.3f", $0[1]) } ?? "-"
         print("learner     : \(learner["phase"] ?? "?"); step \(learner["steps"] ?? 0), loss \(loss), \(learner["examples"] ?? 0) sessions, \(learner["users"] ?? 0) users, errors \(learner["errors"] ?? 0)")
@@ -48,6 +51,22 @@ func describe(cluster: [String: Any]) -> String? {
         return line
     }
     return nil
+}
+
+/// The cluster's nodes and partition owners (`GET /v1/cluster`), one line each.
+func describe(map: [String: Any]) -> [String] {
+    let list = { (key: String, in: [String: Any]) in (`in`[key] as? [Int] ?? []).map(String.init).joined(separator: " ") }
+    var lines = ["\(map["topic"] ?? "?"): \(map["partitions"] ?? 0) partitions by \(map["partitioner"] ?? "?"); leader \(map["leader"] ?? "none") (epoch \(map["epoch"] ?? "-"))"]
+    for node in map["nodes"] as? [[String: Any]] ?? [] {
+        let version = (node["servingVersion"] as? Int).map { "version \($0)" } ?? "popular items"
+        let silent = String(format: "%.1f s", node["silentSeconds"] as? Double ?? 0)
+        var line = "\(node["role"] ?? "?") \(node["node"] ?? "?") at \(node["url"] ?? "?"): serving \(version), last heard \(silent) before the newest"
+        if node["role"] as? String == "serve" { line += "; owns [\(list("owns", node))], ready [\(list("ready", node))]" }
+        lines.append(line)
+    }
+    let moving = (map["owners"] as? [[String: Any]] ?? []).filter { ($0["owner"] as? String) != ($0["answering"] as? String) }
+    for p in moving { lines.append("partition \(p["partition"] ?? "?") moves to \(p["owner"] ?? "?"); \(p["answering"] ?? "?") answers until it is rebuilt") }
+    return lines
 }
 
 func describe(round: [String: Any]) -> String {

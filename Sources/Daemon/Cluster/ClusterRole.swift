@@ -4,7 +4,8 @@ public enum ClusterRole: String, Sendable, Codable {
     case standalone
     /// Ingests every event, trains, aligns and publishes versions and promotions to the models topic.
     case train
-    /// Ingests its consumer group's share of the events and serves the versions the train node
-    /// publishes; runs no trainer, and refuses promotions (they are made on the train node).
+    /// Ingests the partitions of the events the members topic gives it and answers for their users,
+    /// serving the versions the train node publishes; runs no trainer, and forwards promotions to the
+    /// leading train node.
     case serve
 }

@@ -9,8 +9,10 @@ struct ClusterView: Sendable {
     let follower: ModelFollower?
     /// A train node's membership of the lease group.
     let lease: TrainerLease?
+    /// Where each user's requests go (every node of a cluster).
+    let routing: UserRouting?
 
-    static let standalone = ClusterView(role: .standalone, leadership: nil, follower: nil, lease: nil)
+    static let standalone = ClusterView(role: .standalone, leadership: nil, follower: nil, lease: nil, routing: nil)
 
     /// `GET /v1/admin/status`'s `cluster`.
     struct Status: Encodable, Sendable {
@@ -22,12 +24,16 @@ struct ClusterView: Sendable {
         let publishing: ModelBroadcast.Status?
         /// A serve node or a standby: how far it follows the models topic.
         let following: ModelFollower.Status?
+        /// A serve node: the interactions partitions it reads, and those of them it has ready.
+        let reading: [Int32]?
+        let ready: [Int32]?
     }
 
     var status: Status {
         let leading = leadership?.current
+        let ownership = routing?.ownership
         return Status(role: role, leading: role == .train ? leading != nil : nil, epoch: leading?.epoch, publishing: leading?.broadcast.status,
-                      following: leading == nil ? follower?.status : nil)
+                      following: leading == nil ? follower?.status : nil, reading: ownership?.reading.sorted(), ready: ownership?.ready.sorted())
     }
 
     /// Why this node does not change what it serves or align itself, if it does not (it forwards such

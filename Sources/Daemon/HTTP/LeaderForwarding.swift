@@ -1,5 +1,4 @@
 import Foundation
-import FoundationNetworking
 import Hummingbird
 
 /// What a serve node or a standby does with an admin request only the leading train node may act on
@@ -18,20 +17,15 @@ extension ClusterView {
         guard request.headers[Self.forwardedHeader] == nil else {
             throw APIError(.conflict, refusal + " (the request was forwarded here already and goes no further)")
         }
-        guard let leader = follower?.status.leaderURL, let url = URL(string: leader + request.uri.description) else {
+        guard let leader = follower?.status.leaderURL else {
             throw APIError(.conflict, refusal + "; no leader is known yet")
         }
-        var forwarded = URLRequest(url: url, timeoutInterval: 600)  // an alignment round is waited for
-        forwarded.httpMethod = request.method.rawValue
-        forwarded.setValue(request.headers[.authorization], forHTTPHeaderField: "Authorization")
-        forwarded.setValue("1", forHTTPHeaderField: Self.forwardedHeader.canonicalName)
-        let (data, response): (Data, URLResponse)
+        let status: Int, data: Data
         do {
-            (data, response) = try await URLSession.shared.data(for: forwarded)
+            (status, data) = try await forwardOneHop(request, to: leader, timeout: 600)  // an alignment round is waited for
         } catch {
             throw APIError(.badGateway, "forwarding to the leading train node at \(leader) failed: \(error.localizedDescription)")
         }
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 502
         return Response(status: HTTPResponse.Status(code: status), headers: [.contentType: "application/json", Self.forwardedToHeader: leader],
                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }

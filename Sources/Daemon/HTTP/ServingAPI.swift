@@ -82,6 +82,17 @@ extension Router {
                 try RequestParameters.count(request.uri, defaultCount: api.recommender.config.defaultCount, maxCount: api.recommender.config.maxCount)
             }
             let start = ContinuousClock.now
+            if let routing = api.cluster.routing {
+                let forwarded = request.headers[ClusterView.forwardedHeader] != nil
+                switch routing.route(user: user, forwarded: forwarded).route {
+                case .local: break
+                case .forward(let node, let url):
+                    if let answer = await forwardToOwner(request, node: node, url: url) { return answer }
+                    return try fallback(api, user: user, count: count, reason: "owner_unreachable")
+                case .fallback(let reason):
+                    return try fallback(api, user: user, count: count, reason: reason)
+                }
+            }
             do {
                 let recommendation = try await api.recommender.recommend(user: user, count: count)
                 latency.recordNanoseconds(Int64(start.duration(to: .now) / .nanoseconds(1)))
@@ -90,6 +101,12 @@ extension Router {
                 refused.increment()
                 throw APIError(.serviceUnavailable, "overloaded: every decode worker is busy; retry shortly")
             }
+        }
+        get("/v1/cluster") { _, _ -> Response in
+            guard let routing = api.cluster.routing else {
+                throw APIError(.notFound, "this daemon runs standalone (cluster.role standalone): it answers for every user itself")
+            }
+            return try json(ClusterMap(routing: routing, follower: api.cluster.follower))
         }
         post("/v1/events") { request, _ -> Response in
             let body: ByteBuffer
