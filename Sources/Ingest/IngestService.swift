@@ -286,6 +286,11 @@ public final class IngestService: Service, Sendable {
         return Set(ends.filter { (stored[$0.key.partition] ?? 0) >= $0.value }.keys.map(\.partition))
     }
 
+    /// The next offset the store holds for each of `partitions` of the interactions topic (absent: none).
+    public func storedOffsets(_ partitions: Set<Int32>) throws -> [Int32: Int64] {
+        try store.offsets(topic: config.interactionsTopic, partitions: partitions.sorted())
+    }
+
     /// Partition counts of the interactions and items topics (0 for a topic not created yet).
     public func partitionCounts() throws -> (interactions: Int32, items: Int32) {
         let topics = try consumer.metadata().topics

@@ -24,16 +24,19 @@ struct ClusterView: Sendable {
         let publishing: ModelBroadcast.Status?
         /// A serve node or a standby: how far it follows the models topic.
         let following: ModelFollower.Status?
-        /// A serve node: the interactions partitions it reads, and those of them it has ready.
+        /// A serve node: the interactions partitions it reads, those of them it has ready, and the next
+        /// offset its store holds for each it reads (by partition number).
         let reading: [Int32]?
         let ready: [Int32]?
+        let storedOffsets: [String: Int64]?
     }
 
     var status: Status {
         let leading = leadership?.current
         let ownership = routing?.ownership
         return Status(role: role, leading: role == .train ? leading != nil : nil, epoch: leading?.epoch, publishing: leading?.broadcast.status,
-                      following: leading == nil ? follower?.status : nil, reading: ownership?.reading.sorted(), ready: ownership?.ready.sorted())
+                      following: leading == nil ? follower?.status : nil, reading: ownership?.reading.sorted(), ready: ownership?.ready.sorted(),
+                      storedOffsets: ownership.map { Dictionary(uniqueKeysWithValues: $0.stored.map { ("\($0.key)", $0.value) }) })
     }
 
     /// Why this node does not change what it serves or align itself, if it does not (it forwards such

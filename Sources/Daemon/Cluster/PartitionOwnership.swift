@@ -14,8 +14,8 @@ final class PartitionOwnership: Service, Sendable {
     private let members: ClusterMembers
     private let ingest: IngestService
     private let logger: Logger
-    /// Partitions read now, and those of them ready.
-    private let state = Mutex((reading: Set<Int32>(), ready: Set<Int32>()))
+    /// Partitions read now, those of them ready, and the next offset the store holds for each read.
+    private let state = Mutex((reading: Set<Int32>(), ready: Set<Int32>(), stored: [Int32: Int64]()))
 
     init(node: String, members: ClusterMembers, ingest: IngestService, logger: Logger) {
         (self.node, self.members, self.ingest, self.logger) = (node, members, ingest, logger)
@@ -25,6 +25,8 @@ final class PartitionOwnership: Service, Sendable {
     var ready: Set<Int32> { state.withLock { $0.ready } }
     /// The partitions this node reads now.
     var reading: Set<Int32> { state.withLock { $0.reading } }
+    /// The next offset of each partition read, as its store holds it (absent: nothing stored yet).
+    var stored: [Int32: Int64] { state.withLock { $0.stored } }
 
     func run() async throws {
         var counts: (interactions: Int32, items: Int32) = (0, 0)
@@ -68,7 +70,8 @@ final class PartitionOwnership: Service, Sendable {
             Timer(label: "onerec_cluster_partition_rebuild_seconds", preferredDisplayUnit: .seconds).recordSeconds(seconds)
             logger.notice("partition ready", metadata: ["partition": "\(p)", "seconds": "\(seconds)"])
         }
-        state.withLock { $0 = (wanted, nowReady) }
+        let stored = try ingest.storedOffsets(wanted)
+        state.withLock { $0 = (wanted, nowReady, stored) }
         members.announce(partitions: max(counts.interactions, table.partitionCount), ready: nowReady.sorted())
     }
 }
