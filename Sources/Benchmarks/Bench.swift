@@ -5,6 +5,6 @@ import ArgumentParser
 public struct Bench: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         abstract: "Benchmarks that print figures (never part of the test suite).",
-        subcommands: [BenchBLAS.self, BenchTrain.self, BenchDecode.self, BenchIngest.self, BenchEvents.self, BenchServe.self, BenchLoad.self, BenchPublish.self, BenchFailover.self, BenchFreshness.self])
+        subcommands: [BenchBLAS.self, BenchTrain.self, BenchDecode.self, BenchIngest.self, BenchEvents.self, BenchServe.self, BenchLoad.self, BenchPublish.self, BenchFailover.self, BenchServeFailover.self, BenchFreshness.self])
     public init() {}
 }

@@ -6,10 +6,10 @@ import Logging
 /// Fresh interactions (two partitions) and items topics named `<prefix>-events-<suffix>` and
 /// `<prefix>-items-<suffix>`, holding the simulator's log: what the cluster benchmarks' nodes ingest.
 func simulatedTopics(brokers: String, kafka: KafkaConfig, prefix: String, suffix: Substring, users: Int, items: Int, seed: UInt64, requests: Int,
-                     logger: Logger) throws -> (events: String, catalog: String) {
+                     partitions: Int = 2, logger: Logger) throws -> (events: String, catalog: String) {
     let (events, catalog) = ("\(prefix)-events-\(suffix)", "\(prefix)-items-\(suffix)")
     let admin = try KafkaAdmin(config: kafka, logger: logger)
-    try admin.createTopic(events, partitions: 2)
+    try admin.createTopic(events, partitions: partitions)
     try admin.createTopic(catalog, partitions: 1)
     let sink = try EventSink(brokers: brokers, topic: events, itemsTopic: catalog)
     try simulatorLog(users: users, items: items, seed: seed, requests: requests) { try sink.write($0) }
