@@ -190,7 +190,7 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "OneRecDaemon", "TestSupport", "Alignment", "Serving", "Store", "Events", "Models", "SemanticIDs", "Engine",
+                "OneRecDaemon", "TestSupport", "ModelSupport", "Alignment", "Serving", "Store", "Events", "Models", "SemanticIDs", "Engine", "Ingest", "Kafka",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
             ],

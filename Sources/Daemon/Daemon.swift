@@ -239,15 +239,15 @@ public enum Daemon {
         let ownership = settings.clusterRole == .serve ? PartitionOwnership(node: instanceID, members: members, ingest: ingest, logger: logger) : nil
         let routing = UserRouting(node: instanceID, members: members, topic: settings.interactionsTopic, partitioner: settings.partitioner,
                                   ownership: ownership)
-        // A group of this node's own: every node reads the whole models topic.
+        // Every node reads the whole models topic, in no consumer group.
         let trainer = settings.clusterRole == .train ? "\(settings.storePath)/trainer" : nil
-        let follower = try ModelFollower(registry: registry, kafka: kafka, topic: settings.modelsTopic, groupID: "\(instanceID).models",
-                                         instanceID: "\(instanceID).models", trainerDirectory: trainer, logger: logger)
+        let follower = try ModelFollower(registry: registry, kafka: kafka, topic: settings.modelsTopic, node: instanceID, trainerDirectory: trainer,
+                                         logger: logger)
         guard settings.clusterRole == .train, let learner, let trainer else {
             return ClusterView(role: .serve, leadership: nil, follower: follower, lease: nil, routing: routing)
         }
-        let lease = try TrainerLease(kafka: kafka, topic: settings.leaseTopic, groupID: "\(instanceID).lease", instanceID: "\(instanceID).lease",
-                                     node: instanceID, timeout: .seconds(settings.leaseTimeoutSeconds), logger: logger)
+        let lease = try TrainerLease(kafka: kafka, topic: settings.leaseTopic, node: instanceID, timeout: .seconds(settings.leaseTimeoutSeconds),
+                                     logger: logger)
         let every = Duration.seconds(settings.checkpointPublishSeconds)
         let leadership = TrainerLeadership(lease: lease, follower: follower, learner: learner, url: url, makeBroadcast: { epoch in
             let writer = try ModelTopicWriter(kafka: kafka, topic: settings.modelsTopic, epoch: epoch, node: instanceID, logger: logger)

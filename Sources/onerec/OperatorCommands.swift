@@ -48,6 +48,7 @@ func describe(cluster: [String: Any]) -> String? {
         if f["waitingPromotion"] is [Int] { line += "; a promotion waits for its version: \(list("waitingPromotion", f))" }
         if let leader = f["leader"] as? String { line += "; leader \(leader) (epoch \(f["epoch"] ?? "?"))" }
         if let step = f["checkpointStep"] as? Int { line += "; the leader's checkpoint of step \(step) kept" }
+        if cluster["reading"] is [Int] { line += "; reads partitions [\(list("reading", cluster))], ready [\(list("ready", cluster))]" }
         return line
     }
     return nil

@@ -56,10 +56,9 @@ final class ModelFollower: Service, Sendable {
 
     let topic: String
 
-    init(registry: ModelRegistry, kafka: KafkaConfig, topic: String, groupID: String, instanceID: String?, trainerDirectory: String? = nil,
-         logger: Logger) throws {
+    init(registry: ModelRegistry, kafka: KafkaConfig, topic: String, node: String, trainerDirectory: String? = nil, logger: Logger) throws {
         (self.registry, self.logger, self.topic, self.trainerDirectory) = (registry, logger, topic, trainerDirectory)
-        let reader = try ModelTopicReader(kafka: kafka, topic: topic, groupID: groupID, instanceID: instanceID, checkpoints: trainerDirectory != nil,
+        let reader = try ModelTopicReader(kafka: kafka, topic: topic, clientGroup: "\(node).models", checkpoints: trainerDirectory != nil,
                                           logger: logger) { [weak self] update in
             self?.apply(update)
         }

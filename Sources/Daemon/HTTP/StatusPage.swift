@@ -103,7 +103,8 @@ func clusterLine(_ status: ClusterView.Status) -> String {
         return "<p id=\"cluster\">\(status.role == .train ? "standby train node" : "serve node") · following \(escape(f.topic)): \(f.recordsRead) records read, \(f.caughtUp ? "caught up" : "catching up")"
             + "\(f.applied.map { ", serving the promotion \($0.map(String.init).joined(separator: " "))\(lag)" } ?? "")"
             + "\(f.waitingPromotion.map { " · waiting to serve \($0.map(String.init).joined(separator: " "))" } ?? "")"
-            + "\(f.leader.map { " · leader \(escape($0)), epoch \(f.epoch ?? -1)" } ?? "")\(f.checkpointStep.map { " · its checkpoint of step \($0) kept" } ?? "")</p>"
+            + "\(f.leader.map { " · leader \(escape($0)), epoch \(f.epoch ?? -1)" } ?? "")\(f.checkpointStep.map { " · its checkpoint of step \($0) kept" } ?? "")"
+            + "\(status.reading.map { " · reads partitions \($0.map(String.init).joined(separator: " ")), ready \((status.ready ?? []).map(String.init).joined(separator: " "))" } ?? "")</p>"
     }
     return ""
 }

@@ -37,18 +37,17 @@ public final class TrainerLease: Service, Sendable {
     /// When this node last saw the leader alive (a claim, heartbeat or release read), on its own clock.
     private let lastSeen = Mutex(ContinuousClock.now)
 
-    /// `groupID` and `instanceID`: this node's own reader group of the lease topic; `node` its name in
-    /// the lease records (unique among the train nodes).
-    public init(kafka: KafkaConfig, topic: String, groupID: String, instanceID: String, node: String, timeout: Duration, logger: Logger) throws {
+    /// `node`: this node's name in the lease records (unique among the train nodes). The topic's one
+    /// partition is read by manual assignment, from the start; no consumer group is joined.
+    public init(kafka: KafkaConfig, topic: String, node: String, timeout: Duration, logger: Logger) throws {
         var readerKafka = kafka
         // A lease topic created a moment ago is found within seconds, not at the 5-minute metadata refresh.
         readerKafka.properties = ["topic.metadata.refresh.interval.ms": "2000"].merging(kafka.properties) { $1 }
-        var config = KafkaConsumer.Config(kafka: readerKafka, groupID: groupID, topics: [topic])
-        config.groupInstanceID = instanceID
+        var config = KafkaConsumer.Config(kafka: readerKafka, groupID: "\(node).lease", topics: [topic])
+        config.manualAssignment = true
         config.idleCheckInterval = .milliseconds(20)
-        consumer = try KafkaConsumer(config: config, logger: logger) { partitions in
-            Dictionary(uniqueKeysWithValues: partitions.map { ($0, Int64(-2)) })  // RD_KAFKA_OFFSET_BEGINNING
-        }
+        consumer = try KafkaConsumer(config: config, logger: logger)
+        consumer.assign([TopicPartition(topic: topic, partition: 0)])
         producer = try KafkaProducer(config: kafka, logger: logger)
         (self.topic, self.node, self.timeout, self.logger) = (topic, node, timeout, logger)
     }

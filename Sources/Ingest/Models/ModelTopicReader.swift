@@ -34,9 +34,9 @@ public final class ModelTopicReader: Service, Sendable {
         public var caughtUp: Bool
     }
 
-    /// `groupID`: a group of this node's own (each node reads the whole topic); `instanceID` its static
-    /// membership id; `checkpoints`: whether trainer checkpoints are put together (a standby train node).
-    public init(kafka: KafkaConfig, topic: String, groupID: String, instanceID: String?, checkpoints: Bool = false, logger: Logger,
+    /// `clientGroup`: the consumer's `group.id` (the topic's one partition is read by manual assignment;
+    /// no group is joined); `checkpoints`: whether trainer checkpoints are put together (a standby train node).
+    public init(kafka: KafkaConfig, topic: String, clientGroup: String, checkpoints: Bool = false, logger: Logger,
                 apply: @escaping Apply) throws {
         assembler = Mutex(ModelTopicAssembler(checkpoints: checkpoints))
         var readerKafka = kafka
@@ -45,12 +45,11 @@ public final class ModelTopicReader: Service, Sendable {
         // read even when the partition holds more than librdkafka's default 100 MB response limit.
         readerKafka.properties = ["topic.metadata.refresh.interval.ms": "2000", "receive.message.max.bytes": "1000000000"]
             .merging(kafka.properties) { $1 }
-        var config = KafkaConsumer.Config(kafka: readerKafka, groupID: groupID, topics: [topic])
-        config.groupInstanceID = instanceID
+        var config = KafkaConsumer.Config(kafka: readerKafka, groupID: clientGroup, topics: [topic])
+        config.manualAssignment = true  // from the start of retention
         config.maxBatchMessages = 64  // chunks are half a megabyte each
-        consumer = try KafkaConsumer(config: config, logger: logger) { partitions in
-            Dictionary(uniqueKeysWithValues: partitions.map { ($0, Int64(-2)) })  // RD_KAFKA_OFFSET_BEGINNING
-        }
+        consumer = try KafkaConsumer(config: config, logger: logger)
+        consumer.assign([TopicPartition(topic: topic, partition: 0)])
         self.apply = apply
         self.logger = logger
     }
