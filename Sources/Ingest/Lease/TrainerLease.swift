@@ -40,14 +40,8 @@ public final class TrainerLease: Service, Sendable {
     /// `node`: this node's name in the lease records (unique among the train nodes). The topic's one
     /// partition is read by manual assignment, from the start; no consumer group is joined.
     public init(kafka: KafkaConfig, topic: String, node: String, timeout: Duration, logger: Logger) throws {
-        var readerKafka = kafka
-        // A lease topic created a moment ago is found within seconds, not at the 5-minute metadata refresh.
-        readerKafka.properties = ["topic.metadata.refresh.interval.ms": "2000"].merging(kafka.properties) { $1 }
-        var config = KafkaConsumer.Config(kafka: readerKafka, groupID: "\(node).lease", topics: [topic])
-        config.manualAssignment = true
-        config.idleCheckInterval = .milliseconds(20)
-        consumer = try KafkaConsumer(config: config, logger: logger)
-        consumer.assign([TopicPartition(topic: topic, partition: 0)])
+        consumer = try KafkaConsumer.onePartition(topic, kafka: kafka, clientGroup: "\(node).lease", configure: { $0.idleCheckInterval = .milliseconds(20) },
+                                                  logger: logger)
         producer = try KafkaProducer(config: kafka, logger: logger)
         (self.topic, self.node, self.timeout, self.logger) = (topic, node, timeout, logger)
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import Logging
+import Metrics
 import ServiceLifecycle
 import Synchronization
 
@@ -24,17 +25,11 @@ public final class ClusterMembers: Service, Sendable {
     private let announced = Mutex((partitions: Int32(0), ready: [Int32](), changed: false))
     private let logger: Logger
     private let state: Mutex<MemberTable>
-    private let refused = Atomic<Int>(0)
 
     public init(kafka: KafkaConfig, topic: String, node: String, role: MemberRecord.Role, url: String, timeout: Duration,
                 logger: Logger, servingVersion: @escaping ServingVersion) throws {
-        var readerKafka = kafka
-        readerKafka.properties = ["topic.metadata.refresh.interval.ms": "2000"].merging(kafka.properties) { $1 }
-        var config = KafkaConsumer.Config(kafka: readerKafka, groupID: "\(node).members", topics: [topic])
-        config.manualAssignment = true
-        config.idleCheckInterval = .milliseconds(20)
-        consumer = try KafkaConsumer(config: config, logger: logger)
-        consumer.assign([TopicPartition(topic: topic, partition: 0)])
+        consumer = try KafkaConsumer.onePartition(topic, kafka: kafka, clientGroup: "\(node).members", configure: { $0.idleCheckInterval = .milliseconds(20) },
+                                                  logger: logger)
         producer = try KafkaProducer(config: kafka, logger: logger)
         (self.topic, self.node, self.role, self.url, self.timeout, self.servingVersion, self.logger) =
             (topic, node, role, url, timeout, servingVersion, logger)
@@ -54,11 +49,6 @@ public final class ClusterMembers: Service, Sendable {
 
     /// Whether the whole topic has been read once (before that the table may lack live nodes).
     public var caughtUp: Bool { !consumer.endsReached.isEmpty }
-
-    /// Records of the topic that were not member records, skipped.
-    public var recordsRefused: Int { refused.load(ordering: .relaxed) }
-
-    public var name: String { node }
 
     /// What this node's heartbeats say from now on: the interactions topic's partition count and the
     /// partitions it has ready. A change of the ready partitions is written at once (the others route
@@ -103,7 +93,7 @@ public final class ClusterMembers: Service, Sendable {
     private func read(_ batch: ConsumerBatch) {
         for message in batch.messages {
             guard let record = try? JSONDecoder().decode(MemberRecord.self, from: Data(message.value)), let at = message.timestamp else {
-                refused.add(1, ordering: .relaxed)
+                Counter(label: "onerec_cluster_member_records_refused_total").increment()
                 logger.warning("members topic record refused", metadata: ["offset": "\(message.offset)"])
                 continue
             }

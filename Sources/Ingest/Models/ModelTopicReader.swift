@@ -39,17 +39,11 @@ public final class ModelTopicReader: Service, Sendable {
     public init(kafka: KafkaConfig, topic: String, clientGroup: String, checkpoints: Bool = false, logger: Logger,
                 apply: @escaping Apply) throws {
         assembler = Mutex(ModelTopicAssembler(checkpoints: checkpoints))
-        var readerKafka = kafka
-        // A topic created a moment ago is found within seconds, not at librdkafka's 5-minute metadata
-        // refresh; and a broker that answers a fetch with the whole partition (as the test broker does) is
-        // read even when the partition holds more than librdkafka's default 100 MB response limit.
-        readerKafka.properties = ["topic.metadata.refresh.interval.ms": "2000", "receive.message.max.bytes": "1000000000"]
-            .merging(kafka.properties) { $1 }
-        var config = KafkaConsumer.Config(kafka: readerKafka, groupID: clientGroup, topics: [topic])
-        config.manualAssignment = true  // from the start of retention
-        config.maxBatchMessages = 64  // chunks are half a megabyte each
-        consumer = try KafkaConsumer(config: config, logger: logger)
-        consumer.assign([TopicPartition(topic: topic, partition: 0)])
+        // A broker that answers a fetch with the whole partition (as the test broker does) is read even when
+        // the partition holds more than librdkafka's default 100 MB response limit.
+        consumer = try KafkaConsumer.onePartition(topic, kafka: kafka, clientGroup: clientGroup, properties: ["receive.message.max.bytes": "1000000000"],
+                                                  configure: { $0.maxBatchMessages = 64 },  // chunks are half a megabyte each
+                                                  logger: logger)
         self.apply = apply
         self.logger = logger
     }
