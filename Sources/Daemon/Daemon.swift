@@ -235,7 +235,7 @@ public enum Daemon {
         let url = settings.advertisedURL.hasSuffix("/") ? String(settings.advertisedURL.dropLast()) : settings.advertisedURL
         let members = try ClusterMembers(kafka: kafka, topic: settings.membersTopic, node: instanceID, role: settings.clusterRole == .train ? .train : .serve,
                                          url: url, timeout: .seconds(settings.memberTimeoutSeconds), logger: logger,
-                                         servingVersion: { registry.snapshot?.version })
+                                         progress: { (registry.snapshot?.version, ingest.lag()) })
         let ownership = settings.clusterRole == .serve ? PartitionOwnership(node: instanceID, members: members, ingest: ingest, logger: logger) : nil
         let routing = UserRouting(node: instanceID, members: members, topic: settings.interactionsTopic, partitioner: settings.partitioner,
                                   ownership: ownership)

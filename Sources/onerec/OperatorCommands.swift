@@ -61,7 +61,7 @@ func describe(map: [String: Any]) -> [String] {
     for node in map["nodes"] as? [[String: Any]] ?? [] {
         let version = (node["servingVersion"] as? Int).map { "version \($0)" } ?? "popular items"
         let silent = String(format: "%.1f s", node["silentSeconds"] as? Double ?? 0)
-        var line = "\(node["role"] ?? "?") \(node["node"] ?? "?") at \(node["url"] ?? "?"): serving \(version), last heard \(silent) before the newest"
+        var line = "\(node["role"] ?? "?") \(node["node"] ?? "?") at \(node["url"] ?? "?"): serving \(version), lag \(node["lag"] ?? "-"), last heard \(silent) before the newest"
         if node["role"] as? String == "serve" { line += "; owns [\(list("owns", node))], ready [\(list("ready", node))]" }
         lines.append(line)
     }

@@ -14,7 +14,14 @@ import Testing
 /// stores: publications, promotions and rollbacks arrive; damaged records are refused without stopping
 /// anything; a node started late catches up from the topic alone.
 @Suite(.serialized) struct ModelDistributionTests {
+    /// On a thread of its own: the suite's other tests may hold every thread of the shared pool for minutes.
     @Test func serveNodesFollowTheTrainNodeAndALateNodeCatchesUp() async throws {
+        let executor = ThreadExecutor(name: "model-distribution-test")
+        try await withTaskExecutorPreference(executor) { try await followTheTrainNode(on: executor) }
+        withExtendedLifetime(executor) {}
+    }
+
+    func followTheTrainNode(on executor: ThreadExecutor) async throws {
         // A broker of its own: in the full suite the shared one is busy with every other Kafka test.
         let own = try PrivateBroker()
         let broker = own.address
@@ -49,7 +56,7 @@ import Testing
                                        checkpoints: nil, logger: logger)
         let following = try follower(serve, "a")
         (followers, broadcasts) = ([following], [broadcast])
-        let tasks = [Task { try await broadcast.run() }, Task { try await following.run() }]
+        let tasks = [Task(executorPreference: executor) { try await broadcast.run() }, Task(executorPreference: executor) { try await following.run() }]
         defer { tasks.forEach { $0.cancel() } }
 
         _ = try await waitUntil("the serve node serves version 2") { serve.registry.snapshot?.version == 2 }
@@ -87,7 +94,7 @@ import Testing
         // A node started now reads the whole topic and serves what the train node serves.
         let lateFollowing = try follower(late, "late")
         followers.append(lateFollowing)
-        let lateTask = Task { try await lateFollowing.run() }
+        let lateTask = Task(executorPreference: executor) { try await lateFollowing.run() }
         defer { lateTask.cancel() }
         let caughtUp = try await waitUntil("the late node serves version 7") { late.registry.snapshot?.version == 7 }
         #expect(try late.registry.promotedStack() == (try train.registry.promotedStack()))

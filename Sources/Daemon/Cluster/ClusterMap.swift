@@ -10,6 +10,8 @@ struct ClusterMap: Encodable, Sendable {
         let role: MemberRecord.Role
         let url: String
         let servingVersion: UInt32?
+        /// Messages of the events topics its ingest has not read yet.
+        let lag: Int64?
         /// The partitions it owns, and those it has ready (read and stored up to their end).
         let owns: [Int32]
         let ready: [Int32]
@@ -39,7 +41,7 @@ struct ClusterMap: Encodable, Sendable {
         let table = routing.members.table
         let owned = Dictionary(grouping: table.owners.keys, by: { table.owners[$0]! })
         nodes = table.live.values.sorted { ($0.role.rawValue, $0.node) < ($1.role.rawValue, $1.node) }.map { r in
-            Node(node: r.node, role: r.role, url: r.url, servingVersion: r.servingVersion, owns: (owned[r.node] ?? []).sorted(), ready: r.ready,
+            Node(node: r.node, role: r.role, url: r.url, servingVersion: r.servingVersion, lag: r.lag, owns: (owned[r.node] ?? []).sorted(), ready: r.ready,
                  silentSeconds: Double(table.clockMs - (table.newest[r.node]?.seenMs ?? table.clockMs)) / 1000)
         }
         owners = table.owners.keys.sorted().map { Partition(partition: $0, owner: table.owners[$0]!, answering: table.answering($0) ?? table.owners[$0]!) }

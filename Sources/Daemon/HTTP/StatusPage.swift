@@ -37,7 +37,7 @@ func statusPage(_ api: ServingAPI, rate: IngestRate?) throws -> String {
     <p id="serving">serving: \(serving.map { "version \($0.version) (\($0.kind.rawValue), \($0.steps) steps)" } ?? "popular items (no model yet)")
     · promoted: \(promoted.map(String.init).joined(separator: " ")) · interactions stored: \(try api.history.counts().interactions)
     · learner: \(escape(learner?.phase ?? "off"))\(learner.map { ", step \($0.steps), \($0.examples) sessions, \($0.errors) errors" } ?? "")</p>
-    \(clusterLine(api.cluster.status))\(rate?.freshness?().map { String(format: "<p id=\"freshness\">event → stored: p50 %.2f s, p99 %.2f s over the newest %d events sampled</p>", $0.p50, $0.p99, $0.events) } ?? "")
+    \(clusterLine(api.cluster.status))\(api.cluster.routing.map { clusterTable(ClusterMap(routing: $0, follower: api.cluster.follower)) } ?? "")\(rate?.freshness?().map { String(format: "<p id=\"freshness\">event → stored: p50 %.2f s, p99 %.2f s over the newest %d events sampled</p>", $0.p50, $0.p99, $0.events) } ?? "")
     <div class="plots">\(ingest.svg)\(rate?.lags.isEmpty == false ? lag.svg : "")\(loss.svg)\(reward.svg)</div>
     <h2>versions</h2><table id="versions"><tr><th>version</th><th>kind</th><th>parent</th><th>steps</th><th>created</th><th>metrics</th></tr>
     """
@@ -89,6 +89,20 @@ private func canarySection(_ api: ServingAPI) throws -> String {
     html += "<table id=\"canaries\"><tr><th>canary</th><th>candidate</th><th>outcome</th></tr>"
     for c in decided { html += "<tr><td>\(c.id)</td><td>\(c.candidate)</td><td>\(escape(c.reason ?? c.state.rawValue))</td></tr>" }
     return html + "</table>"
+}
+
+/// The status page's table of the cluster's nodes (`GET /v1/cluster`).
+func clusterTable(_ map: ClusterMap) -> String {
+    var html = "<table id=\"cluster-nodes\"><tr><th>node</th><th>role</th><th>url</th><th>serving</th><th>lag</th><th>owns</th><th>ready</th><th>last heard</th></tr>"
+    for n in map.nodes {
+        html += "<tr><td>\(escape(n.node))\(n.node == map.node ? " (this node)" : "")</td><td>\(n.role.rawValue)</td><td>\(escape(n.url))</td>"
+            + "<td>\(n.servingVersion.map { "version \($0)" } ?? "popular items")</td><td>\(n.lag.map(String.init) ?? "")</td>"
+            + "<td>\(n.owns.map(String.init).joined(separator: " "))</td><td>\(n.ready.map(String.init).joined(separator: " "))</td>"
+            + String(format: "<td>%.1f s before the newest</td></tr>", n.silentSeconds)
+    }
+    let moving = map.owners.filter { $0.owner != $0.answering }.map { "\($0.partition) → \(escape($0.owner)) (\(escape($0.answering)) answers meanwhile)" }
+    return html + "</table><p>\(map.partitions) partitions of \(escape(map.topic)) by \(map.partitioner)"
+        + (moving.isEmpty ? "" : "; moving: " + moving.joined(separator: ", ")) + "</p>"
 }
 
 /// The status page's line about this node's part in a cluster (empty for a standalone daemon).

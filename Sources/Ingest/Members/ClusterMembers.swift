@@ -10,8 +10,8 @@ import Synchronization
 /// `MemberTable`, which every node therefore shares: who is live, where each answers, which partitions
 /// each owns and has ready. The topic is read by manual assignment (no consumer group to join).
 public final class ClusterMembers: Service, Sendable {
-    /// The model version this node serves; asked before each heartbeat.
-    public typealias ServingVersion = @Sendable () -> UInt32?
+    /// The model version this node serves and its ingest's lag; asked before each heartbeat.
+    public typealias Progress = @Sendable () -> (servingVersion: UInt32?, lag: Int64?)
 
     private let consumer: KafkaConsumer
     private let producer: KafkaProducer
@@ -20,19 +20,19 @@ public final class ClusterMembers: Service, Sendable {
     private let role: MemberRecord.Role
     private let url: String
     private let timeout: Duration
-    private let servingVersion: ServingVersion
+    private let progress: Progress
     /// What `announce` last set, and whether it changed since the last heartbeat.
     private let announced = Mutex((partitions: Int32(0), ready: [Int32](), changed: false))
     private let logger: Logger
     private let state: Mutex<MemberTable>
 
     public init(kafka: KafkaConfig, topic: String, node: String, role: MemberRecord.Role, url: String, timeout: Duration,
-                logger: Logger, servingVersion: @escaping ServingVersion) throws {
+                logger: Logger, progress: @escaping Progress) throws {
         consumer = try KafkaConsumer.onePartition(topic, kafka: kafka, clientGroup: "\(node).members", configure: { $0.idleCheckInterval = .milliseconds(20) },
                                                   logger: logger)
         producer = try KafkaProducer(config: kafka, logger: logger)
-        (self.topic, self.node, self.role, self.url, self.timeout, self.servingVersion, self.logger) =
-            (topic, node, role, url, timeout, servingVersion, logger)
+        (self.topic, self.node, self.role, self.url, self.timeout, self.progress, self.logger) =
+            (topic, node, role, url, timeout, progress, logger)
         state = Mutex(MemberTable(timeoutMs: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))
     }
 
@@ -111,8 +111,9 @@ public final class ClusterMembers: Service, Sendable {
             defer { a.changed = false }
             return a
         }
+        let (version, lag) = progress()
         let record = MemberRecord(kind: kind, node: node, role: role, url: url, partitions: now.partitions, ready: now.ready,
-                                  servingVersion: servingVersion())
+                                  servingVersion: version, lag: lag)
         let value = Array(try JSONEncoder().encode(record))
         _ = try await Task.detached { try self.producer.sendAndWait(topic: self.topic, key: Array(self.node.utf8), value: value, partition: 0) }.value
     }

@@ -28,13 +28,15 @@ public struct MemberRecord: Codable, Sendable, Equatable {
     public var ready: [Int32]
     /// The model version it serves (nil: popular items only).
     public var servingVersion: UInt32?
+    /// Messages of the events topics its ingest has not read yet (nil before its first fetch).
+    public var lag: Int64?
     /// The writer's clock (seconds since 1970), for people reading the topic; liveness is judged by the
     /// records' Kafka timestamps.
     public var at: Double
 
     public init(kind: Kind, node: String, role: Role, url: String, partitions: Int32, ready: [Int32], servingVersion: UInt32?,
-                at: Double = Date().timeIntervalSince1970) {
-        (self.kind, self.node, self.role, self.url, self.partitions, self.ready, self.servingVersion, self.at) =
-            (kind, node, role, url, partitions, ready, servingVersion, at)
+                lag: Int64? = nil, at: Double = Date().timeIntervalSince1970) {
+        (self.kind, self.node, self.role, self.url, self.partitions, self.ready, self.servingVersion, self.lag, self.at) =
+            (kind, node, role, url, partitions, ready, servingVersion, lag, at)
     }
 }
