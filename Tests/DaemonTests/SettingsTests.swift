@@ -1,6 +1,7 @@
 import Alignment
 import Configuration
 import Foundation
+import Kafka
 import OneRecDaemon
 import Testing
 
@@ -78,6 +79,10 @@ import Testing
         let serve = try await settings(["ONEREC_CLUSTER_ROLE": "serve", "ONEREC_KAFKA_BROKERS": "b:1", "ONEREC_CLUSTER_MODELS_TOPIC": "m"])
         try serve.validate()
         #expect(serve.ingestGroupID(instanceID: "s1") == "onerec" && !serve.trainerRuns && serve.modelsTopic == "m")
+        #expect(serve.membersTopic == "onerec.members" && serve.memberTimeoutSeconds == 10 && serve.partitioner == .crc32)
+        let java = try await settings(["ONEREC_CLUSTER_ROLE": "serve", "ONEREC_KAFKA_BROKERS": "b:1", "ONEREC_CLUSTER_PARTITIONER": "murmur2"])
+        try java.validate()
+        #expect(java.partitioner == .murmur2)
         let refused: [([String: String], String)] = [
             (["ONEREC_CLUSTER_ROLE": "leader"], "'leader' is not standalone, train or serve"),
             (["ONEREC_CLUSTER_ROLE": "serve"], "serve needs kafka.brokers"),
@@ -88,6 +93,9 @@ import Testing
             (["ONEREC_CLUSTER_ROLE": "train", "ONEREC_KAFKA_BROKERS": "b:1", "ONEREC_CLUSTER_LEASE_TIMEOUT_SECONDS": "0.5"], "cluster.leaseTimeoutSeconds"),
             (["ONEREC_CLUSTER_ROLE": "train", "ONEREC_KAFKA_BROKERS": "b:1", "ONEREC_CLUSTER_ADVERTISED_URL": "ftp://x:1"], "cluster.advertisedUrl"),
             (["ONEREC_CLUSTER_ROLE": "train", "ONEREC_KAFKA_BROKERS": "b:1", "ONEREC_CLUSTER_ADVERTISED_URL": "http://x:1/a"], "cluster.advertisedUrl"),
+            (["ONEREC_CLUSTER_ROLE": "serve", "ONEREC_KAFKA_BROKERS": "b:1", "ONEREC_CLUSTER_MEMBERS_TOPIC": "onerec.models"], "membersTopic"),
+            (["ONEREC_CLUSTER_ROLE": "serve", "ONEREC_KAFKA_BROKERS": "b:1", "ONEREC_CLUSTER_MEMBER_TIMEOUT_SECONDS": "0"], "cluster.memberTimeoutSeconds"),
+            (["ONEREC_CLUSTER_ROLE": "serve", "ONEREC_KAFKA_BROKERS": "b:1", "ONEREC_CLUSTER_PARTITIONER": "fnv"], "'fnv' is not crc32 or murmur2"),
         ]
         for (environment, reason) in refused {
             let s = try await settings(environment)
