@@ -21,11 +21,7 @@ struct BenchFailover: AsyncParsableCommand {
 
     func run() async throws {
         guard trainNodes >= 2 else { throw ValidationError("--train-nodes must be at least 2") }
-        print("CPU: \(cpuModelName()), \(ProcessInfo.processInfo.activeProcessorCount) cores")
-        var logger = Logger(label: "onerec.bench")
-        logger.logLevel = .warning
-        let kafka = KafkaConfig(brokers: brokers.split(separator: ",").map(String.init), clientID: "onerec-bench")
-        let suffix = UUID().uuidString.prefix(8)
+        let (logger, kafka, suffix) = clusterBenchStart(brokers: brokers)
         let (events, catalog) = try simulatedTopics(brokers: brokers, kafka: kafka, prefix: "bench-failover", suffix: suffix, users: 300, items: 400,
                                                     seed: 5, requests: 10, logger: logger)
 

@@ -22,11 +22,7 @@ struct BenchFreshness: AsyncParsableCommand {
     func run() async throws {
         let total = rate * seconds
         guard rate >= 1, seconds >= 1, total <= 10_000 else { throw ValidationError("--rate x --seconds must be between 1 and 10,000 events") }
-        print("CPU: \(cpuModelName()), \(ProcessInfo.processInfo.activeProcessorCount) cores")
-        var logger = Logger(label: "onerec.bench")
-        logger.logLevel = .warning
-        let kafka = KafkaConfig(brokers: brokers.split(separator: ",").map(String.init), clientID: "onerec-bench")
-        let suffix = UUID().uuidString.prefix(8)
+        let (logger, kafka, suffix) = clusterBenchStart(brokers: brokers)
         let (events, catalog) = ("bench-freshness-events-\(suffix)", "bench-freshness-items-\(suffix)")
         let admin = try KafkaAdmin(config: kafka, logger: logger)
         try admin.createTopic(events, partitions: 2)

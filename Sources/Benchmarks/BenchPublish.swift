@@ -25,11 +25,7 @@ struct BenchPublish: AsyncParsableCommand {
     @Option(help: "Items in the simulator's log.") var items = 1000
 
     func run() async throws {
-        print("CPU: \(cpuModelName()), \(ProcessInfo.processInfo.activeProcessorCount) cores")
-        var logger = Logger(label: "onerec.bench")
-        logger.logLevel = .warning
-        let kafka = KafkaConfig(brokers: brokers.split(separator: ",").map(String.init), clientID: "onerec-bench")
-        let suffix = UUID().uuidString.prefix(8)
+        let (logger, kafka, suffix) = clusterBenchStart(brokers: brokers)
         let models = "bench-publish-models-\(suffix)"
         let (events, catalog) = try simulatedTopics(brokers: brokers, kafka: kafka, prefix: "bench-publish", suffix: suffix, users: users, items: items,
                                                     seed: 1, requests: 4, logger: logger)

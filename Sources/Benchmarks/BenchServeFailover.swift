@@ -23,11 +23,7 @@ struct BenchServeFailover: AsyncParsableCommand {
 
     func run() async throws {
         guard serveNodes >= 2 else { throw ValidationError("--serve-nodes must be at least 2") }
-        print("CPU: \(cpuModelName()), \(ProcessInfo.processInfo.activeProcessorCount) cores")
-        var logger = Logger(label: "onerec.bench")
-        logger.logLevel = .warning
-        let kafka = KafkaConfig(brokers: brokers.split(separator: ",").map(String.init), clientID: "onerec-bench")
-        let suffix = UUID().uuidString.prefix(8)
+        let (logger, kafka, suffix) = clusterBenchStart(brokers: brokers)
         // The load client asks for users 0..<1000.
         let (events, catalog) = try simulatedTopics(brokers: brokers, kafka: kafka, prefix: "bench-serve-failover", suffix: suffix, users: 1000,
                                                     items: 1000, seed: 7, requests: requests, partitions: partitions, logger: logger)

@@ -16,3 +16,12 @@ func simulatedTopics(brokers: String, kafka: KafkaConfig, prefix: String, suffix
     try sink.finish()
     return (events, catalog)
 }
+
+/// What each cluster benchmark starts with: the CPU printed (figures are compared within one machine), a
+/// quiet logger, the brokers' configuration and a suffix that makes its topics and groups its own.
+func clusterBenchStart(brokers: String) -> (logger: Logger, kafka: KafkaConfig, suffix: Substring) {
+    print("CPU: \(cpuModelName()), \(ProcessInfo.processInfo.activeProcessorCount) cores")
+    var logger = Logger(label: "onerec.bench")
+    logger.logLevel = .warning
+    return (logger, KafkaConfig(brokers: brokers.split(separator: ",").map(String.init), clientID: "onerec-bench"), UUID().uuidString.prefix(8))
+}

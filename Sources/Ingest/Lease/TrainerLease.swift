@@ -63,26 +63,22 @@ public final class TrainerLease: Service, Sendable {
     }
 
     public func run() async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.consumer.run() }
-            group.addTask {
-                for try await batch in self.consumer.batches { self.read(batch) }
-            }
-            group.addTask {
-                var lastHeartbeat = ContinuousClock.now - .seconds(3600)
-                while !Task.isShuttingDownGracefully && !Task.isCancelled && !self.consumer.isStopping {
-                    lastHeartbeat = try await self.act(lastHeartbeat: lastHeartbeat)
-                    try? await Task.sleep(for: .milliseconds(20))
-                }
-                // A leader that stops gracefully hands over at once.
-                if case .leading(let epoch) = self.state {
-                    _ = try? await self.write(LeaseRecord(kind: .release, node: self.node, epoch: epoch))
-                    self.logger.notice("trainer lease released", metadata: ["epoch": "\(epoch)"])
-                }
-                self.consumer.stop()
-            }
-            try await group.waitForAll()
+        try await consumer.run(reading: { self.read($0) }, beside: { try await self.keepOrClaim() })
+    }
+
+    /// Heartbeats while leading, a claim when the leader is gone; a release at the end if leading (a
+    /// leader that stops gracefully hands over at once).
+    private func keepOrClaim() async throws {
+        var lastHeartbeat = ContinuousClock.now - .seconds(3600)
+        while !Task.isShuttingDownGracefully && !Task.isCancelled && !consumer.isStopping {
+            lastHeartbeat = try await act(lastHeartbeat: lastHeartbeat)
+            try? await Task.sleep(for: .milliseconds(20))
         }
+        if case .leading(let epoch) = state {
+            _ = try? await write(LeaseRecord(kind: .release, node: node, epoch: epoch))
+            logger.notice("trainer lease released", metadata: ["epoch": "\(epoch)"])
+        }
+        consumer.stop()
     }
 
     private func read(_ batch: ConsumerBatch) {

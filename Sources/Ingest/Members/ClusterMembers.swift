@@ -60,34 +60,31 @@ public final class ClusterMembers: Service, Sendable {
     }
 
     public func run() async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.consumer.run() }
-            group.addTask {
-                for try await batch in self.consumer.batches { self.read(batch) }
-            }
-            group.addTask {
-                var last = ContinuousClock.now - .seconds(3600)
-                while !Task.isShuttingDownGracefully && !Task.isCancelled && !self.consumer.isStopping {
-                    if last.duration(to: .now) >= self.timeout / 3 || self.announced.withLock({ $0.changed }) {
-                        do {
-                            try await self.write(.heartbeat)
-                            last = .now
-                        } catch {
-                            self.logger.warning("member heartbeat not written", metadata: ["error": "\(error)", "topic": "\(self.topic)"])
-                        }
-                    }
-                    try? await Task.sleep(for: .milliseconds(20))
-                }
+        try await consumer.run(reading: { self.read($0) }, beside: { await self.heartbeats() })
+    }
+
+    /// A heartbeat every third of the timeout, and at once when the ready partitions change; a `leave` at
+    /// the end.
+    private func heartbeats() async {
+        var last = ContinuousClock.now - .seconds(3600)
+        while !Task.isShuttingDownGracefully && !Task.isCancelled && !consumer.isStopping {
+            if last.duration(to: .now) >= timeout / 3 || announced.withLock({ $0.changed }) {
                 do {
-                    try await self.write(.leave)
-                    self.logger.notice("left the cluster", metadata: ["node": "\(self.node)"])
+                    try await write(.heartbeat)
+                    last = .now
                 } catch {
-                    self.logger.warning("leave not written; the others notice after the member timeout", metadata: ["error": "\(error)"])
+                    logger.warning("member heartbeat not written", metadata: ["error": "\(error)", "topic": "\(topic)"])
                 }
-                self.consumer.stop()
             }
-            try await group.waitForAll()
+            try? await Task.sleep(for: .milliseconds(20))
         }
+        do {
+            try await write(.leave)
+            logger.notice("left the cluster", metadata: ["node": "\(node)"])
+        } catch {
+            logger.warning("leave not written; the others notice after the member timeout", metadata: ["error": "\(error)"])
+        }
+        consumer.stop()
     }
 
     private func read(_ batch: ConsumerBatch) {

@@ -15,4 +15,17 @@ extension KafkaConsumer {
         consumer.assign([TopicPartition(topic: topic, partition: 0)])
         return consumer
     }
+
+    /// Runs the consumer, hands each batch to `read` in order, and runs `beside` alongside (a writer of
+    /// the same topic); returns when all three are done (`beside` should end by calling `stop()`).
+    public func run(reading read: @escaping @Sendable (ConsumerBatch) -> Void, beside: @escaping @Sendable () async throws -> Void) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.run() }
+            group.addTask {
+                for try await batch in self.batches { read(batch) }
+            }
+            group.addTask { try await beside() }
+            try await group.waitForAll()
+        }
+    }
 }
