@@ -190,7 +190,7 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "OneRecDaemon", "TestSupport", "ModelSupport", "Alignment", "Serving", "Store", "Events", "Models", "SemanticIDs", "Engine", "Ingest", "Kafka",
+                "OneRecDaemon", "TestSupport", "Alignment", "Serving", "Store", "Events", "Models", "SemanticIDs", "Engine",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
             ],

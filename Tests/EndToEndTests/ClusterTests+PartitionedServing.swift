@@ -11,10 +11,9 @@ import Testing
 /// answers from that user's history (forwarded one hop to the user's node). `kill -9` of a serve node:
 /// its partitions move to the others, which rebuild them from the topic; meanwhile every request is
 /// answered (popular items marked fallback while no node knows the user), and afterwards every event is
-/// stored by exactly the partitions' owners.
-@Suite(.serialized) struct PartitionedServingTests {
-    let token = ClusterTests.token
-
+/// stored by exactly the partitions' owners. Part of `ClusterTests`, so that no two of its multi-daemon
+/// scenarios share the machine at once.
+extension ClusterTests {
     @Test func anyNodeAnswersForEveryUserAndAKilledServeNodesUsersMove() async throws {
         let own = try PrivateBroker()
         let broker = own.address
@@ -31,13 +30,13 @@ import Testing
             "ONEREC_KAFKA_BROKERS": broker, "ONEREC_KAFKA_INTERACTIONS_TOPIC": events, "ONEREC_KAFKA_ITEMS_TOPIC": items,
             "ONEREC_KAFKA_GROUP_ID": "parts-\(suffix)", "ONEREC_CLUSTER_MODELS_TOPIC": "parts-models-\(suffix)",
             "ONEREC_CLUSTER_MEMBERS_TOPIC": "parts-members-\(suffix)", "ONEREC_CLUSTER_LEASE_TOPIC": "parts-lease-\(suffix)",
-            "ONEREC_CLUSTER_MEMBER_TIMEOUT_SECONDS": "\(memberTimeout)", "ONEREC_ADMIN_TOKEN": token,
+            "ONEREC_CLUSTER_MEMBER_TIMEOUT_SECONDS": "\(memberTimeout)", "ONEREC_ADMIN_TOKEN": Self.token,
             "ONEREC_TRAINER_PRESET": "tiny", "ONEREC_TRAINER_PUBLISH_EVERY_STEPS": "200", "ONEREC_TRAINER_ITEM_IDS": "0",
             "ONEREC_COMPUTE_THREADS": "1", "ONEREC_CLUSTER_CHECKPOINT_PUBLISH_SECONDS": "30",
         ]
         func node(_ role: String, _ name: String) throws -> OneRecProcess {
             let node = try OneRecProcess(environment: common.merging(["ONEREC_CLUSTER_ROLE": role, "ONEREC_KAFKA_INSTANCE_ID": "\(name)-\(suffix)"]) { $1 })
-            try #require(node.waitUntilHealthy(), "\(name) did not start: \(ClusterTests.log(node))")
+            try #require(node.waitUntilHealthy(), "\(name) did not start: \(Self.log(node))")
             return node
         }
         // Serve nodes first, one after another, and their partitions settled before any event: each then
@@ -61,9 +60,9 @@ import Testing
 
         // Every partition stored up to its end by its owner; the serve nodes' interactions sum to what was produced.
         try await waitFor(timeout: .seconds(120), "every partition stored by its owner") { self.storedByOwners(serve) == log.perPartition }
-        let stored = serve.compactMap { ClusterTests.status($0)?["interactions"] as? Int }
+        let stored = serve.compactMap { Self.status($0)?["interactions"] as? Int }
         #expect(stored.count == 3 && stored.reduce(0, +) == total, "stored \(stored), produced \(total)")
-        try await waitFor(timeout: .seconds(240), "a version served by every serve node") { serve.allSatisfy { (ClusterTests.serving($0) ?? 0) >= 1 } }
+        try await waitFor(timeout: .seconds(240), "a version served by every serve node") { serve.allSatisfy { (Self.serving($0) ?? 0) >= 1 } }
 
         // Users asked of random nodes: answered from the user's own history, whichever node was asked.
         var random = SystemRandomNumberGenerator()
@@ -76,12 +75,12 @@ import Testing
             #expect(answer.items.allSatisfy { !log.seen[user]!.contains($0) }, "user \(user) was recommended an item of their history")
         }
         #expect(sources["fallback"] == nil && (sources["generator"] ?? 0) > 0, "\(sources)")
-        let status = try runToCompletion(builtExecutable("onerec"), ["status", "--url", "http://127.0.0.1:\(train[0].port)", "--token", token])
+        let status = try runToCompletion(builtExecutable("onerec"), ["status", "--url", "http://127.0.0.1:\(train[0].port)", "--token", Self.token])
         #expect(status.stdout.contains("serve serve-a-\(suffix) at http://") && status.stdout.contains("owns ["), "\(status.stdout)")
 
         // kill -9 of a serve node while users keep asking the other nodes.
         let killed = serve[2]
-        let killedPartitions = Set((ClusterTests.cluster(killed)?["ready"] as? [Int] ?? []).map(Int32.init))
+        let killedPartitions = Set((Self.cluster(killed)?["ready"] as? [Int] ?? []).map(Int32.init))
         let asking = Mutex((answered: 0, failed: [String](), fallbacks: 0))
         let alive = [serve[0], serve[1]] + train
         let killedAt = Date()
@@ -118,7 +117,7 @@ import Testing
         print(String(format: "serve node killed (member timeout %.0f s): its %d partitions answered by their new owners, rebuilt, after %.1f s; "
                      + "%d requests answered meanwhile, %d of them fallbacks, none failed", memberTimeout, killedPartitions.count, moved,
                      during.answered, during.fallbacks))
-        for daemon in alive { #expect(daemon.stop()?.status == 0, "\(ClusterTests.log(daemon))") }
+        for daemon in alive { #expect(daemon.stop()?.status == 0, "\(Self.log(daemon))") }
     }
 
     /// Polls `condition` every 100 ms; records a failure naming `what` if it does not hold within `timeout`.
@@ -142,7 +141,7 @@ import Testing
         guard let owners = map(nodes[0])?["owners"] as? [[String: Any]] else { return [:] }
         var stored: [Int32: Int64] = [:]
         let offsets = Dictionary(uniqueKeysWithValues: nodes.compactMap { node -> (String, [String: Any])? in
-            guard let c = ClusterTests.cluster(node), let name = (map(node)?["node"] as? String) else { return nil }
+            guard let c = Self.cluster(node), let name = (map(node)?["node"] as? String) else { return nil }
             return (name, c)
         })
         for o in owners {
@@ -177,7 +176,7 @@ import Testing
         let run = Task { try await consumer.run() }
         var seen: [UInt64: Set<UInt64>] = [:]
         var counts: [Int32: Int64] = [:]
-        let deadline = Date().addingTimeInterval(60)
+        let deadline = Date().addingTimeInterval(300)
         for try await batch in consumer.batches {
             for m in batch.messages {
                 counts[m.partition, default: 0] += 1
