@@ -85,25 +85,29 @@ extension ClusterTests {
         let alive = [serve[0], serve[1]] + train
         let killedAt = Date()
         _ = killed.stop(SIGKILL)
-        let traffic = Task.detached {
+        // On a thread of its own: the requests block, and the test runner's shared threads are busy.
+        let stopAsking = Atomic(false)
+        let asked = DispatchSemaphore(value: 0)
+        Thread {
             var random = SystemRandomNumberGenerator()
-            while !Task.isCancelled {
+            while !stopAsking.load(ordering: .relaxed) {
                 let user = users.randomElement(using: &random)!
                 let answer = self.recommend(user, at: alive.randomElement(using: &random)!)
                 asking.withLock { a in
                     if let answer { a.answered += 1; if answer.source == "fallback" { a.fallbacks += 1 } } else { a.failed.append("user \(user)") }
                 }
-                try? await Task.sleep(for: .milliseconds(20))
+                usleep(20_000)
             }
-        }
+            asked.signal()
+        }.start()
         try await waitFor(timeout: .seconds(120), "the killed node's partitions answered by their new owners") {
             let owners = self.map(serve[0])?["owners"] as? [[String: Any]] ?? []
             return owners.count == 6 && owners.allSatisfy { $0["owner"] as? String == $0["answering"] as? String && ($0["owner"] as? String)?.hasPrefix("serve-c") == false }
                 && self.storedByOwners([serve[0], serve[1]]) == log.perPartition
         }
         let moved = Date().timeIntervalSince(killedAt)
-        traffic.cancel()
-        _ = await traffic.value
+        stopAsking.store(true, ordering: .relaxed)
+        asked.wait()
         let during = asking.withLock { $0 }
         #expect(during.failed.isEmpty && during.answered > 0, "\(during.failed.count) of \(during.answered + during.failed.count) requests failed")
 
