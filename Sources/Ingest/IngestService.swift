@@ -277,18 +277,14 @@ public final class IngestService: Service, Sendable {
         consumer.assign(partitions)
     }
 
-    /// The interactions partitions read and stored up to where they once reported their end since they
-    /// were assigned: this node knows their users' histories.
-    public func caughtUp() throws -> Set<Int32> {
+    /// For the interactions partitions being read: the next offset the store holds for each (absent:
+    /// none), and those stored up to where they once reported their end since they were assigned (this
+    /// node knows their users' histories). One read of the store.
+    public func progress() throws -> (stored: [Int32: Int64], caughtUp: Set<Int32>) {
+        let reading = consumer.assignment.filter { $0.topic == config.interactionsTopic }.map(\.partition)
+        let stored = try store.offsets(topic: config.interactionsTopic, partitions: reading.sorted())
         let ends = consumer.endsReached.filter { $0.key.topic == config.interactionsTopic }
-        guard !ends.isEmpty else { return [] }
-        let stored = try store.offsets(topic: config.interactionsTopic, partitions: ends.keys.map(\.partition))
-        return Set(ends.filter { (stored[$0.key.partition] ?? 0) >= $0.value }.keys.map(\.partition))
-    }
-
-    /// The next offset the store holds for each of `partitions` of the interactions topic (absent: none).
-    public func storedOffsets(_ partitions: Set<Int32>) throws -> [Int32: Int64] {
-        try store.offsets(topic: config.interactionsTopic, partitions: partitions.sorted())
+        return (stored, Set(ends.filter { (stored[$0.key.partition] ?? 0) >= $0.value }.keys.map(\.partition)))
     }
 
     /// Partition counts of the interactions and items topics (0 for a topic not created yet).

@@ -68,18 +68,20 @@ public final class Recommender: Sendable {
     /// queue is full.
     public func recommend(user: UInt64, count: Int) async throws -> Recommendation {
         let (answer, arm) = try await generate(user: user, count: count)
-        served?.record(ServedRequest(requestID: answer.requestID, user: user, version: answer.modelVersion, items: answer.items,
-                                     servedAtMs: Int64(Date().timeIntervalSince1970 * 1000), arm: arm))
-        return answer
+        return recorded(answer, arm: arm)
     }
 
     /// Popular items for a user whose history this node does not know (`Source.fallback`), recorded in
     /// `served`.
     public func fallback(user: UInt64, count: Int) -> Recommendation {
-        let answer = Recommendation(requestID: requestIDs.next(), user: user, items: popular.top(count), source: .fallback,
-                                    modelVersion: nil, logProbability: nil)
-        served?.record(ServedRequest(requestID: answer.requestID, user: user, version: nil, items: answer.items,
-                                     servedAtMs: Int64(Date().timeIntervalSince1970 * 1000), arm: nil))
+        recorded(Recommendation(requestID: requestIDs.next(), user: user, items: popular.top(count), source: .fallback,
+                                modelVersion: nil, logProbability: nil), arm: nil)
+    }
+
+    /// `answer`, recorded in `served`.
+    private func recorded(_ answer: Recommendation, arm: ServedRequest.Arm?) -> Recommendation {
+        served?.record(ServedRequest(requestID: answer.requestID, user: answer.user, version: answer.modelVersion, items: answer.items,
+                                     servedAtMs: Int64(Date().timeIntervalSince1970 * 1000), arm: arm))
         return answer
     }
 

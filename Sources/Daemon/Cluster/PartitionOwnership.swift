@@ -32,6 +32,7 @@ final class PartitionOwnership: Service, Sendable {
         var counts: (interactions: Int32, items: Int32) = (0, 0)
         var countsAt = ContinuousClock.now - .seconds(3600)
         var gained: [Int32: ContinuousClock.Instant] = [:]  // when each partition being rebuilt was gained
+        var owned: (partitions: Set<Int32>, itemPartitions: Int32) = ([], 0)  // what ingest was last told to read
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             if countsAt.duration(to: .now) >= .seconds(5) {
                 countsAt = .now
@@ -40,7 +41,7 @@ final class PartitionOwnership: Service, Sendable {
             }
             if members.caughtUp {
                 do {
-                    try follow(members.table, counts: counts, gained: &gained)
+                    try follow(members.table, counts: counts, gained: &gained, owned: &owned)
                 } catch {
                     logger.warning("partition readiness unknown", metadata: ["error": "\(error)"])
                 }
@@ -50,12 +51,16 @@ final class PartitionOwnership: Service, Sendable {
     }
 
     private func follow(_ table: MemberTable, counts: (interactions: Int32, items: Int32),
-                        gained: inout [Int32: ContinuousClock.Instant]) throws {
+                        gained: inout [Int32: ContinuousClock.Instant], owned: inout (partitions: Set<Int32>, itemPartitions: Int32)) throws {
         let reading = self.reading
-        let ready = try ingest.caughtUp().intersection(reading)
+        let (stored, caughtUp) = try ingest.progress()
+        let ready = caughtUp.intersection(reading)
         let wanted = table.reading(node, ready: ready)
-        if wanted != reading {
+        if (wanted, counts.items) != owned {  // the items topic may be created after this node started
             ingest.own(wanted, itemPartitions: counts.items)
+            owned = (wanted, counts.items)
+        }
+        if wanted != reading {
             let added = wanted.subtracting(reading), removed = reading.subtracting(wanted)
             for p in added { gained[p] = .now }
             for p in removed { gained[p] = nil }
@@ -70,7 +75,6 @@ final class PartitionOwnership: Service, Sendable {
             Timer(label: "onerec_cluster_partition_rebuild_seconds", preferredDisplayUnit: .seconds).recordSeconds(seconds)
             logger.notice("partition ready", metadata: ["partition": "\(p)", "seconds": "\(seconds)"])
         }
-        let stored = try ingest.storedOffsets(wanted)
         state.withLock { $0 = (wanted, nowReady, stored) }
         members.announce(partitions: max(counts.interactions, table.partitionCount), ready: nowReady.sorted())
     }

@@ -21,20 +21,18 @@ struct UserRouting: Sendable {
     /// A serve node's partitions; nil on a train node, which reads every event.
     let ownership: PartitionOwnership?
 
-    /// The user's partition (nil while the partition count is unknown) and where the request goes. A
-    /// request forwarded here already goes no further.
-    func route(user: UInt64, forwarded: Bool) -> (partition: Int32?, route: Route) {
+    /// Where the request for `user` goes (here while the partition count is unknown). A request forwarded
+    /// here already goes no further.
+    func route(user: UInt64, forwarded: Bool) -> Route {
         let table = members.table
-        guard table.partitionCount > 0 else { return (nil, .local) }
+        guard table.partitionCount > 0 else { return .local }
         let partition = partitioner.partition(of: Array("\(user)".utf8), partitions: table.partitionCount)
         let knows = ownership.map { $0.ready.contains(partition) } ?? true
-        guard let answering = table.answering(partition) else {
-            return (partition, knows ? .local : .fallback(reason: "no_owner"))
-        }
+        guard let answering = table.answering(partition) else { return knows ? .local : .fallback(reason: "no_owner") }
         if answering == node || forwarded {
-            return (partition, knows ? .local : .fallback(reason: forwarded ? "forwarded_not_ready" : "rebuilding"))
+            return knows ? .local : .fallback(reason: forwarded ? "forwarded_not_ready" : "rebuilding")
         }
-        guard let url = table.live[answering]?.url else { return (partition, .fallback(reason: "no_owner")) }
-        return (partition, .forward(node: answering, url: url))
+        guard let url = table.live[answering]?.url else { return .fallback(reason: "no_owner") }
+        return .forward(node: answering, url: url)
     }
 }

@@ -84,7 +84,7 @@ extension Router {
             let start = ContinuousClock.now
             if let routing = api.cluster.routing {
                 let forwarded = request.headers[ClusterView.forwardedHeader] != nil
-                switch routing.route(user: user, forwarded: forwarded).route {
+                switch routing.route(user: user, forwarded: forwarded) {
                 case .local: break
                 case .forward(let node, let url):
                     if let answer = await forwardToOwner(request, node: node, url: url) { return answer }

@@ -2,11 +2,17 @@ import CRdKafka
 import Logging
 import Synchronization
 
-/// The consumer's callback state: the assignment and the application's start offsets.
+/// The consumer's callback state: the assignment, where each assigned partition first reported its end,
+/// and the application's start offsets.
 final class ConsumerContext: ClientContext, @unchecked Sendable {
     // @unchecked: `onAssign` is Sendable and `assigned` is behind a Mutex.
     private let onAssign: KafkaConsumer.AssignHandler
-    private let assigned = Mutex<Set<TopicPartition>>([])
+    private struct Assigned {
+        var partitions: Set<TopicPartition> = []
+        /// The offset at which each assigned partition first reported its end since it was assigned.
+        var ends: [TopicPartition: Int64] = [:]
+    }
+    private let assigned = Mutex(Assigned())
     /// How many times the assignment changed (assign, revoke or a failed rebalance).
     let assignmentChanges = Atomic<Int>(0)
 
@@ -15,22 +21,31 @@ final class ConsumerContext: ClientContext, @unchecked Sendable {
         super.init(logger: logger, brokers: brokers)
     }
 
-    var assignment: Set<TopicPartition> { assigned.withLock { $0 } }
+    var assignment: Set<TopicPartition> { assigned.withLock { $0.partitions } }
+    var endsReached: [TopicPartition: Int64] { assigned.withLock { $0.ends } }
+
+    /// `partition` reported its end at `offset`: kept if it is assigned and this is its first end since.
+    func reachedEnd(_ partition: TopicPartition, at offset: Int64) {
+        assigned.withLock { a in
+            if a.partitions.contains(partition) && a.ends[partition] == nil { a.ends[partition] = offset }
+        }
+    }
 
     /// The application's start offsets for `partitions` (manual assignment).
     func startOffsets(_ partitions: [TopicPartition]) throws -> [TopicPartition: Int64] { try onAssign(partitions) }
 
-    /// Manual assignment: `partitions` are read from now on.
-    func assigned(_ partitions: Set<TopicPartition>) {
-        assigned.withLock { $0.formUnion(partitions) }
-        assignmentChanges.add(1, ordering: .relaxed)
+    /// `partitions` are read from now on (a rebalance, or manual assignment).
+    func assigned(_ partitions: some Collection<TopicPartition>) {
+        assigned.withLock { $0.partitions.formUnion(partitions) }
         logger.info("kafka partitions assigned", metadata: ["partitions": "\(partitions.map(\.description).sorted())"])
     }
 
-    /// Manual assignment: `partitions` are no longer read.
-    func unassigned(_ partitions: Set<TopicPartition>) {
-        assigned.withLock { $0.subtract(partitions) }
-        assignmentChanges.add(1, ordering: .relaxed)
+    /// `partitions` are no longer read; their ends are forgotten.
+    func unassigned(_ partitions: some Collection<TopicPartition>) {
+        assigned.withLock { a in
+            a.partitions.subtract(partitions)
+            for p in partitions { a.ends[p] = nil }
+        }
         logger.info("kafka partitions unassigned", metadata: ["partitions": "\(partitions.map(\.description).sorted())"])
     }
 
@@ -55,18 +70,16 @@ final class ConsumerContext: ClientContext, @unchecked Sendable {
             let result = cooperative ? KafkaError.from(rd_kafka_incremental_assign(rk, list), "assign \(partitions)")
                 : KafkaError.from(rd_kafka_assign(rk, list), "assign \(partitions)")
             if let result { clientError(result) }
-            assigned.withLock { $0.formUnion(partitions) }
-            logger.info("kafka partitions assigned", metadata: ["partitions": "\(partitions.map(\.description).sorted())"])
+            assigned(partitions)
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
             let result = cooperative ? KafkaError.from(rd_kafka_incremental_unassign(rk, list), "unassign \(partitions)")
                 : KafkaError.from(rd_kafka_assign(rk, nil), "unassign \(partitions)")
             if let result { clientError(result) }
-            assigned.withLock { $0.subtract(partitions) }
-            logger.info("kafka partitions revoked", metadata: ["partitions": "\(partitions.map(\.description).sorted())"])
+            unassigned(partitions)
         default:
             clientError(KafkaError(err, "rebalance"))
             _ = rd_kafka_assign(rk, nil)
-            assigned.withLock { $0.removeAll() }
+            assigned.withLock { $0 = Assigned() }
         }
     }
 }

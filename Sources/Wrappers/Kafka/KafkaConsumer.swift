@@ -59,8 +59,6 @@ public final class KafkaConsumer: Service, Sendable {
     private let droppedRepeats = Atomic<Int>(0)
     /// Manual assignment: the partitions wanted, and how often that was changed.
     private let wanted = Mutex((partitions: Set<TopicPartition>(), changes: 0))
-    /// Where each assigned partition first reported its end since it was assigned.
-    private let ends = Mutex<[TopicPartition: Int64]>([:])
 
     public init(config: Config, logger: Logger, onAssign: @escaping AssignHandler = { _ in [:] }) throws {
         precondition(!config.topics.isEmpty, "a consumer needs at least one topic")
@@ -106,7 +104,7 @@ public final class KafkaConsumer: Service, Sendable {
 
     /// The offset at which each assigned partition first reported its end since it was assigned (needs
     /// `idleCheckInterval`): a partition listed here has been read up to that offset at least.
-    public var endsReached: [TopicPartition: Int64] { ends.withLock { $0 } }
+    public var endsReached: [TopicPartition: Int64] { context.endsReached }
 
     /// Assigned partitions read to their end and paused until the broker has more (see `idleCheckInterval`).
     public var pausedAtEnd: Set<TopicPartition> { idle?.paused ?? [] }
@@ -290,7 +288,7 @@ public final class KafkaConsumer: Service, Sendable {
                 idle.follow(assignmentChanges: context.assignmentChanges.load(ordering: .relaxed))
                 let partition = TopicPartition(topic: String(cString: rd_kafka_topic_name(m.rkt)), partition: m.partition)
                 idle.reachedEnd(partition, at: m.offset)
-                ends.withLock { e in if context.assignment.contains(partition) && e[partition] == nil { e[partition] = m.offset } }
+                context.reachedEnd(partition, at: m.offset)
                 continue
             }
             let error = KafkaError(m.err, "consume")
@@ -326,7 +324,7 @@ public final class KafkaConsumer: Service, Sendable {
                 return applied  // tried again on the next turn
             }
             context.unassigned(removed)
-            ends.withLock { e in for p in removed { e[p] = nil } }
+            context.assignmentChanges.add(1, ordering: .relaxed)
         }
         if !added.isEmpty {
             var starts: [TopicPartition: Int64]
@@ -344,6 +342,7 @@ public final class KafkaConsumer: Service, Sendable {
                 return applied
             }
             context.assigned(added)
+            context.assignmentChanges.add(1, ordering: .relaxed)
         }
         return changes
     }
