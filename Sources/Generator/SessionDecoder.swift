@@ -131,3 +131,18 @@ func countPrefixes(_ code: [Int32], into counts: inout [UInt64: Int], add: Int) 
 /// A packed prefix made distinct from prefixes of other lengths.
 @inline(__always)
 func prefixKey(_ packed: UInt64, _ depth: Int) -> UInt64 { packed | UInt64(depth) << 62 }
+
+extension SessionDecoder {
+    /// The `count` items to show for a history, best first. A model trained on one-item targets
+    /// (`targetItems` 1, whole-sequence training) ranks items with a beam of single items and shows its
+    /// `count` best (as `eval` ranks); a session model generates one session of `count` items. The
+    /// log-probability is the first item's, or the session's.
+    public func recommend(history: [Int32], gaps: [Int32]?, count: Int, beam: Int, excluded: Set<UInt64>, targetItems: Int) -> GeneratedSession? {
+        guard targetItems == 1 && count > 1 else {
+            return generate(history: history, gaps: gaps, items: count, beam: beam, excluded: excluded).sessions.first
+        }
+        let ranked = generate(history: history, gaps: gaps, items: 1, beam: max(beam, count), excluded: excluded).sessions
+        guard let best = ranked.first else { return nil }
+        return GeneratedSession(items: ranked.prefix(count).flatMap(\.items), logProbability: best.logProbability)
+    }
+}

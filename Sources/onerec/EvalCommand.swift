@@ -20,9 +20,9 @@ struct ExperimentOptions: ParsableArguments {
     @Option(help: "Generator size: tiny, small or base.") var preset = "small"
     @Option(help: "Generator width (default: the preset's).") var width: Int?
     @Option(help: "Generator feed-forward width per expert (default: the preset's).") var feedForward: Int?
-    @Option(help: "Generator decoder layers (1: chosen for the lazy model on ML-1M's validation items; either architecture).") var decoderLayers = 1
+    @Option(help: "Generator decoder layers (1: chosen for the lazy model on ML-1M's validation items; either architecture).") var decoderLayers = GeneratorRecipe().decoderLayers
     @Option(help: "Generator layers over the history (encoder-decoder: its encoder's; lazy: causal self-attention over the item positions; default: the preset's, 2 and 0).") var contextLayers: Int?
-    @Option(help: "Generator dropout (0.2: chosen on ML-1M's validation items).") var dropout: Float = 0.2
+    @Option(help: "Generator dropout (0.2: chosen on ML-1M's validation items).") var dropout: Float = GeneratorRecipe().dropout
     @Flag(inversion: .prefixedNo, help: "Lazy only: each history item adds an embedding of its time gap to the item before it (log2 buckets of seconds; default: on for lazy, chosen on ML-1M's validation items).") var timeGaps: Bool?
     @Option(help: "Lazy only: share of history items read without their item ID in training (as cold items are).") var itemDropout: Float = 0
     @Flag(help: "Generator output head tied to the token embeddings.") var tiedHead = false
@@ -30,13 +30,13 @@ struct ExperimentOptions: ParsableArguments {
     @Flag(inversion: .prefixedNo, help: "Lazy only: the cross-attention adds a learned bias by how far back each history item is (default: on for lazy).") var recencyBias: Bool?
     @Option(help: "Generator architecture: encoder-decoder (V1) or lazy (V2's lazy decoder-only).") var architecture = "lazy"
     @Option(help: "Lazy only: items with at least this many training interactions get an item-ID embedding (0: codes alone; default 5 for lazy).") var itemIds: Int?
-    @Option(help: "Semantic-ID levels (code tokens per item; 2: chosen on ML-1M's validation items, the daemon's codebooks have 3).") var levels = 2
+    @Option(help: "Semantic-ID levels (code tokens per item; 2: chosen on ML-1M's validation items, the daemon's codebooks have 3).") var levels = GeneratorRecipe().levels
     @Option(help: "Semantic-ID codes per level (default: about twice the levels-th root of the catalog's size).") var codesPerLevel: Int?
-    @Option(help: "Generator training steps (14,000: about SASRec's training time at its default epochs when the two train side by side; the schedule chosen on ML-1M's validation items).") var steps = 14_000
-    @Option(help: "Generator users' sequences (--training sequences) or sessions (--training sessions) per training step.") var batch = 16
-    @Option(help: "Generator peak learning rate (warm-up, then cosine decay).") var learningRate: Float = 4e-3
+    @Option(help: "Generator training steps (14,000: about SASRec's training time at its default epochs when the two train side by side; the schedule chosen on ML-1M's validation items).") var steps = GeneratorRecipe().decaySteps
+    @Option(help: "Generator users' sequences (--training sequences) or sessions (--training sessions) per training step.") var batch = GeneratorRecipe().batch
+    @Option(help: "Generator peak learning rate (warm-up, then cosine decay).") var learningRate: Float = GeneratorRecipe().learningRate
     @Option(help: "Generator weight decay (decoupled, on matrices).") var weightDecay: Float = 0.01
-    @Option(help: "Measure and keep an exponential moving average of the generator's weights with this decay per step (0: the weights as trained; 0.999: chosen on ML-1M's validation items).") var average: Float = 0.999
+    @Option(help: "Measure and keep an exponential moving average of the generator's weights with this decay per step (0: the weights as trained; 0.999: chosen on ML-1M's validation items).") var average: Float = GeneratorRecipe().average
     @Option(help: "Generator training: sequences (lazy only: each step --batch users' whole sequences, every position's next session a target) or sessions (--batch sampled (history, session) examples a step); default sequences for lazy, sessions for encoder-decoder.") var training: String?
     @Option(help: "Measure the generator on the validation items every this many steps and keep its best step (0: keep the last).") var validateEvery = 1_000
     @Option(help: "Stop the generator after this many measurements in a row without a better validation NDCG@10.") var patience = 3
@@ -50,7 +50,7 @@ struct ExperimentOptions: ParsableArguments {
     @Option(help: "Models to train and measure: both, generator or sasrec (one alone while tuning it).") var models = "both"
     @Option(help: "Measure SASRec on the validation items every this many epochs and keep its best epoch (0: keep the last).") var sasrecValidateEvery = 5
     @Option(help: "Stop SASRec after this many measurements in a row without a better validation NDCG@10.") var sasrecPatience = 3
-    @Option(help: "History items the generator reads.") var history = 200
+    @Option(help: "History items the generator reads.") var history = GeneratorRecipe().maxHistory
     @Option(help: "The generator's training sequences (with --training sequences): newest (each user's newest items, as many as it reads, plus one) or all (every user's whole training sequence, cut into windows of that size); default all with --training sequences (chosen on ML-1M's validation items), newest with sessions.") var windows: String?
     @Option(help: "SASRec's training sequences: newest or all (as --windows, with SASRec's length; all: chosen on ML-1M's validation items).") var sasrecWindows = "all"
     @Option(help: "Items per training session (1 = next item only; default 1 with --training sequences, 5 with sessions).") var sessionItems: Int?
@@ -61,11 +61,12 @@ struct ExperimentOptions: ParsableArguments {
     @Option(help: "Seed.") var seed: UInt64 = 1
     @Flag(help: "Measure on the validation items only (for choosing settings); the test items are left unseen.") var validationOnly = false
 
-    func run(on events: InteractionLog, name: String) throws {
+    @discardableResult
+    func run(on events: InteractionLog, name: String) throws -> RankingExperiment.Report {
         _ = try OpenBLAS.shared(.fromCPU(CoreSelection.cpuFlags()))
         guard let arch = Seq2Seq.Architecture(rawValue: architecture) else { throw ValidationError("--architecture takes encoder-decoder or lazy") }
         guard let size = Seq2Seq.Config.preset(preset, architecture: arch) else { throw ValidationError("--preset takes tiny, small or base") }
-        let itemIds = itemIds ?? (arch == .lazy ? 5 : 0)
+        let itemIds = itemIds ?? (arch == .lazy ? GeneratorRecipe().itemIDMinimum : 0)
         guard itemIds == 0 || arch == .lazy else { throw ValidationError("--item-ids needs --architecture lazy") }
         guard let mode = RankingExperiment.GeneratorTraining(rawValue: training ?? (arch == .lazy ? "sequences" : "sessions")) else { throw ValidationError("--training takes sequences or sessions") }
         guard mode == .sessions || arch == .lazy else { throw ValidationError("--training sequences needs --architecture lazy (or use --training sessions)") }
@@ -91,7 +92,7 @@ struct ExperimentOptions: ParsableArguments {
         guard (0..<1).contains(itemDropout) && (itemDropout == 0 || arch == .lazy) else { throw ValidationError("--item-dropout takes [0, 1) with --architecture lazy") }
         config.generator.itemDropout = itemDropout
         guard timeGaps != true || arch == .lazy else { throw ValidationError("--time-gaps needs --architecture lazy") }
-        config.generator.timeGaps = timeGaps ?? (arch == .lazy)
+        config.generator.timeGaps = timeGaps ?? (arch == .lazy && GeneratorRecipe().timeGaps)
         guard config.generator.width % config.generator.heads == 0 else { throw ValidationError("--width must be a multiple of the \(config.generator.heads) heads") }
         guard (1...4).contains(levels) else { throw ValidationError("--levels takes 1...4") }
         guard (2...8192).contains(codesPerLevel ?? 2) else { throw ValidationError("--codes-per-level takes 2...8192") }
@@ -104,7 +105,7 @@ struct ExperimentOptions: ParsableArguments {
         (config.sasrecEpochs, config.sasrecValidateEvery, config.sasrecPatience) = (sasrecEpochs, sasrecValidateEvery, sasrecPatience)
         config.maxHistory = history
         (config.generatorWindows, config.sasrecWindows) = (windows, sasrecWindows)
-        config.sessionItems = tiger ? 1 : sessionItems ?? (mode == .sequences ? 1 : 5)
+        config.sessionItems = tiger ? 1 : sessionItems ?? (mode == .sequences ? GeneratorRecipe().targetItems : 5)
         if tiger { (config.generator.experts, config.generator.topK) = (1, 1) }
         config.maxUsers = users
         config.filter.minimumItems = minSessionItems
@@ -140,6 +141,7 @@ struct ExperimentOptions: ParsableArguments {
             print("generator output entropy per level (bits, validation): \(report.entropy.map { String(format: "%.3f", $0) }.joined(separator: " / "))")
         }
         print(String(format: "total time %.0f s", Date().timeIntervalSince(started)))
+        return report
     }
 }
 

@@ -15,13 +15,27 @@ public final class WeightAverage {
         averages = parameters.map { Tensor(shape: $0.shape, values: $0.values) }
     }
 
-    /// Folds the current values into the average.
+    /// Updates folded in since the start (or the last `reset`).
+    public private(set) var updates = 0
+
+    /// Folds the current values into the average. Until 1 / (1 - decay) updates have been folded in, the
+    /// average is their plain mean (the effective decay is 1 - 1 / (n + 1)), so early averages hold the
+    /// trained weights rather than the starting ones.
     public func update() {
-        // average: [count] <- decay * average + (1 - decay) * value
+        let d = min(decay, 1 - 1 / Float(updates + 1))
+        updates += 1
+        // average: [count] <- d * average + (1 - d) * value
         for (p, a) in zip(parameters, averages) {
             let (v, s) = (p.data, a.data)
-            for i in 0..<p.count { s[i] += (1 - decay) * (v[i] - s[i]) }
+            for i in 0..<p.count { s[i] += (1 - d) * (v[i] - s[i]) }
         }
+    }
+
+    /// Starts the average again from the current values (after they were replaced: a checkpoint resumed,
+    /// another version adopted).
+    public func reset() {
+        for (p, a) in zip(parameters, averages) { a.data.update(from: p.data, count: p.count) }
+        updates = 0
     }
 
     /// Exchanges the parameters' values with the averages (twice: as before).
