@@ -98,6 +98,7 @@ let package = Package(
                 path: "Sources/Serving", swiftSettings: strict),
         .target(name: "Learning", dependencies: ["Engine", "Models", "SemanticIDs", "Generator", "Alignment", "Serving", "Store", "Events",
                                                  .product(name: "Logging", package: "swift-log"),
+                                                 .product(name: "Metrics", package: "swift-metrics"),
                                                  .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
                 path: "Sources/Learning", swiftSettings: strict),
 
@@ -107,7 +108,7 @@ let package = Package(
         .target(
             name: "OneRecDaemon",
             dependencies: [
-                "Kafka", "BLAS", "Engine", "Store", "Ingest", "Events", "Simulator", "Serving", "Learning", "Models", "Alignment", "SemanticIDs",
+                "Kafka", "BLAS", "Engine", "Store", "Ingest", "Events", "Simulator", "Serving", "Learning", "Models", "Alignment", "SemanticIDs", "Generator",
                 "RequestParameters",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -124,7 +125,7 @@ let package = Package(
         .target(
             name: "Benchmarks",
             dependencies: [
-                "Client", "BLAS", "Kafka", "Engine", "Models", "SemanticIDs", "Generator", "Events", "Simulator", "Store", "Ingest",
+                "Client", "Datasets", "BLAS", "Kafka", "Engine", "Models", "SemanticIDs", "Generator", "Events", "Simulator", "Store", "Ingest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

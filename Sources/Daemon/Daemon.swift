@@ -1,6 +1,7 @@
 import BLAS
 import Engine
 import Foundation
+import Generator
 import Hummingbird
 import Kafka
 import Learning
@@ -205,9 +206,18 @@ public enum Daemon {
     /// The learner's configuration from the settings (the rest keeps `LearnerConfig`'s defaults).
     static func learnerConfig(_ settings: DaemonSettings) -> LearnerConfig {
         var c = LearnerConfig()
-        c.generator = Seq2Seq.Config.preset(settings.trainerPreset, architecture: Seq2Seq.Architecture(rawValue: settings.trainerArchitecture)!)!
+        if settings.trainerArchitecture == "lazy" {
+            c.generator = c.recipe.model(preset: settings.trainerPreset)!
+        } else {
+            // The encoder-decoder keeps the settings it was tuned to: sampled sessions, 50 history items.
+            c.generator = Seq2Seq.Config.preset(settings.trainerPreset, architecture: .encoderDecoder)!
+            c.maxHistory = 50
+        }
         c.itemIDs = settings.trainerItemIDs  // read by a lazy generator only (`Learner.tokenizer`)
         c.generator.timeGaps = settings.trainerTimeGaps
+        c.codebook = CodebookSource(rawValue: settings.trainerCodebook)!  // checked by `validate`
+        c.minimumPositives = settings.minimumPositives
+        (c.onlineSampleShare, c.onlineWindowSeconds, c.servingBeam) = (settings.onlineSampleShare, settings.onlineWindowSeconds, settings.servingBeam)
         c.minimumSessions = settings.minimumSessions
         c.publishEverySteps = settings.publishEverySteps
         c.checkpointEverySteps = settings.checkpointEverySteps

@@ -49,7 +49,11 @@ import SystemPackage
 /// | `trainer.enabled` | bool | `true` | run the background trainer and alignment |
 /// | `trainer.preset` | string | `small` | generator size: tiny, small, base |
 /// | `trainer.architecture` | string | `lazy` | generator architecture: lazy (V2's lazy decoder-only) or encoder-decoder (V1) |
-/// | `trainer.timeGaps` | bool | `false` | lazy generator: each history item adds an embedding of its time gap to the positive before it |
+/// | `trainer.timeGaps` | bool | `true` with lazy, else `false` | lazy generator: each history item adds an embedding of its time gap to the positive before it |
+/// | `trainer.codebook` | string | `auto` | item vectors of the semantic IDs: `auto` (content where items carry embeddings, behaviour otherwise), `behaviour`, `content`, `both` |
+/// | `trainer.minimumPositives` | int | `2000` | positive interactions stored before a codebook from behaviour is built |
+/// | `online.sampleShare` | double | `0.02` | share of arriving positives on which the serving model and popular items are tested before the learner reads them |
+/// | `online.windowSeconds` | double | `3600` | event-time width of the online accuracy curve's windows |
 /// | `trainer.itemIDs` | int | `20000` | lazy generator: item-ID rows for the first this many items in coding order (0: items are their codes alone) |
 /// | `trainer.minimumSessions` | int | `100` | training sessions before the first step |
 /// | `trainer.publishEverySteps` | int | `200` | steps between served versions |
@@ -110,6 +114,10 @@ public struct DaemonSettings: Sendable, Equatable {
     public var trainerArchitecture: String
     public var trainerItemIDs: Int
     public var trainerTimeGaps: Bool
+    public var trainerCodebook: String
+    public var minimumPositives: Int
+    public var onlineSampleShare: Double
+    public var onlineWindowSeconds: Double
     public var minimumSessions: Int
     public var publishEverySteps: Int
     public var checkpointEverySteps: Int
@@ -169,7 +177,11 @@ public struct DaemonSettings: Sendable, Equatable {
         trainerPreset = config.string(forKey: "trainer.preset", default: "small")
         trainerArchitecture = config.string(forKey: "trainer.architecture", default: "lazy")
         trainerItemIDs = config.int(forKey: "trainer.itemIDs", default: 20_000)
-        trainerTimeGaps = config.bool(forKey: "trainer.timeGaps", default: false)
+        trainerTimeGaps = config.bool(forKey: "trainer.timeGaps", default: trainerArchitecture == "lazy")
+        trainerCodebook = config.string(forKey: "trainer.codebook", default: "auto")
+        minimumPositives = config.int(forKey: "trainer.minimumPositives", default: 2_000)
+        onlineSampleShare = config.double(forKey: "online.sampleShare", default: 0.02)
+        onlineWindowSeconds = config.double(forKey: "online.windowSeconds", default: 3_600)
         minimumSessions = config.int(forKey: "trainer.minimumSessions", default: 100)
         publishEverySteps = config.int(forKey: "trainer.publishEverySteps", default: 200)
         checkpointEverySteps = config.int(forKey: "trainer.checkpointEverySteps", default: 200)
@@ -234,6 +246,10 @@ public struct DaemonSettings: Sendable, Equatable {
             throw fail("trainer.architecture", "\(trainerArchitecture) is not encoder-decoder or lazy")
         }
         guard !trainerTimeGaps || trainerArchitecture == "lazy" else { throw fail("trainer.timeGaps", "needs trainer.architecture lazy") }
+        guard CodebookSource(rawValue: trainerCodebook) != nil else { throw fail("trainer.codebook", "\(trainerCodebook) is not auto, behaviour, content or both") }
+        guard minimumPositives >= 2 else { throw fail("trainer.minimumPositives", "must be at least 2") }
+        guard (0...1).contains(onlineSampleShare) else { throw fail("online.sampleShare", "\(onlineSampleShare) is not in [0, 1]") }
+        guard onlineWindowSeconds > 0 else { throw fail("online.windowSeconds", "must be positive") }
         guard (0...10_000_000).contains(trainerItemIDs) else { throw fail("trainer.itemIDs", "\(trainerItemIDs) is not in 0...10000000") }
         guard minimumSessions >= 1, publishEverySteps >= 1, checkpointEverySteps >= 1 else {
             throw fail("trainer.minimumSessions/publishEverySteps/checkpointEverySteps", "must be at least 1")

@@ -43,7 +43,7 @@ extension Learner {
         }.filter { !$0.history.isEmpty }
 
         let policy = GeneratorTrainer(model: trainer.model.copy(), tokenizer: trainer.tokenizer, maxHistory: config.maxHistory,
-                                      sessionItems: config.sessionItems, optimizer: {
+                                      sessionItems: trainer.sessionItems, optimizer: {
                                           var oc = AdamW.Config()
                                           oc.learningRate = config.learningRate
                                           return oc
@@ -125,9 +125,8 @@ extension Learner {
         for (user, history, gaps) in users {
             let (coded, codedGaps) = tokenizer.coded(history, gaps: gaps)
             let context = tokenizer.historyContext(coded, gaps: codedGaps, maxItems: config.maxHistory)
-            let sessions = decoder.generate(history: context.tokens, gaps: context.gaps, items: config.sessionItems,
-                                            beam: config.alignment.evaluationBeam, excluded: Set(history)).sessions
-            guard let top = sessions.first else { continue }
+            guard let top = decoder.recommend(history: context.tokens, gaps: context.gaps, count: config.sessionItems,
+                                              beam: config.alignment.evaluationBeam, excluded: Set(history), targetItems: config.targetItems) else { continue }
             total += Double(RewardWeights().reward(reward.predict(RewardModel.Batch(histories: [history], sessions: [top.items]))[0]))
             if let trueWatch { watch += trueWatch(user, top.items) / 1000 }
         }

@@ -1,23 +1,36 @@
 import Alignment
+import Generator
 import Models
 import Store
 
 /// How the background learner trains, publishes and aligns. Defaults suit the 2-core reference machine.
 public struct LearnerConfig: Sendable {
     /// Generator size and architecture (`Seq2Seq.Config.preset`: tiny, small, base; lazy or
-    /// encoder-decoder); the vocabulary comes from the codebook.
-    public var generator = Seq2Seq.Config.preset("small", architecture: .lazy)!
+    /// encoder-decoder); the vocabulary comes from the codebook. Default: the recipe's small lazy model.
+    public var generator = GeneratorRecipe().model(preset: "small")!
+    /// How a lazy generator trains with `sequences`: history, batch, schedule, weight average, levels
+    /// (`eval`'s defaults).
+    public var recipe = GeneratorRecipe()
+    /// A lazy generator trains on whole sequences of users' positives with the recipe (`TrainingSequences`);
+    /// otherwise (and always for an encoder-decoder) on sampled sessions at `learningRate`.
+    public var sequences = true
+    /// Where the codebook's item vectors come from (`CodebookSource`), and the positive interactions
+    /// stored before a codebook from behaviour is built.
+    public var codebook = CodebookSource.auto
+    public var minimumPositives = 2_000
+    /// Items of each user's positives kept for sequence training.
+    public var sequenceCap = 2_000
     /// Lazy generator only: item-ID rows in its context for the first this many items in the codebook's
     /// coding order (new items take the next rows as they are coded; 0: items are their codes alone).
     public var itemIDs = 20_000
-    /// History items the encoder reads (the paper: 256).
-    public var maxHistory = 50
+    /// History items the generator reads (the paper: 256; the recipe's 200).
+    public var maxHistory = GeneratorRecipe().maxHistory
     /// Items per session, trained and served (the paper: 5).
     public var sessionItems = 5
     /// Sessions per generator step.
     public var batch = 32
     public var learningRate: Float = 1e-3
-    /// Catalog items with embeddings needed before the first codebook is built.
+    /// Catalog items with embeddings needed before the first codebook is built from content.
     public var minimumItems = 50
     /// Training sessions needed before the first step.
     public var minimumSessions = 200
@@ -34,8 +47,31 @@ public struct LearnerConfig: Sendable {
     /// The trainer's state (weights, moments, step) is written every this many steps and at shutdown.
     public var checkpointEverySteps = 200
     public var alignment = AlignmentSettings()
+    /// Share of arriving positives on which the serving model and popular items are tested before the
+    /// learner reads them (`OnlineAccuracy`), and the event-time width of the curve's windows.
+    public var onlineSampleShare = 0.02
+    public var onlineWindowSeconds = 3_600.0
+    /// The serving beam, which the online test ranks with as serving does.
+    public var servingBeam = 16
     public var seed: UInt64 = 1
     public init() {}
+
+    /// Whether the generator trains on whole sequences with the recipe.
+    public var trainsSequences: Bool { sequences && generator.architecture == .lazy }
+    /// Items of the generator's targets: the recipe's with sequences, else a session.
+    public var targetItems: Int { trainsSequences ? recipe.targetItems : sessionItems }
+}
+
+/// Where the item vectors of a codebook come from.
+public enum CodebookSource: String, Sendable, CaseIterable {
+    /// Content embeddings where items carry them (at least `minimumItems`), behaviour otherwise.
+    case auto
+    /// PPMI + SVD of the stored positives (`BehaviourVectors`), as `eval` builds it.
+    case behaviour
+    /// The items' content embeddings.
+    case content
+    /// Both, concatenated, each scaled to unit norm.
+    case both
 }
 
 /// One alignment round's size and its promotion gate.

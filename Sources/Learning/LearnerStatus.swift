@@ -13,6 +13,12 @@ public final class LearnerStatus: Sendable {
         public var catalogItems = 0
         public var codedItems = 0
         public var codebookVersion: UInt32?
+        /// Where the codebook's vectors came from (content, behaviour, both).
+        public var codebookSource: String?
+        /// Of the newest 10,000 positives, the share on items the codebook has no code for.
+        public var uncodedPositiveShare = 0.0
+        /// Test-then-train accuracy of the daemon's answers (nil until the learner has started).
+        public var online: OnlineAccuracy?
         public var eventsRead: UInt64 = 0
         /// (step, smoothed next-token loss) and (step, reward-model BCE), newest last, thinned to 200 points.
         public var generatorLoss: [[Double]] = []

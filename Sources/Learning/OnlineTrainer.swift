@@ -4,7 +4,7 @@ import Generator
 import Models
 
 /// The models the learner trains and their optimisers: the generator (next-token loss on replayed
-/// sessions) and the reward model (BCE on logged outcomes, one step every `rewardEvery` generator steps).
+/// sequences or sessions, with a moving average of its weights for sequences) and the reward model (BCE on logged outcomes, one step every `rewardEvery` generator steps).
 final class OnlineTrainer {
     /// What a step did, for the status page's loss charts.
     struct Step {
@@ -17,6 +17,9 @@ final class OnlineTrainer {
     }
 
     let generator: GeneratorTrainer
+    /// The moving average of the generator's weights that is published (sequence training), nil to
+    /// publish the weights as trained.
+    let average: WeightAverage?
     let reward: RewardModel
     let rewardOptimizer: AdamW
     private let rewardEvery: Int, seed: UInt64
@@ -29,7 +32,9 @@ final class OnlineTrainer {
         var oc = AdamW.Config()
         oc.learningRate = config.learningRate
         generator = GeneratorTrainer(model: Seq2Seq(config: mc, seed: config.seed), tokenizer: tokenizer, maxHistory: config.maxHistory,
-                                     sessionItems: config.sessionItems, optimizer: oc)
+                                     sessionItems: config.targetItems, optimizer: oc)
+        average = config.trainsSequences && config.recipe.average > 0
+            ? WeightAverage(parameters: generator.model.parameters.tensors, decay: config.recipe.average) : nil
         var rc = RewardModel.Config()
         rc.items = config.rewardItems
         rc.sessionLength = config.sessionItems
@@ -41,11 +46,13 @@ final class OnlineTrainer {
         (rewardEvery, seed) = (config.rewardEvery, config.seed)
     }
 
-    /// One generator step on `batch`, then, every `rewardEvery` steps, one reward-model step on
-    /// `outcomes()`. Throws (nothing is published of it) when the loss is not finite.
-    func step(_ batch: [SessionExample], outcomes: () -> [RewardExample]) throws -> Step {
+    /// One generator step (`train` takes it with a seed and returns the loss), then, every `rewardEvery`
+    /// steps, one reward-model step on `outcomes()`. Throws (nothing is published of it) when the loss is
+    /// not finite.
+    func step(_ train: (GeneratorTrainer, _ seed: UInt64) -> Float, outcomes: () -> [RewardExample]) throws -> Step {
         let step = generator.optimizer.step
-        let (loss, _) = generator.step(batch, seed: seed &+ UInt64(step))
+        let loss = train(generator, seed &+ UInt64(step))
+        average?.update()
         guard loss.isFinite else {
             throw LearnerError("generator loss is \(loss) at step \(step); the step's update is not published")
         }
@@ -65,5 +72,15 @@ final class OnlineTrainer {
             }
         }
         return Step(done: done, smoothedLoss: smoothed, rewardLoss: rewardLoss)
+    }
+}
+
+extension OnlineTrainer {
+    /// Runs `body` with the generator holding the averaged weights (as they are published), then restores
+    /// the trained ones.
+    func withAveragedWeights<T>(_ body: () throws -> T) rethrows -> T {
+        average?.swap()
+        defer { average?.swap() }
+        return try body()
     }
 }

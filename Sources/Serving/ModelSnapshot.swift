@@ -37,6 +37,17 @@ public final class ModelSnapshot: Sendable {
         return decoder.generate(history: context.tokens, gaps: context.gaps, items: items, beam: beam, excluded: excluded)
     }
 
+    /// The `count` items this version shows for a history (oldest first), none of them in `excluded`
+    /// (`SessionDecoder.recommend`: a version trained on one-item targets shows its best `count` single
+    /// items, a session version one session).
+    public func recommend(history: [UInt64], times: [Int64], count: Int, beam: Int, excluded: Set<UInt64>) -> GeneratedSession? {
+        precondition(times.count == history.count, "one time per history item")
+        let (coded, gaps) = tokenizer.coded(history, gaps: TimeGap.buckets(timestamps: times.map { $0 / 1000 }))
+        let context = tokenizer.historyContext(coded, gaps: gaps, maxItems: info.maxHistory)
+        return decoder.recommend(history: context.tokens, gaps: context.gaps, count: count, beam: beam, excluded: excluded,
+                                 targetItems: info.sessionItems)
+    }
+
     /// The parameters, for writing this version to disk.
     var parameters: [Tensor] { decoder.model.parameters.tensors }
 

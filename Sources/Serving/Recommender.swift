@@ -101,7 +101,7 @@ public final class Recommender: Sendable {
         let candidate = canary?.canary.servesCandidate(user: user) == true
         let snapshot = candidate ? canary!.snapshot : promoted
         let beam = config.beam
-        let best = try await pool.run { snapshot.generate(history: positives, times: times, items: count, beam: beam, excluded: seen).sessions.first }
+        let best = try await pool.run { snapshot.recommend(history: positives, times: times, count: count, beam: beam, excluded: seen) }
         var items = best?.items ?? []
         if items.count < count { items += popular.top(count - items.count, excluding: seen.union(items)) }
         return (Recommendation(requestID: requestIDs.next(), user: user, items: items, source: .generator, modelVersion: snapshot.version,

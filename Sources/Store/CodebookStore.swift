@@ -21,6 +21,8 @@ public struct CodebookStore: Sendable {
         var createdAt: Double
         /// The build's report, as printed then.
         var report: String?
+        /// Where its item vectors came from (`content`, `behaviour`, `both`; nil: a file or before this was kept).
+        var source: String?
     }
 
     let env: Environment
@@ -59,11 +61,11 @@ public struct CodebookStore: Sendable {
 
     /// Writes a whole codebook in one transaction, with its build report; refuses to overwrite an
     /// existing version.
-    public func save(_ book: Codebook, report: CodebookReport? = nil, makeCurrent: Bool = true) throws {
+    public func save(_ book: Codebook, report: CodebookReport? = nil, source: String? = nil, makeCurrent: Bool = true) throws {
         let q = book.quantizer
         let header = Header(levels: q.levels, codesPerLevel: q.codesPerLevel, dimension: q.dimension, items: book.count,
                             collisionsBeforeResolution: book.collisionsBeforeResolution, createdAt: Date().timeIntervalSince1970,
-                            report: report?.description)
+                            report: report?.description, source: source)
         let headerBytes = Array(try JSONEncoder().encode(header))
         try env.write { txn in
             let v = KeyBuilder.key(book.version)
@@ -99,6 +101,14 @@ public struct CodebookStore: Sendable {
             guard let bytes = try txn.get(meta, KeyBuilder.key(version)) else { return nil }
             let header = try JSONDecoder().decode(Header.self, from: Data(bytes))
             return (header.report ?? "(no report stored)", Date(timeIntervalSince1970: header.createdAt))
+        }
+    }
+
+    /// Where `version`'s item vectors came from, as its build said (nil: not said).
+    public func source(version: UInt32) throws -> String? {
+        try env.read { txn in
+            guard let bytes = try txn.get(meta, KeyBuilder.key(version)) else { return nil }
+            return try JSONDecoder().decode(Header.self, from: Data(bytes)).source
         }
     }
 

@@ -17,7 +17,8 @@ public struct ModelInfo: Codable, Sendable, Equatable {
     public var kind: Kind
     public var codebookVersion: UInt32
     public var config: Seq2Seq.Config
-    /// History items the encoder reads and items per generated session, as trained.
+    /// History items the encoder reads, and items of each trained target (1: the version ranks single
+    /// items and shows the best; more: it generates sessions).
     public var maxHistory: Int
     public var sessionItems: Int
     /// Generator optimisation steps behind this version (all of its ancestors' included).

@@ -2,11 +2,12 @@ import Foundation
 
 /// A server-rendered line chart: one or more series of (x, y) points scaled into a fixed box, with the
 /// axis ranges printed at the corners. Enough for a status page; no script, no external assets.
-struct SVGPlot {
-    struct Series {
+public struct SVGPlot {
+    public struct Series {
         let name: String
         let color: String
         let points: [(x: Double, y: Double)]
+        public init(name: String, color: String, points: [(x: Double, y: Double)]) { (self.name, self.color, self.points) = (name, color, points) }
     }
 
     var title: String
@@ -16,7 +17,11 @@ struct SVGPlot {
     /// Start the y axis at 0 (rates, counts) instead of at the smallest value.
     var fromZero = false
 
-    var svg: String {
+    public init(title: String, xLabel: String, series: [Series], width: Double = 520, height: Double = 200, fromZero: Bool = false) {
+        (self.title, self.xLabel, self.series, self.width, self.height, self.fromZero) = (title, xLabel, series, width, height, fromZero)
+    }
+
+    public var svg: String {
         let (left, right, top, bottom) = (56.0, 12.0, 24.0, 28.0)
         let all = series.flatMap(\.points)
         var out = #"<svg xmlns="http://www.w3.org/2000/svg" width="\#(Int(width))" height="\#(Int(height))" role="img" aria-label="\#(escape(title))">"#
