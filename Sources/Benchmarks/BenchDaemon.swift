@@ -54,6 +54,16 @@ final class BenchDaemon {
         return try? await admin?.call("GET", "/v1/admin/status")
     }
 
+    /// Waits until the daemon answers `GET /healthz`.
+    func waitForHealth(timeout: Double = 120) async throws {
+        let started = Date()
+        while (try? await client.call("GET", "/healthz")) == nil {
+            guard process.isRunning else { throw BenchmarkError("the daemon exited with status \(process.terminationStatus) before it answered") }
+            guard Date().timeIntervalSince(started) < timeout else { throw BenchmarkError("the daemon did not answer within \(Int(timeout)) s") }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
     /// Waits for the first served version; returns the seconds it took.
     func waitForFirstModel(timeout: Double = 600) async throws -> Double {
         let started = Date()
