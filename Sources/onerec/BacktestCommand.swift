@@ -14,10 +14,14 @@ struct BacktestCommand: AsyncParsableCommand {
             with at least three items); the rest is sent in time order to a daemon started in a temporary directory, which learns as it \
             would in production (no simulator, no scheduled alignment). Prints the held-out HR@10 / NDCG@10 of the daemon's answers and of \
             popular items every --measure-every minutes and at the end, and the daemon's own online test-then-train curve; with --compare, \
-            then `eval file`'s generator and SASRec on the same split (the test items are the same held-out items).
+            then `eval file`'s generator and SASRec on the same split (the test items are the same held-out items). With --item-vectors \
+            the items carry content embeddings, and the daemon's default codebook (auto) is built from them; --set \
+            ONEREC_TRAINER_CODEBOOK=behaviour|both chooses another source.
             """)
     @Option(help: "The interaction log (CSV or TSV with user, item and timestamp columns, as `eval file` reads).") var interactions: String?
     @Option(help: "Or MovieLens: ml-1m or ml-100k (fetched on first use).") var dataset: String?
+    @Option(help: ArgumentHelp("Item content vectors, sent as item embeddings before the log: a CSV or TSV file (a header, then the item id and the vector's values per row), or 'genres' with --dataset (MovieLens' genres and release decade).", valueName: "path|genres"))
+    var itemVectors: String?
     @Option(help: "Events a second sent to the daemon (0: as fast as it takes them).") var rate = 0.0
     @Option(help: "Minutes from the first event to the final measurement.") var minutes = 60.0
     @Option(help: "Minutes between measurements on a sample of held-out users.") var measureEvery = 5.0
@@ -38,7 +42,14 @@ struct BacktestCommand: AsyncParsableCommand {
         guard minutes > 0, measureEvery > 0, sampleUsers > 0, rate >= 0 else { throw ValidationError("--minutes, --measure-every and --sample-users must be positive, --rate not negative") }
         let (log, name) = try load()
         let backtest = Backtest(config: config)
-        let report = try await backtest.run(on: log, say: { print($0) })
+        let content = try itemVectors.map { source -> [String: [Float]] in
+            if source == "genres" {
+                guard let set = dataset.flatMap(MovieLens.init(rawValue:)) else { throw ValidationError("--item-vectors genres needs --dataset") }
+                return try set.content()
+            }
+            return try ItemContentFile.load(source)
+        }
+        let report = try await backtest.run(on: log, content: content, say: { print($0) })
         print("\nonline test-then-train (the daemon's own measure; each row a window of event time, HR@10):")
         for w in report.online {
             print(String(format: "  %@  tested %5d  served %.4f  popular %.4f", Date(timeIntervalSince1970: w.start).formatted(.iso8601), w.tested, w.served, w.popular))
@@ -47,6 +58,7 @@ struct BacktestCommand: AsyncParsableCommand {
         if let beat = report.measurements.first(where: { $0.daemon.hitRate > $0.popular.hitRate }) {
             print(String(format: "first measurement where the daemon beat popular items: %.1f min after the first event", beat.minutes))
         }
+        if let c = report.codebook { print("the daemon's codebook: version \(c.version), from \(c.source), \(c.items) items coded") }
         print("\n\(name): \(report.events) events replayed in \(Int(report.replaySeconds)) s; held-out last items of \(report.heldOut) users, full catalog")
         print(String(format: "daemon (served answers, %.0f min): HR@10 %.4f  NDCG@10 %.4f", report.final.minutes, report.final.daemon.hitRate, report.final.daemon.ndcg))
         print(String(format: "popular items:                   HR@10 %.4f  NDCG@10 %.4f  (daemon / popular: HR@10 %.2fx)", report.final.popular.hitRate,

@@ -46,6 +46,9 @@ import Testing
         #expect(log.events.count == 100_000)
         #expect(log.users.count == 943)
         #expect(log.items.count == 1682)
+        // The items file: every item of the log has its genres and decade.
+        let content = try MovieLens.ml100k.content(cache: dir.path)
+        #expect(log.items.allSatisfy { content[$0]?.contains { $0 > 0 } == true })
         // Cached: the second call reads the verified file without downloading.
         #expect(try MovieLens.ml100k.interactionsFile(cache: dir.path) == path)
         // A damaged cache is detected and removed.
