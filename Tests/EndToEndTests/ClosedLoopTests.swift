@@ -117,6 +117,10 @@ import Testing
         #expect(pairs.status == 0 && pairs.stdout.contains("user ") && pairs.stdout.contains("chosen ["), "\(pairs.stdout)\(pairs.stderr)")
         let status = try cli(["status"])
         #expect(status.stdout.contains("aligned") || status.stdout.contains("promoted"), "\(status.stdout)")
+        // The learner's own test-then-train measure, in `status` and on the status page.
+        #expect(status.stdout.contains("online      : served HR@10 "), "\(status.stdout)")
+        let page = try #require(daemon.get("/")).1
+        #expect(page.contains(#"<p id="online">online test-then-train: served HR@10"#) && page.contains("online HR@10 (test-then-train)"), "\(page.prefix(3000))")
 
         // An operator canaries the version promoted before the serving one beside it, looks at it, and stops it.
         // (Not the oldest listed: the list keeps the newest promotions, and the trainer keeps promoting, so the

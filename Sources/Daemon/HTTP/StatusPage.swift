@@ -29,6 +29,12 @@ func statusPage(_ api: ServingAPI, rate: IngestRate?) throws -> String {
         .init(name: "before", color: "#7f7f7f", points: rounds.map { (Double($0.id), $0.rewardBefore) }),
         .init(name: "after", color: "#9467bd", points: rounds.map { (Double($0.id), $0.rewardAfter) }),
     ])
+    let online = learner?.online
+    let first = online?.windows.first?.start ?? 0
+    let onlinePlot = SVGPlot(title: "online HR@10 (test-then-train)", xLabel: "h of event time", series: [
+        .init(name: "served", color: "#1f77b4", points: (online?.windows ?? []).map { (($0.start - first) / 3600, $0.served.hitRate) }),
+        .init(name: "popular items", color: "#7f7f7f", points: (online?.windows ?? []).map { (($0.start - first) / 3600, $0.popular.hitRate) }),
+    ], fromZero: true)
     var html = """
     <!doctype html><html><head><meta charset="utf-8"><title>onerec</title><meta http-equiv="refresh" content="10">
     <style>body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:3px 8px;font-size:13px}
@@ -38,7 +44,8 @@ func statusPage(_ api: ServingAPI, rate: IngestRate?) throws -> String {
     · promoted: \(promoted.map(String.init).joined(separator: " ")) · interactions stored: \(try api.history.counts().interactions)
     · learner: \(escape(learner?.phase ?? "off"))\(learner.map { ", step \($0.steps), \($0.examples) sessions, \($0.errors) errors" } ?? "")</p>
     \(clusterLine(api.cluster.status))\(api.cluster.routing.map { clusterTable(ClusterMap(routing: $0, follower: api.cluster.follower)) } ?? "")\(rate?.freshness?().map { String(format: "<p id=\"freshness\">event → stored: p50 %.2f s, p99 %.2f s over the newest %d events sampled</p>", $0.p50, $0.p99, $0.events) } ?? "")
-    <div class="plots">\(ingest.svg)\(rate?.lags.isEmpty == false ? lag.svg : "")\(loss.svg)\(reward.svg)</div>
+    \(online.map(onlineLine) ?? "")
+    <div class="plots">\(ingest.svg)\(rate?.lags.isEmpty == false ? lag.svg : "")\(loss.svg)\(online?.windows.isEmpty == false ? onlinePlot.svg : "")\(reward.svg)</div>
     <h2>versions</h2><table id="versions"><tr><th>version</th><th>kind</th><th>parent</th><th>steps</th><th>created</th><th>metrics</th></tr>
     """
     let time = ISO8601DateFormatter()
@@ -63,6 +70,16 @@ func statusPage(_ api: ServingAPI, rate: IngestRate?) throws -> String {
             + "<td>\(watch)</td><td>\(escape(r.note))</td></tr>"
     }
     return html + "</table></body></html>"
+}
+
+/// The online measure in one line: served answers and popular items in total and for the newest version tested.
+private func onlineLine(_ online: OnlineAccuracy) -> String {
+    var line = String(format: "online test-then-train: served HR@10 %.4f NDCG@10 %.4f, popular items HR@10 %.4f NDCG@10 %.4f over %d positives tested (%d skipped)",
+                      online.served.hitRate, online.served.ndcg, online.popular.hitRate, online.popular.ndcg, online.served.tested, online.skipped)
+    if let v = online.versions.last {
+        line += String(format: "; version %d: HR@10 %.4f against popular items' %.4f over %d", v.version, v.model.hitRate, v.popular.hitRate, v.model.tested)
+    }
+    return "<p id=\"online\">\(line)</p>"
 }
 
 /// The running canary's arms side by side (sessions so far, watch per session, the difference's interval)
