@@ -182,7 +182,7 @@ let package = Package(
         .testTarget(name: "ServingTests", dependencies: ["Serving", "Alignment", "Generator", "Store", "Events", "Models", "SemanticIDs", "Engine", "TestSupport", "ModelSupport",
                                                          .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "LearningTests", dependencies: ["Learning", "Serving", "Store", "Events", "Models", "Generator", "Alignment",
-                                                          "Simulator", "Engine", "TestSupport", .product(name: "Logging", package: "swift-log")],
+                                                          "Simulator", "Engine", "TestSupport", "ModelSupport", "SemanticIDs", .product(name: "Logging", package: "swift-log")],
                     swiftSettings: strict),
         .testTarget(name: "EventsTests", dependencies: ["Events", "Engine"], swiftSettings: strict),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Events"], swiftSettings: strict),

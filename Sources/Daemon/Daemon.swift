@@ -217,6 +217,8 @@ public enum Daemon {
         c.generator.timeGaps = settings.trainerTimeGaps
         c.codebook = CodebookSource(rawValue: settings.trainerCodebook)!  // checked by `validate`
         c.minimumPositives = settings.minimumPositives
+        (c.rebuild.uncodedShare, c.rebuild.everyHours) = (settings.rebuildUncodedShare, settings.rebuildEveryHours)
+        (c.rebuild.tests, c.rebuild.maximumSteps) = (settings.rebuildTests, settings.rebuildMaximumSteps)
         (c.onlineSampleShare, c.onlineWindowSeconds, c.servingBeam) = (settings.onlineSampleShare, settings.onlineWindowSeconds, settings.servingBeam)
         c.minimumSessions = settings.minimumSessions
         c.publishEverySteps = settings.publishEverySteps

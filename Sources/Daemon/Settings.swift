@@ -52,6 +52,10 @@ import SystemPackage
 /// | `trainer.timeGaps` | bool | `true` with lazy, else `false` | lazy generator: each history item adds an embedding of its time gap to the positive before it |
 /// | `trainer.codebook` | string | `auto` | item vectors of the semantic IDs: `auto` (content where items carry embeddings, behaviour otherwise), `behaviour`, `content`, `both` |
 /// | `trainer.minimumPositives` | int | `2000` | positive interactions stored before a codebook from behaviour is built |
+/// | `trainer.rebuildUncodedShare` | double | `0.05` | the codebook is rebuilt once this share of the newest positives (at least 1,000) is on items without a code (0: never for this reason) |
+/// | `trainer.rebuildEveryHours` | double | `0` | and every this many hours (0: never for this reason) |
+/// | `trainer.rebuildTests` | int | `300` | a rebuild's successor generator takes over once it hits more often than the serving version on the newest this many positives tested on both |
+/// | `trainer.rebuildMaximumSteps` | int | `20000` | a successor that has not taken over after this many steps is dropped |
 /// | `online.sampleShare` | double | `0.02` | share of arriving positives on which the serving model and popular items are tested before the learner reads them |
 /// | `online.windowSeconds` | double | `3600` | event-time width of the online accuracy curve's windows |
 /// | `trainer.itemIDs` | int | `20000` | lazy generator: item-ID rows for the first this many items in coding order (0: items are their codes alone) |
@@ -116,6 +120,10 @@ public struct DaemonSettings: Sendable, Equatable {
     public var trainerTimeGaps: Bool
     public var trainerCodebook: String
     public var minimumPositives: Int
+    public var rebuildUncodedShare: Double
+    public var rebuildEveryHours: Double
+    public var rebuildTests: Int
+    public var rebuildMaximumSteps: Int
     public var onlineSampleShare: Double
     public var onlineWindowSeconds: Double
     public var minimumSessions: Int
@@ -180,6 +188,10 @@ public struct DaemonSettings: Sendable, Equatable {
         trainerTimeGaps = config.bool(forKey: "trainer.timeGaps", default: trainerArchitecture == "lazy")
         trainerCodebook = config.string(forKey: "trainer.codebook", default: "auto")
         minimumPositives = config.int(forKey: "trainer.minimumPositives", default: 2_000)
+        rebuildUncodedShare = config.double(forKey: "trainer.rebuildUncodedShare", default: 0.05)
+        rebuildEveryHours = config.double(forKey: "trainer.rebuildEveryHours", default: 0)
+        rebuildTests = config.int(forKey: "trainer.rebuildTests", default: 300)
+        rebuildMaximumSteps = config.int(forKey: "trainer.rebuildMaximumSteps", default: 20_000)
         onlineSampleShare = config.double(forKey: "online.sampleShare", default: 0.02)
         onlineWindowSeconds = config.double(forKey: "online.windowSeconds", default: 3_600)
         minimumSessions = config.int(forKey: "trainer.minimumSessions", default: 100)
@@ -248,6 +260,9 @@ public struct DaemonSettings: Sendable, Equatable {
         guard !trainerTimeGaps || trainerArchitecture == "lazy" else { throw fail("trainer.timeGaps", "needs trainer.architecture lazy") }
         guard CodebookSource(rawValue: trainerCodebook) != nil else { throw fail("trainer.codebook", "\(trainerCodebook) is not auto, behaviour, content or both") }
         guard minimumPositives >= 2 else { throw fail("trainer.minimumPositives", "must be at least 2") }
+        guard (0...1).contains(rebuildUncodedShare) else { throw fail("trainer.rebuildUncodedShare", "\(rebuildUncodedShare) is not in [0, 1]") }
+        guard rebuildEveryHours >= 0 else { throw fail("trainer.rebuildEveryHours", "must not be negative") }
+        guard rebuildTests >= 1, rebuildMaximumSteps >= 1 else { throw fail("trainer.rebuildTests/rebuildMaximumSteps", "must be at least 1") }
         guard (0...1).contains(onlineSampleShare) else { throw fail("online.sampleShare", "\(onlineSampleShare) is not in [0, 1]") }
         guard onlineWindowSeconds > 0 else { throw fail("online.windowSeconds", "must be positive") }
         guard (0...10_000_000).contains(trainerItemIDs) else { throw fail("trainer.itemIDs", "\(trainerItemIDs) is not in 0...10000000") }

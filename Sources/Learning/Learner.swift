@@ -18,7 +18,8 @@ public struct LearnerError: Error, CustomStringConvertible {
 
 /// The background learner, composed of parts with one job each: the `LogFeed` tails the history store's
 /// log into sessions and users' sequences, `TrainingExamples` keeps sessions for replay, the
-/// `CodebookKeeper` builds and extends the codebook, the `OnlineTrainer` trains generator and reward model,
+/// `CodebookKeeper` builds and extends the codebook (and rebuilds it: a `CodebookSuccessor` trains beside
+/// the serving generator until it takes over, `Learner+Rebuild`), the `OnlineTrainer` trains generator and reward model,
 /// the `Checkpointer` saves and resumes them, the `Publisher` serves new versions; alignment rounds
 /// (`align`) use them all. Before it reads a sampled positive interaction, it tests the serving version
 /// and popular items on it (`OnlineAccuracy`). All of its state
@@ -38,10 +39,18 @@ public final class Learner {
     let publisher: Publisher
     let popular: PopularItems
     var models: OnlineTrainer?
+    /// A rebuilt codebook's generator in training, while `models` serves.
+    var successor: CodebookSuccessor?
+    /// When the current codebook was built (this process's clock), and the positives stored before which
+    /// no rebuild starts for the uncoded share (after a successor was dropped).
+    var lastBuild = Date()
+    var rebuildAfter = 0
+    /// Training steps taken, the successor's included (it takes every other one).
+    private var ticks = 0
     /// The items of the newest positives, for the share on items without a code.
-    private var recentPositives = ReplayBuffer<UInt64>(capacity: 10_000)
+    var recentPositives = ReplayBuffer<UInt64>(capacity: 10_000)
     /// Positives read when codes were last folded in for new items (behaviour codebooks).
-    private var foldedAt = 0
+    var foldedAt = 0
     let logger: Logger
     /// The simulator's exact expected watch time (ms) of a session for a user, when there is one.
     let trueWatch: (@Sendable (UInt64, [UInt64]) -> Double)?
@@ -56,7 +65,7 @@ public final class Learner {
         feed = LogFeed(history: try store.history(), popular: popular, rows: ItemRows(capacity: config.rewardItems),
                        sessionItems: config.sessionItems, historyCap: max(config.maxHistory, 20),
                        sequences: TrainingSequences(maxHistory: config.maxHistory, cap: max(config.sequenceCap, config.maxHistory + 1),
-                                                    capacity: 4_000_000))
+                                                    capacity: 4_000_000, freshUsers: config.freshWindow))
         self.popular = popular
         examples = TrainingExamples(config)
         keeper = CodebookKeeper(store: try store.codebooks(), logger: logger)
@@ -91,6 +100,7 @@ public final class Learner {
         let fed = try read(limit: 5_000, testing: true)
         if codebook == nil, let (vectors, source) = codebookVectors() {
             _ = try keeper.build(from: vectors, source: source, levels: config.trainsSequences ? config.recipe.levels : 3, seed: config.seed)
+            lastBuild = Date()
             try makeModels(resume: false)
         }
         extendCodebook()
@@ -98,7 +108,9 @@ public final class Learner {
             publishStatus()
             return fed > 0
         }
-        try trainStep(models)
+        ticks += 1
+        if ticks % config.publishEverySteps == 0 { try rebuildIfDue() }
+        if let successor, ticks % 2 == 0 { try train(successor) } else { try trainStep(models) }
         return true
     }
 
@@ -114,7 +126,7 @@ public final class Learner {
     /// The vectors of the first codebook and where they come from, once there are enough (nil before):
     /// content once `minimumItems` items carry embeddings (`content`, or `auto` while no behaviour
     /// codebook would be built instead), behaviour once `minimumPositives` positives are stored.
-    private func codebookVectors() -> ([UInt64: [Float]], CodebookSource)? {
+    func codebookVectors() -> ([UInt64: [Float]], CodebookSource)? {
         let contentReady = feed.embeddings.count >= max(config.minimumItems, 1)
         let behaviourReady = feed.sequences.positiveCount >= config.minimumPositives
         switch config.codebook {
@@ -131,14 +143,18 @@ public final class Learner {
         }
     }
 
-    /// Codes items that arrived since the codebook: from their embeddings (content), or folded in from the
-    /// coded items they co-occur with, after every `freshWindow` new positives (behaviour, both).
+    /// Codes items that arrived since the codebook (and a successor's): from their embeddings (content),
+    /// or folded in from the coded items they co-occur with, after every `freshWindow` new positives
+    /// (behaviour, both).
     private func extendCodebook() {
-        keeper.codeNewItems(feed.embeddings)
-        guard let codebook, keeper.source != .content, feed.sequences.positiveCount - foldedAt >= config.freshWindow || foldedAt == 0 else { return }
+        let books = [codebook.map { ($0, keeper.source) }, successor.map { ($0.codebook, $0.source) }].compactMap { $0 }
+        for (book, source) in books where source == .content { keeper.codeNewItems(feed.embeddings, into: book) }
+        guard feed.sequences.positiveCount - foldedAt >= config.freshWindow || foldedAt == 0 else { return }
         foldedAt = feed.sequences.positiveCount
-        let coded = keeper.code(CodebookVectors.foldIn(feed.sequences.items, codebook: codebook, minimum: 3))
-        if coded > 0 { logger.info("new items coded from their co-occurrences", metadata: ["items": "\(coded)", "codebook": "\(codebook.version)"]) }
+        for (book, source) in books where source != .content {
+            let coded = keeper.code(CodebookVectors.foldIn(feed.sequences.items, codebook: book, minimum: 3), into: book)
+            if coded > 0 { logger.info("new items coded from their co-occurrences", metadata: ["items": "\(coded)", "codebook": "\(book.version)"]) }
+        }
     }
 
     /// Reads up to `limit` log entries into examples; with `testing`, sampled positives test the serving
@@ -202,22 +218,7 @@ public final class Learner {
     }
 
     private func trainStep(_ models: OnlineTrainer) throws {
-        guard let codebook else { return }
-        let tokenizer = self.tokenizer(codebook)
-        let train: (GeneratorTrainer, UInt64) -> Float
-        if config.trainsSequences {
-            let (sequences, gaps) = feed.sequences.batch(config.recipe.batch, freshShare: config.freshShare, freshWindow: config.freshWindow,
-                                                         codedBy: tokenizer, rng: &examples.rng)
-            guard !sequences.isEmpty else { return }
-            let rate = config.recipe.schedule.rate(at: models.generator.optimizer.step)
-            let timeGaps = config.generator.timeGaps
-            train = { trainer, seed in trainer.sequenceStep(sequences, gaps: timeGaps ? gaps : nil, learningRate: rate, seed: seed).loss }
-        } else {
-            let batch = examples.sessionBatch(config.batch, codedBy: tokenizer)
-            guard !batch.isEmpty else { return }
-            train = { trainer, seed in trainer.step(batch, seed: seed).loss }
-        }
-        let step = try models.step(train) { examples.outcomes.count > 0 ? examples.outcomeBatch(64) : [] }
+        guard let codebook, let step = try trainingStep(models, codebook: codebook, rewards: true) else { return }
         let done = step.done
         if done % 20 == 0 {
             if let rewardLoss = step.rewardLoss { status.update { LearnerStatus.append([Double(done), Double(rewardLoss)], to: &$0.rewardLoss) } }
@@ -228,6 +229,26 @@ public final class Learner {
         }
         if done % config.checkpointEverySteps == 0 { try checkpoint() }
         if done % 20 == 0 { publishStatus() }
+    }
+
+    /// One step of `models`' generator on batches coded by `codebook` (and, with `rewards`, the reward
+    /// model's step when due); nil when there was no batch.
+    func trainingStep(_ models: OnlineTrainer, codebook: Codebook, rewards: Bool) throws -> OnlineTrainer.Step? {
+        let tokenizer = self.tokenizer(codebook)
+        let train: (GeneratorTrainer, UInt64) -> Float
+        if config.trainsSequences {
+            let (sequences, gaps) = feed.sequences.batch(config.recipe.batch, freshShare: config.freshShare,
+                                                         codedBy: tokenizer, rng: &examples.rng)
+            guard !sequences.isEmpty else { return nil }
+            let rate = config.recipe.schedule.rate(at: models.generator.optimizer.step)
+            let timeGaps = config.generator.timeGaps
+            train = { trainer, seed in trainer.sequenceStep(sequences, gaps: timeGaps ? gaps : nil, learningRate: rate, seed: seed).loss }
+        } else {
+            let batch = examples.sessionBatch(config.batch, codedBy: tokenizer)
+            guard !batch.isEmpty else { return nil }
+            train = { trainer, seed in trainer.step(batch, seed: seed).loss }
+        }
+        return try models.step(train) { rewards && examples.outcomes.count > 0 ? examples.outcomeBatch(64) : [] }
     }
 
     /// Publishes the model as a new version and, with `promote`, serves it. Its metrics record the log
@@ -259,6 +280,10 @@ public final class Learner {
             }
             let answer = snapshot.recommend(history: history, times: times, count: cutoff, beam: config.servingBeam, excluded: seen)
             (servedRank, version) = (answer?.items.firstIndex(of: event.itemID).map { $0 + 1 }, snapshot.version)
+            if let successor, let candidate = successor.snapshot, UInt64(candidate.info.metrics[Self.trainedThrough] ?? 0) < sequence {
+                let answer = candidate.recommend(history: history, times: times, count: cutoff, beam: config.servingBeam, excluded: seen)
+                successor.record(successor: answer?.items.firstIndex(of: event.itemID).map { $0 + 1 }, serving: servedRank)
+            }
         }
         status.update { $0.online?.add(timeMs: event.timestampMs, served: servedRank, version: version, popular: popularRank) }
         let answer = version == nil ? "popular" : "model"
@@ -284,12 +309,16 @@ public final class Learner {
         let (catalog, coded, version) = (feed.embeddings.count, codebook?.count ?? 0, codebook?.version)
         let phase = codebook == nil ? waitingForCodebook
             : examples < config.minimumSessions ? "waiting for \(config.minimumSessions) training sessions (have \(examples))" : "training"
-        let uncoded = (0..<recentPositives.count).filter { codebook?.code(of: recentPositives.newest($0)) == nil }.count
-        let uncodedShare = recentPositives.count > 0 ? Double(uncoded) / Double(recentPositives.count) : 0
+        let uncodedShare = self.uncodedShare
+        let successor = self.successor.map { s in
+            let (tally, steps) = (s.tally, s.models.generator.optimizer.step)
+            return LearnerStatus.Successor(codebookVersion: s.codebook.version, source: s.source.rawValue, steps: steps, tested: tally.successor.tested,
+                                           hitRate: tally.successor.hitRate, servingHitRate: tally.serving.hitRate)
+        }
         Gauge(label: "onerec_learner_uncoded_positive_share").record(uncodedShare)
         status.update {
             ($0.steps, $0.examples, $0.users, $0.catalogItems, $0.codedItems, $0.codebookVersion) = (steps, examples, users, catalog, coded, version)
-            ($0.uncodedPositiveShare, $0.codebookSource) = (uncodedShare, keeper.source?.rawValue)
+            ($0.uncodedPositiveShare, $0.codebookSource, $0.successor) = (uncodedShare, keeper.source?.rawValue, successor)
             if $0.phase != "aligning" { $0.phase = phase }
         }
     }

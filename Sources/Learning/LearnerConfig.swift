@@ -18,6 +18,8 @@ public struct LearnerConfig: Sendable {
     /// stored before a codebook from behaviour is built.
     public var codebook = CodebookSource.auto
     public var minimumPositives = 2_000
+    /// When the codebook is rebuilt and how its successor generator takes over (`CodebookSuccessor`).
+    public var rebuild = RebuildSettings()
     /// Items of each user's positives kept for sequence training.
     public var sequenceCap = 2_000
     /// Lazy generator only: item-ID rows in its context for the first this many items in the codebook's
@@ -34,7 +36,9 @@ public struct LearnerConfig: Sendable {
     public var minimumItems = 50
     /// Training sessions needed before the first step.
     public var minimumSessions = 200
-    /// Examples kept for replay, and the share of each batch drawn from the newest `freshWindow` of them.
+    /// Examples kept for replay, and the share of each batch drawn from the newest `freshWindow` of them
+    /// (sessions); with sequences, the share of each batch that is the newest windows of users whose new
+    /// positives no batch has taken yet, at most `freshWindow` such users waiting (`TrainingSequences`).
     public var replayCapacity = 100_000
     public var freshShare = 0.5
     public var freshWindow = 2_000
@@ -72,6 +76,25 @@ public enum CodebookSource: String, Sendable, CaseIterable {
     case content
     /// Both, concatenated, each scaled to unit norm.
     case both
+}
+
+/// Codebook rebuilds: the next version is built from the items' vectors as they are now (new items
+/// included), a successor generator trains for it beside the serving one (every other step), and it takes
+/// over once it beats the serving version on the same sampled positives of the online test.
+public struct RebuildSettings: Sendable {
+    /// A rebuild starts once this share of the newest positives (at least `minimumRecent` of them) is on
+    /// items without a code; 0: never for this reason.
+    public var uncodedShare = 0.05
+    /// And every this many hours since the last build; 0: never for this reason.
+    public var everyHours = 0.0
+    /// Positives tested on both the successor and the serving version that decide the switch: the
+    /// successor takes over when, on the newest this many, it has more hits in the top 10.
+    public var tests = 300
+    /// A successor that has not taken over after this many of its steps is dropped (and the next rebuild
+    /// waits for `minimumRecent` new positives).
+    public var maximumSteps = 20_000
+    public static let minimumRecent = 1_000
+    public init() {}
 }
 
 /// One alignment round's size and its promotion gate.

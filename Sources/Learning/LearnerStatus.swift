@@ -17,6 +17,10 @@ public final class LearnerStatus: Sendable {
         public var codebookSource: String?
         /// Of the newest 10,000 positives, the share on items the codebook has no code for.
         public var uncodedPositiveShare = 0.0
+        /// A rebuilt codebook's generator in training beside the serving one (nil when none).
+        public var successor: Successor?
+        /// What became of the newest rebuilds (at most 10), oldest first.
+        public var rebuilds: [String] = []
         /// Test-then-train accuracy of the daemon's answers (nil until the learner has started).
         public var online: OnlineAccuracy?
         public var eventsRead: UInt64 = 0
@@ -27,6 +31,16 @@ public final class LearnerStatus: Sendable {
         public var pendingAlignments = 0
         public var lastCheckpointStep: Int?
         public var errors = 0
+    }
+
+    /// A successor's progress: its steps and, on the newest paired tests, its HR@10 and the serving version's.
+    public struct Successor: Codable, Sendable, Equatable {
+        public var codebookVersion: UInt32
+        public var source: String
+        public var steps: Int
+        public var tested: Int
+        public var hitRate: Double
+        public var servingHitRate: Double
     }
 
     private let state = Mutex(Snapshot())

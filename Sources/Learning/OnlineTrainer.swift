@@ -23,11 +23,13 @@ final class OnlineTrainer {
     let reward: RewardModel
     let rewardOptimizer: AdamW
     private let rewardEvery: Int, seed: UInt64
-    private var smoothedLoss: Double?
+    /// The generator's loss, smoothed over about 50 steps (nil before the first).
+    private(set) var smoothedLoss: Double?
 
     /// Fresh models for `tokenizer`'s items; reward-model item vectors start from the content embeddings
-    /// when those have the model's width.
-    init(config: LearnerConfig, tokenizer: ItemTokenizer, rows: ItemRows, embeddings: [UInt64: [Float]]) {
+    /// when those have the model's width. With `sharing`, a fresh generator beside `sharing`'s reward
+    /// model and its optimiser (a rebuild's successor: the reward model does not depend on the codebook).
+    init(config: LearnerConfig, tokenizer: ItemTokenizer, rows: ItemRows, embeddings: [UInt64: [Float]], sharing: OnlineTrainer? = nil) {
         let mc = config.generator.fitted(to: tokenizer, maxHistory: config.maxHistory)
         var oc = AdamW.Config()
         oc.learningRate = config.learningRate
@@ -35,6 +37,11 @@ final class OnlineTrainer {
                                      sessionItems: config.targetItems, optimizer: oc)
         average = config.trainsSequences && config.recipe.average > 0
             ? WeightAverage(parameters: generator.model.parameters.tensors, decay: config.recipe.average) : nil
+        (rewardEvery, seed) = (config.rewardEvery, config.seed)
+        if let sharing {
+            (reward, rewardOptimizer) = (sharing.reward, sharing.rewardOptimizer)
+            return
+        }
         var rc = RewardModel.Config()
         rc.items = config.rewardItems
         rc.sessionLength = config.sessionItems
@@ -43,7 +50,6 @@ final class OnlineTrainer {
         var ro = AdamW.Config()
         ro.learningRate = 3e-3
         rewardOptimizer = AdamW(parameters: reward.parameters.tensors, config: ro)
-        (rewardEvery, seed) = (config.rewardEvery, config.seed)
     }
 
     /// One generator step (`train` takes it with a seed and returns the loss), then, every `rewardEvery`

@@ -80,6 +80,14 @@ public struct CodebookStore: Sendable {
         }
     }
 
+    /// Makes a stored version current (a rebuilt codebook whose generator has taken over).
+    public func makeCurrent(version: UInt32) throws {
+        try env.write { txn in
+            guard try txn.get(meta, KeyBuilder.key(version)) != nil else { throw CodebookError("codebook version \(version) is not stored") }
+            try txn.put(meta, Self.currentKey, KeyBuilder.key(version))
+        }
+    }
+
     /// Writes a codebook received from another node (the models topic): a version not stored yet whole,
     /// made current if it is the newest; one stored already gains the items it lacks (a version only ever
     /// grows, by items coded online, so the two agree on every item both have).

@@ -63,6 +63,9 @@ import Testing
         bad.httpPort = 8080
         bad.logLevel = "loud"
         #expect(throws: StartupError.self) { try bad.validate() }
+        let rebuild = ["ONEREC_TRAINER_REBUILD_UNCODED_SHARE": "1.5"]
+        let share = DaemonSettings(config: try await loadConfiguration(file: nil, environment: rebuild), environment: rebuild)
+        #expect((#expect(throws: StartupError.self) { try share.validate() })?.description.contains("trainer.rebuildUncodedShare") == true)
     }
 
     @Test func clusterRolesAndWhatEachNeeds() async throws {
