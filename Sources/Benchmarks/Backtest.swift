@@ -29,6 +29,9 @@ public struct Backtest {
         public var port = 18_795
         /// More daemon settings (`ONEREC_...`), over the backtest's own.
         public var environment: [String: String] = [:]
+        /// A share of the log's items (drawn with `seed`) whose rows before the log's middle time are
+        /// dropped, so its second half brings items the first codebook never saw (0: none).
+        public var newItems = 0.0
         public var seed: UInt64 = 1
         public init() {}
     }
@@ -41,6 +44,8 @@ public struct Backtest {
         public let popular: (hitRate: Double, ndcg: Double)
         public let version: Int?
         public let steps: Int
+        /// The daemon's current codebook version and the share of its newest positives on items without a code.
+        public let codebook: (version: Int, uncodedShare: Double)?
     }
 
     public struct Report: Sendable {
@@ -54,6 +59,8 @@ public struct Backtest {
         public let onlineTotal: (served: Double, popular: Double, tested: Int)
         /// The daemon's codebook at the end: where its vectors came from, version, items coded.
         public let codebook: (source: String, version: Int, items: Int)?
+        /// What became of the daemon's codebook rebuilds.
+        public let rebuilds: [String]
     }
 
     public let config: Config
@@ -65,6 +72,19 @@ public struct Backtest {
         var replay: [(user: Int32, item: Int32, timestamp: Int64, rating: Float)] = []
         /// user -> held-out item.
         var heldOut: [Int32: Int32] = [:]
+    }
+
+    /// `log` without the rows before its middle time of a `share` of its items (drawn with `seed`).
+    static func growingCatalog(_ log: InteractionLog, share: Double, seed: UInt64) -> InteractionLog {
+        var rng = SplitMix64(seed: seed)
+        let late = Set(log.items.indices.shuffled(using: &rng).prefix(Int(Double(log.items.count) * share)).map { Int32($0) })
+        let times = log.events.map(\.timestamp).sorted()
+        let middle = times[times.count / 2]
+        var out = InteractionLog()
+        for e in log.events where !(late.contains(e.item) && e.timestamp < middle) {
+            out.append(user: log.users[Int(e.user)], item: log.items[Int(e.item)], rating: e.rating, timestamp: e.timestamp)
+        }
+        return out
     }
 
     static func split(_ log: InteractionLog) -> Split {
@@ -109,7 +129,11 @@ public struct Backtest {
         }
     }
 
-    public func run(on log: InteractionLog, content: [String: [Float]]? = nil, say: @escaping @Sendable (String) -> Void) async throws -> Report {
+    public func run(on original: InteractionLog, content: [String: [Float]]? = nil, say: @escaping @Sendable (String) -> Void) async throws -> Report {
+        let log = config.newItems > 0 ? Self.growingCatalog(original, share: config.newItems, seed: config.seed) : original
+        if config.newItems > 0 {
+            say("\(Int(config.newItems * 100))% of the items appear only from the log's middle time on: \(original.events.count - log.events.count) earlier rows dropped")
+        }
         let split = Self.split(log)
         let rated = log.events.contains { $0.rating != 5 }
         // The daemon takes events from 2000 on: an older log moves forward as a whole (its gaps stay).
@@ -171,6 +195,7 @@ public struct Backtest {
         say("final: " + describe(final))
         let learner = (await daemon.status())?["learner"] as? [String: Any]
         let online = learner?["online"] as? [String: Any]
+        let rebuilds = learner?["rebuilds"] as? [String] ?? []
         let codebook = (learner?["codebookSource"] as? String).map { ($0, learner?["codebookVersion"] as? Int ?? 0, learner?["codedItems"] as? Int ?? 0) }
         let windows = (online?["windows"] as? [[String: Any]] ?? []).map { w in
             let served = w["served"] as? [String: Any] ?? [:], pop = w["popular"] as? [String: Any] ?? [:]
@@ -182,7 +207,7 @@ public struct Backtest {
                      windows.reduce(0) { $0 + $1.tested })
         return Report(events: lines.count, heldOut: users.count, replaySeconds: replaySeconds, measurements: measurements, final: final,
                       online: windows, onlineTotal: (total.2 > 0 ? total.0 / Double(total.2) : 0, total.2 > 0 ? total.1 / Double(total.2) : 0, total.2),
-                      codebook: codebook)
+                      codebook: codebook, rebuilds: rebuilds)
     }
 
     /// Held-out HR@10 and NDCG@10 of the daemon's answers and of popular items for `users`.
@@ -199,12 +224,15 @@ public struct Backtest {
         }
         let n = Double(max(users.count, 1))
         let (version, steps) = await daemon.learner()
+        let learner = (await daemon.status())?["learner"] as? [String: Any]
+        let codebook = (learner?["codebookVersion"] as? Int).map { ($0, learner?["uncodedPositiveShare"] as? Double ?? 0) }
         return Measurement(minutes: minutes, users: users.count, daemon: (Double(daemonHits) / n, daemonDCG / n),
-                           popular: (Double(popularHits) / n, popularDCG / n), version: version, steps: steps)
+                           popular: (Double(popularHits) / n, popularDCG / n), version: version, steps: steps, codebook: codebook)
     }
 
     public func describe(_ m: Measurement) -> String {
-        String(format: "%6.1f min  %4d users  daemon HR@10 %.4f NDCG@10 %.4f  popular HR@10 %.4f NDCG@10 %.4f  (version %@, %d steps)",
-               m.minutes, m.users, m.daemon.hitRate, m.daemon.ndcg, m.popular.hitRate, m.popular.ndcg, m.version.map { "\($0)" } ?? "none", m.steps)
+        String(format: "%6.1f min  %4d users  daemon HR@10 %.4f NDCG@10 %.4f  popular HR@10 %.4f NDCG@10 %.4f  (version %@, %d steps%@)",
+               m.minutes, m.users, m.daemon.hitRate, m.daemon.ndcg, m.popular.hitRate, m.popular.ndcg, m.version.map { "\($0)" } ?? "none", m.steps,
+               m.codebook.map { String(format: ", codebook %d, %.1f%% of new positives uncoded", $0.version, $0.uncodedShare * 100) } ?? "")
     }
 }

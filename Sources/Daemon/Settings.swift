@@ -54,7 +54,7 @@ import SystemPackage
 /// | `trainer.minimumPositives` | int | `2000` | positive interactions stored before a codebook from behaviour is built |
 /// | `trainer.rebuildUncodedShare` | double | `0.05` | the codebook is rebuilt once this share of the newest positives (at least 1,000) is on items without a code (0: never for this reason) |
 /// | `trainer.rebuildEveryHours` | double | `0` | and every this many hours (0: never for this reason) |
-/// | `trainer.rebuildTests` | int | `300` | a rebuild's successor generator takes over once it hits more often than the serving version on the newest this many positives tested on both |
+/// | `trainer.rebuildTests` | int | `300` | a rebuild's successor generator takes over once it hits more often than the serving version on the newest this many positives tested on both, by more than chance (McNemar, one-sided 5%) |
 /// | `trainer.rebuildMaximumSteps` | int | `20000` | a successor that has not taken over after this many steps is dropped |
 /// | `online.sampleShare` | double | `0.02` | share of arriving positives on which the serving model and popular items are tested before the learner reads them |
 /// | `online.windowSeconds` | double | `3600` | event-time width of the online accuracy curve's windows |

@@ -19,7 +19,8 @@ extension Learner {
 
     /// Starts a rebuild when the uncoded share or the schedule calls for one and none is under way: the
     /// next codebook version is built from the items' vectors as they are now and stored (not current),
-    /// and a fresh generator for it starts beside the serving one, sharing its reward model.
+    /// and a generator for it starts beside the serving one, sharing its reward model: from the serving
+    /// version's weights except those the codebook gives meaning to (`CodebookSuccessor.warmStart`).
     func rebuildIfDue() throws {
         guard let codebook, let models, successor == nil else { return }
         let r = config.rebuild
@@ -31,6 +32,8 @@ extension Learner {
         let book = try keeper.build(from: vectors, source: source, levels: codebook.levels, seed: config.seed &+ UInt64(codebook.version), current: false)
         lastBuild = Date()
         let trainer = OnlineTrainer(config: config, tokenizer: tokenizer(book), rows: feed.rows, embeddings: feed.embeddings, sharing: models)
+        models.withAveragedWeights { CodebookSuccessor.warmStart(trainer.generator.model, from: models.generator.model) }
+        trainer.average?.reset()
         successor = CodebookSuccessor(codebook: book, source: source, models: trainer, tests: r.tests)
         logger.info("codebook rebuilt; its generator trains beside the serving one", metadata: [
             "codebook": "\(book.version)", "serving codebook": "\(codebook.version)", "items": "\(book.count)",

@@ -88,7 +88,8 @@ public struct RebuildSettings: Sendable {
     /// And every this many hours since the last build; 0: never for this reason.
     public var everyHours = 0.0
     /// Positives tested on both the successor and the serving version that decide the switch: the
-    /// successor takes over when, on the newest this many, it has more hits in the top 10.
+    /// successor takes over when, on the newest this many, it has more hits in the top 10 by more than
+    /// chance would give (`CodebookSuccessor.wins`).
     public var tests = 300
     /// A successor that has not taken over after this many of its steps is dropped (and the next rebuild
     /// waits for `minimumRecent` new positives).

@@ -22,6 +22,8 @@ struct BacktestCommand: AsyncParsableCommand {
     @Option(help: "Or MovieLens: ml-1m or ml-100k (fetched on first use).") var dataset: String?
     @Option(help: ArgumentHelp("Item content vectors, sent as item embeddings before the log: a CSV or TSV file (a header, then the item id and the vector's values per row), or 'genres' with --dataset (MovieLens' genres and release decade).", valueName: "path|genres"))
     var itemVectors: String?
+    @Option(help: "A share of the items whose rows before the log's middle time are dropped, so the second half brings items the first codebook never saw.")
+    var newItems = 0.0
     @Option(help: "Events a second sent to the daemon (0: as fast as it takes them).") var rate = 0.0
     @Option(help: "Minutes from the first event to the final measurement.") var minutes = 60.0
     @Option(help: "Minutes between measurements on a sample of held-out users.") var measureEvery = 5.0
@@ -34,6 +36,8 @@ struct BacktestCommand: AsyncParsableCommand {
     func run() async throws {
         var config = Backtest.Config()
         (config.rate, config.minutes, config.measureEvery, config.sampleUsers, config.port) = (rate, minutes, measureEvery, sampleUsers, port)
+        guard (0..<1).contains(newItems) else { throw ValidationError("--new-items is a share in [0, 1)") }
+        config.newItems = newItems
         for pair in set.split(separator: ",") where !pair.isEmpty {
             let parts = pair.split(separator: "=", maxSplits: 1)
             guard parts.count == 2, parts[0].hasPrefix("ONEREC_") else { throw ValidationError("--set takes ONEREC_KEY=VALUE pairs; '\(pair)' is not one") }
@@ -59,6 +63,7 @@ struct BacktestCommand: AsyncParsableCommand {
             print(String(format: "first measurement where the daemon beat popular items: %.1f min after the first event", beat.minutes))
         }
         if let c = report.codebook { print("the daemon's codebook: version \(c.version), from \(c.source), \(c.items) items coded") }
+        for rebuild in report.rebuilds { print("rebuild: " + rebuild) }
         print("\n\(name): \(report.events) events replayed in \(Int(report.replaySeconds)) s; held-out last items of \(report.heldOut) users, full catalog")
         print(String(format: "daemon (served answers, %.0f min): HR@10 %.4f  NDCG@10 %.4f", report.final.minutes, report.final.daemon.hitRate, report.final.daemon.ndcg))
         print(String(format: "popular items:                   HR@10 %.4f  NDCG@10 %.4f  (daemon / popular: HR@10 %.2fx)", report.final.popular.hitRate,

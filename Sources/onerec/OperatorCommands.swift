@@ -30,6 +30,12 @@ struct Status: AsyncParsableCommand {
         let loss = (learner["generatorLoss"] as? [[Double]])?.last.map { String(format: "%.3f", $0[1]) } ?? "-"
         print("learner     : \(learner["phase"] ?? "?"); step \(learner["steps"] ?? 0), loss \(loss), \(learner["examples"] ?? 0) sessions, \(learner["users"] ?? 0) users, errors \(learner["errors"] ?? 0)")
         if let online = learner["online"] as? [String: Any] { for line in describe(online: online) { print(line) } }
+        if let s = learner["successor"] as? [String: Any] {
+            print(String(format: "successor   : codebook %d (%@), %d steps; HR@10 %.4f against the serving version's %.4f on the newest %d positives tested on both",
+                         s["codebookVersion"] as? Int ?? 0, s["source"] as? String ?? "?", s["steps"] as? Int ?? 0, s["hitRate"] as? Double ?? 0,
+                         s["servingHitRate"] as? Double ?? 0, s["tested"] as? Int ?? 0))
+        }
+        for rebuild in (learner["rebuilds"] as? [String] ?? []).suffix(3) { print("rebuild     : " + rebuild) }
         for round in (learner["rounds"] as? [[String: Any]] ?? []).suffix(5) { print("round       : " + describe(round: round)) }
     }
 }

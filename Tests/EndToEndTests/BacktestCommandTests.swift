@@ -21,6 +21,8 @@ import Testing
         #expect(v.status == 1 && v.stderr.contains("\(vectors):3: 2 fields, the header has 3"), "\(v.stderr)")
         let genres = try runToCompletion(builtExecutable("onerec"), ["backtest", "--interactions", good, "--item-vectors", "genres"])
         #expect(genres.status != 0 && genres.stderr.contains("--item-vectors genres needs --dataset"), "\(genres.stderr)")
+        let share = try runToCompletion(builtExecutable("onerec"), ["backtest", "--interactions", good, "--new-items", "1.5"])
+        #expect(share.status != 0 && share.stderr.contains("--new-items is a share in [0, 1)"), "\(share.stderr)")
     }
 
     /// 60 users over 60 items in three groups of 20 (each user watches one group), 30 rows each, a row

@@ -28,6 +28,20 @@ import Testing
         s.sent += events.count
     }
 
+    /// A successor starts from the serving generator's layers; code embeddings, head and item-ID rows are its own.
+    @Test func aSuccessorStartsFromTheServingLayers() {
+        var c = Seq2Seq.Config.preset("tiny", architecture: .lazy)!
+        (c.vocabulary, c.itemVocabulary) = (40, 30)
+        let (serving, successor) = (Seq2Seq(config: c, seed: 1), Seq2Seq(config: c, seed: 2))
+        let copied = CodebookSuccessor.warmStart(successor, from: serving)
+        let (a, b) = (serving.parameters.named, successor.parameters.named)
+        #expect(copied == a.count - 3)
+        for (name, t) in b {
+            let same = (0..<t.count).allSatisfy { t.data[$0] == a[name]!.data[$0] }
+            #expect(same == !CodebookSuccessor.codebookBound.contains(name) || name == "context.items", "\(name)")
+        }
+    }
+
     @Test func aRebuildTakesOverOnTheOnlineTestWhileEveryAnswerKeepsOneCodebook() async throws {
         var s = try BehaviourCodebookTests.Planted()
         defer { s.dir.cleanup() }

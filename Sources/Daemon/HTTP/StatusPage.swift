@@ -44,7 +44,7 @@ func statusPage(_ api: ServingAPI, rate: IngestRate?) throws -> String {
     · promoted: \(promoted.map(String.init).joined(separator: " ")) · interactions stored: \(try api.history.counts().interactions)
     · learner: \(escape(learner?.phase ?? "off"))\(learner.map { ", step \($0.steps), \($0.examples) sessions, \($0.errors) errors" } ?? "")</p>
     \(clusterLine(api.cluster.status))\(api.cluster.routing.map { clusterTable(ClusterMap(routing: $0, follower: api.cluster.follower)) } ?? "")\(rate?.freshness?().map { String(format: "<p id=\"freshness\">event → stored: p50 %.2f s, p99 %.2f s over the newest %d events sampled</p>", $0.p50, $0.p99, $0.events) } ?? "")
-    \(online.map(onlineLine) ?? "")
+    \(online.map(onlineLine) ?? "")\(learner.map(rebuildLines) ?? "")
     <div class="plots">\(ingest.svg)\(rate?.lags.isEmpty == false ? lag.svg : "")\(loss.svg)\(online?.windows.isEmpty == false ? onlinePlot.svg : "")\(reward.svg)</div>
     <h2>versions</h2><table id="versions"><tr><th>version</th><th>kind</th><th>parent</th><th>steps</th><th>created</th><th>metrics</th></tr>
     """
@@ -80,6 +80,16 @@ private func onlineLine(_ online: OnlineAccuracy) -> String {
         line += String(format: "; version %d: HR@10 %.4f against popular items' %.4f over %d", v.version, v.model.hitRate, v.popular.hitRate, v.model.tested)
     }
     return "<p id=\"online\">\(line)</p>"
+}
+
+/// A rebuilt codebook's successor in training, and what became of the newest rebuilds.
+private func rebuildLines(_ learner: LearnerStatus.Snapshot) -> String {
+    var html = learner.successor.map { s in
+        String(format: "<p id=\"successor\">successor: codebook %d (%@), %d steps; HR@10 %.4f against the serving version's %.4f on the newest %d positives tested on both</p>",
+               s.codebookVersion, escape(s.source), s.steps, s.hitRate, s.servingHitRate, s.tested)
+    } ?? ""
+    for r in learner.rebuilds.suffix(3) { html += "<p class=\"rebuild\">rebuild: \(escape(r))</p>" }
+    return html
 }
 
 /// The running canary's arms side by side (sessions so far, watch per session, the difference's interval)
