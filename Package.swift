@@ -126,6 +126,7 @@ let package = Package(
             name: "Benchmarks",
             dependencies: [
                 "Client", "Datasets", "BLAS", "Kafka", "Engine", "Models", "SemanticIDs", "Generator", "Events", "Simulator", "Store", "Ingest",
+                "Learning",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -136,7 +137,7 @@ let package = Package(
             name: "onerec",
             dependencies: [
                 "OneRecDaemon", "Benchmarks", "Client", "BLAS", "Kafka", "Engine", "Models", "SemanticIDs", "Datasets", "Generator", "Evaluation",
-                "Events", "Simulator", "Alignment", "Store", "Ingest",
+                "Events", "Simulator", "Alignment", "Store", "Ingest", "Learning",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

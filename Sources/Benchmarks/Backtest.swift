@@ -2,6 +2,7 @@ import Client
 import Datasets
 import Engine
 import Foundation
+import Learning
 
 /// A daemon tried on a recorded log before going live: `onerec serve` in a temporary directory (no
 /// simulator, no scheduled alignment) is sent the log in time order over `POST /v1/events`, each user's
@@ -54,9 +55,8 @@ public struct Backtest {
         public let measurements: [Measurement]
         /// The final measurement, on every held-out user.
         public let final: Measurement
-        /// The daemon's online curve: (window start in event-time seconds, served HR@10, popular HR@10, tested).
-        public let online: [(start: Double, served: Double, popular: Double, tested: Int)]
-        public let onlineTotal: (served: Double, popular: Double, tested: Int)
+        /// The daemon's online test-then-train measure at the end (nil if it had none).
+        public let online: OnlineAccuracy?
         /// The daemon's codebook at the end: where its vectors came from, version, items coded.
         public let codebook: (source: String, version: Int, items: Int)?
         /// What became of the daemon's codebook rebuilds.
@@ -194,20 +194,11 @@ public struct Backtest {
         let final = try await measure(daemon, users, split: split, seen: seen, popular: popular, at: minutes())
         say("final: " + describe(final))
         let learner = (await daemon.status())?["learner"] as? [String: Any]
-        let online = learner?["online"] as? [String: Any]
+        let online = try (learner?["online"]).map { try JSONDecoder().decode(OnlineAccuracy.self, from: JSONSerialization.data(withJSONObject: $0)) }
         let rebuilds = learner?["rebuilds"] as? [String] ?? []
         let codebook = (learner?["codebookSource"] as? String).map { ($0, learner?["codebookVersion"] as? Int ?? 0, learner?["codedItems"] as? Int ?? 0) }
-        let windows = (online?["windows"] as? [[String: Any]] ?? []).map { w in
-            let served = w["served"] as? [String: Any] ?? [:], pop = w["popular"] as? [String: Any] ?? [:]
-            let tested = served["tested"] as? Int ?? 0
-            func rate(_ t: [String: Any]) -> Double { tested > 0 ? Double(t["hits"] as? Int ?? 0) / Double(tested) : 0 }
-            return (start: w["start"] as? Double ?? 0, served: rate(served), popular: rate(pop), tested: tested)
-        }
-        let total = (windows.reduce(0.0) { $0 + $1.served * Double($1.tested) }, windows.reduce(0.0) { $0 + $1.popular * Double($1.tested) },
-                     windows.reduce(0) { $0 + $1.tested })
         return Report(events: lines.count, heldOut: users.count, replaySeconds: replaySeconds, measurements: measurements, final: final,
-                      online: windows, onlineTotal: (total.2 > 0 ? total.0 / Double(total.2) : 0, total.2 > 0 ? total.1 / Double(total.2) : 0, total.2),
-                      codebook: codebook, rebuilds: rebuilds)
+                      online: online, codebook: codebook, rebuilds: rebuilds)
     }
 
     /// Held-out HR@10 and NDCG@10 of the daemon's answers and of popular items for `users`.
@@ -223,8 +214,9 @@ public struct Backtest {
             if let rank = Array(top).firstIndex(of: target) { (popularHits, popularDCG) = (popularHits + 1, popularDCG + 1 / log2(Double(rank) + 2)) }
         }
         let n = Double(max(users.count, 1))
-        let (version, steps) = await daemon.learner()
-        let learner = (await daemon.status())?["learner"] as? [String: Any]
+        let status = await daemon.status()
+        let learner = status?["learner"] as? [String: Any]
+        let (version, steps) = BenchDaemon.learner(in: status)
         let codebook = (learner?["codebookVersion"] as? Int).map { ($0, learner?["uncodedPositiveShare"] as? Double ?? 0) }
         return Measurement(minutes: minutes, users: users.count, daemon: (Double(daemonHits) / n, daemonDCG / n),
                            popular: (Double(popularHits) / n, popularDCG / n), version: version, steps: steps, codebook: codebook)

@@ -41,9 +41,11 @@ final class BenchDaemon {
     func load(timeout: Double) -> LoadClient { LoadClient(port: port, timeout: timeout) }
 
     /// The serving version and the learner's steps so far.
-    func learner() async -> (version: Int?, steps: Int) {
-        guard let status = await status() else { return (nil, 0) }
-        return ((status["serving"] as? [String: Any])?["version"] as? Int, (status["learner"] as? [String: Any])?["steps"] as? Int ?? 0)
+    func learner() async -> (version: Int?, steps: Int) { Self.learner(in: await status()) }
+
+    /// The same from a status already read.
+    static func learner(in status: [String: Any]?) -> (version: Int?, steps: Int) {
+        ((status?["serving"] as? [String: Any])?["version"] as? Int, (status?["learner"] as? [String: Any])?["steps"] as? Int ?? 0)
     }
 
     /// `GET /v1/admin/status`, nil until the daemon answers.

@@ -70,8 +70,11 @@ final class CodebookSuccessor {
         var (b, c) = (0, 0)
         for i in 0..<paired.count {
             let pair = paired.newest(i)
-            let (s, v) = (pair.successor.map { $0 <= OnlineAccuracy.cutoff } ?? false, pair.serving.map { $0 <= OnlineAccuracy.cutoff } ?? false)
-            if s && !v { b += 1 } else if v && !s { c += 1 }
+            switch (pair.successor != nil, pair.serving != nil) {
+            case (true, false): b += 1
+            case (false, true): c += 1
+            default: break
+            }
         }
         return Double(b - c) > 1.645 * Double(b + c).squareRoot()
     }

@@ -88,6 +88,16 @@ public struct OnlineAccuracy: Codable, Sendable, Equatable {
         if windows.count > Self.maxWindows { coarsen() }
     }
 
+    /// Served answers and popular items on the newest windows that hold at least `share` of the tests.
+    public func newest(share: Double) -> (served: Tally, popular: Tally) {
+        var (s, p) = (Tally(), Tally())
+        for w in windows.reversed() where Double(s.tested) < share * Double(served.tested) {
+            s.merge(w.served)
+            p.merge(w.popular)
+        }
+        return (s, p)
+    }
+
     /// Doubles the window width, merging windows that now fall together.
     private mutating func coarsen() {
         windowSeconds *= 2

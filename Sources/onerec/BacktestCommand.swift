@@ -3,6 +3,7 @@ import Benchmarks
 import Datasets
 import Evaluation
 import Foundation
+import Learning
 import OneRecDaemon
 
 /// `onerec backtest`: the daemon tried on a recorded log (see `Backtest`).
@@ -55,10 +56,15 @@ struct BacktestCommand: AsyncParsableCommand {
         }
         let report = try await backtest.run(on: log, content: content, say: { print($0) })
         print("\nonline test-then-train (the daemon's own measure; each row a window of event time, HR@10):")
-        for w in report.online {
-            print(String(format: "  %@  tested %5d  served %.4f  popular %.4f", Date(timeIntervalSince1970: w.start).formatted(.iso8601), w.tested, w.served, w.popular))
+        let online = report.online ?? OnlineAccuracy(windowSeconds: 1)
+        for w in online.windows {
+            print(String(format: "  %@  tested %5d  served %.4f  popular %.4f", Date(timeIntervalSince1970: w.start).formatted(.iso8601), w.served.tested,
+                         w.served.hitRate, w.popular.hitRate))
         }
-        print(String(format: "  all windows: tested %d  served %.4f  popular %.4f", report.onlineTotal.tested, report.onlineTotal.served, report.onlineTotal.popular))
+        print(String(format: "  all windows: tested %d  served %.4f  popular %.4f", online.served.tested, online.served.hitRate, online.popular.hitRate))
+        let (lastServed, lastPopular) = online.newest(share: 0.25)
+        print(String(format: "  newest windows with a quarter of the tests: tested %d  served %.4f  popular %.4f", lastServed.tested, lastServed.hitRate,
+                     lastPopular.hitRate))
         if let beat = report.measurements.first(where: { $0.daemon.hitRate > $0.popular.hitRate }) {
             print(String(format: "first measurement where the daemon beat popular items: %.1f min after the first event", beat.minutes))
         }
@@ -96,10 +102,11 @@ struct BacktestCommand: AsyncParsableCommand {
             .init(name: "daemon", color: "steelblue", points: measured.map { ($0.minutes, $0.daemon.hitRate) }),
             .init(name: "popular", color: "gray", points: measured.map { ($0.minutes, $0.popular.hitRate) }),
         ], fromZero: true)
-        let start = report.online.first?.start ?? 0
+        let windows = report.online?.windows ?? []
+        let start = windows.first?.start ?? 0
         let online = SVGPlot(title: "online test-then-train HR@10", xLabel: "days of log", series: [
-            .init(name: "served", color: "steelblue", points: report.online.map { (($0.start - start) / 86_400, $0.served) }),
-            .init(name: "popular", color: "gray", points: report.online.map { (($0.start - start) / 86_400, $0.popular) }),
+            .init(name: "served", color: "steelblue", points: windows.map { (($0.start - start) / 86_400, $0.served.hitRate) }),
+            .init(name: "popular", color: "gray", points: windows.map { (($0.start - start) / 86_400, $0.popular.hitRate) }),
         ], fromZero: true)
         let svg = #"<svg xmlns="http://www.w3.org/2000/svg" width="520" height="410">"# + heldOut.svg + #"<g transform="translate(0,210)">"# + online.svg + "</g></svg>"
         guard FileManager.default.createFile(atPath: path, contents: Data(svg.utf8)) else { throw CommandError("cannot write \(path)") }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Client
 import Foundation
+import Learning
 
 /// `onerec status`: what the running daemon serves and what its learner is doing.
 struct Status: AsyncParsableCommand {
@@ -29,7 +30,10 @@ struct Status: AsyncParsableCommand {
         guard let learner = status["learner"] as? [String: Any] else { return print("learner     : off") }
         let loss = (learner["generatorLoss"] as? [[Double]])?.last.map { String(format: "%.3f", $0[1]) } ?? "-"
         print("learner     : \(learner["phase"] ?? "?"); step \(learner["steps"] ?? 0), loss \(loss), \(learner["examples"] ?? 0) sessions, \(learner["users"] ?? 0) users, errors \(learner["errors"] ?? 0)")
-        if let online = learner["online"] as? [String: Any] { for line in describe(online: online) { print(line) } }
+        if let json = learner["online"] {
+            let online = try JSONDecoder().decode(OnlineAccuracy.self, from: JSONSerialization.data(withJSONObject: json))
+            for line in describe(online: online) { print(line) }
+        }
         if let s = learner["successor"] as? [String: Any] {
             print(String(format: "successor   : codebook %d (%@), %d steps; HR@10 %.4f against the serving version's %.4f on the newest %d positives tested on both",
                          s["codebookVersion"] as? Int ?? 0, s["source"] as? String ?? "?", s["steps"] as? Int ?? 0, s["hitRate"] as? Double ?? 0,
@@ -40,26 +44,17 @@ struct Status: AsyncParsableCommand {
     }
 }
 
-/// The learner's online test-then-train measure (`OnlineAccuracy` as JSON) for `status`: in total, for
-/// the newest version tested, and the newest windows of event time as a small table.
-func describe(online: [String: Any]) -> [String] {
-    func rates(_ tally: Any?) -> (hr: Double, ndcg: Double, tested: Int) {
-        let t = tally as? [String: Any] ?? [:]
-        let tested = t["tested"] as? Int ?? 0
-        return tested > 0 ? (Double(t["hits"] as? Int ?? 0) / Double(tested), (t["ndcgSum"] as? Double ?? 0) / Double(tested), tested) : (0, 0, 0)
-    }
-    let (served, popular) = (rates(online["served"]), rates(online["popular"]))
+/// The learner's online test-then-train measure for `status`: in total, for the newest version tested,
+/// and the newest windows of event time.
+func describe(online: OnlineAccuracy) -> [String] {
     var lines = [String(format: "online      : served HR@10 %.4f NDCG@10 %.4f, popular items HR@10 %.4f NDCG@10 %.4f; %d positives tested, %d skipped",
-                        served.hr, served.ndcg, popular.hr, popular.ndcg, served.tested, online["skipped"] as? Int ?? 0)]
-    if let v = (online["versions"] as? [[String: Any]])?.last {
-        let (model, beside) = (rates(v["model"]), rates(v["popular"]))
-        lines.append(String(format: "              version %d: HR@10 %.4f against popular items' %.4f over %d", v["version"] as? Int ?? 0, model.hr, beside.hr, model.tested))
+                        online.served.hitRate, online.served.ndcg, online.popular.hitRate, online.popular.ndcg, online.served.tested, online.skipped)]
+    if let v = online.versions.last {
+        lines.append(String(format: "              version %d: HR@10 %.4f against popular items' %.4f over %d", v.version, v.model.hitRate, v.popular.hitRate, v.model.tested))
     }
-    let width = online["windowSeconds"] as? Double ?? 3600
-    for w in (online["windows"] as? [[String: Any]] ?? []).suffix(5) {
-        let (s, p) = (rates(w["served"]), rates(w["popular"]))
-        let start = Date(timeIntervalSince1970: w["start"] as? Double ?? 0).formatted(.iso8601)
-        lines.append(String(format: "              %@ +%.0f s: served %.4f, popular %.4f over %d", start, width, s.hr, p.hr, s.tested))
+    for w in online.windows.suffix(5) {
+        lines.append(String(format: "              %@ +%.0f s: served %.4f, popular %.4f over %d", Date(timeIntervalSince1970: w.start).formatted(.iso8601),
+                            online.windowSeconds, w.served.hitRate, w.popular.hitRate, w.served.tested))
     }
     return lines
 }

@@ -143,3 +143,19 @@ import Testing
         #expect(restarted.status.snapshot.online?.served.tested == 0 && restarted.status.snapshot.online?.skipped == 0)
     }
 }
+
+@Suite struct OnlineAccuracyTests {
+    /// Windows of event time, their totals, and the newest windows holding a share of the tests.
+    @Test func windowsTotalsAndTheNewestShare() {
+        var online = OnlineAccuracy(windowSeconds: 60)
+        // Window 0: 4 tests, served hits 1 (rank 1); window 1: 2 tests, served hits 2 (ranks 2 and 11: one hit).
+        for rank in [1, nil, nil, nil] as [Int?] { online.add(timeMs: 10_000, served: rank, version: nil, popular: nil) }
+        online.add(timeMs: 70_000, served: 2, version: 3, popular: 1)
+        online.add(timeMs: 80_000, served: 11, version: 3, popular: nil)
+        #expect(online.windows.map(\.start) == [0, 60] && online.served.tested == 6 && online.served.hits == 2)
+        let last = online.newest(share: 0.25)
+        #expect(last.served.tested == 2 && last.served.hits == 1 && last.popular.hits == 1)
+        #expect(online.newest(share: 0.5).served.tested == 6)
+        #expect(online.versions.map(\.version) == [3] && online.versions[0].model.tested == 2)
+    }
+}
